@@ -1,0 +1,36 @@
+// Command bridge consumes the EVENTS stream and routes each CloudEvent to Temporal, and
+// serves the HTTP ingress. Settings: `bridge -h`, and docs/CONTRACT.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/flowbridge/flowbridge/internal/app"
+	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "bridge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.LoadBridge(os.Args[1:], os.Getenv)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat, "bridge")
+	if err != nil {
+		return err
+	}
+	return app.RunBridge(ctx, cfg, log)
+}

@@ -1,0 +1,50 @@
+package activities
+
+import (
+	"context"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowbridge/flowbridge/internal/events"
+)
+
+// Source is the CloudEvents source of every event the worker emits.
+const Source = "/flowbridge/worker"
+
+// ResultEventID is the deterministic id of the result event of type eventType emitted by
+// workflow workflowID. A retried activity emits the same id, which the stream drops.
+func ResultEventID(workflowID, eventType string) string {
+	return workflowID + "/" + eventType
+}
+
+// emit publishes a result event with the calling workflow's id as its subject, and the
+// causation and correlation ids of cause.
+func (a *Activities) emit(ctx context.Context, cause Cause, eventType string, data any) error {
+	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
+	ev := cloudevents.New(cloudevents.CloudEventsVersionV1)
+	ev.SetID(ResultEventID(wfID, eventType))
+	ev.SetType(eventType)
+	ev.SetSource(Source)
+	ev.SetSubject(wfID)
+	ev.SetTime(time.Now().UTC())
+	if cause.EventID != "" {
+		ev.SetExtension(events.ExtCausationID, cause.EventID)
+		corr := cause.CorrelationID
+		if corr == "" {
+			corr = cause.EventID
+		}
+		ev.SetExtension(events.ExtCorrelationID, corr)
+	}
+	if err := ev.SetData(cloudevents.ApplicationJSON, data); err != nil {
+		return temporal.NewNonRetryableApplicationError("encode "+eventType+" data", "InvalidEvent", err)
+	}
+	res, err := a.Publisher.Publish(ctx, ev)
+	if err != nil {
+		return err
+	}
+	activity.GetLogger(ctx).Info("Emitted event", "ce_id", ev.ID(), "ce_type", eventType, "duplicate", res.Duplicate)
+	return nil
+}

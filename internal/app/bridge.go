@@ -1,0 +1,86 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/ingress"
+	"github.com/flowbridge/flowbridge/internal/retry"
+	"github.com/flowbridge/flowbridge/internal/routing"
+	"github.com/flowbridge/flowbridge/schemas"
+)
+
+// RunBridge runs the bridge — consumer and HTTP ingress — until ctx ends.
+func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error {
+	sch, err := events.LoadSchemas(schemas.FS)
+	if err != nil {
+		return err
+	}
+	routes, err := routing.NewTable(routing.Default())
+	if err != nil {
+		return err
+	}
+	nc, js, err := connectNATS(cfg.Common, "flowbridge-bridge", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	tc, err := newTemporalClient(cfg.Common, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	// The bridge does not need PostgreSQL to route; the pool is opened lazily for
+	// readiness (and the event ledger).
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	br, err := bridge.New(js, tc, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
+		TaskQueue:  cfg.TaskQueue,
+		Lanes:      cfg.Lanes,
+		SignalWait: cfg.SignalWait,
+	})
+	if err != nil {
+		return err
+	}
+	srv := ingress.New(ingress.Config{Addr: cfg.HTTPAddr}, log, reg, map[string]ingress.Check{
+		"nats":       natsCheck(nc),
+		"temporal":   temporalCheck(tc),
+		"postgresql": pool.Ping,
+	})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error {
+		err := retry.Until(ctx, log, "NATS JetStream (create streams "+events.Stream+", "+events.DLQStream+")", func(ctx context.Context) error {
+			return events.EnsureStreams(ctx, js, cfg.DuplicateWindow)
+		})
+		if err != nil {
+			return ignoreCanceled(err)
+		}
+		return br.Run(ctx)
+	})
+	return g.Wait()
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/mail"
+	"github.com/flowbridge/flowbridge/internal/retry"
+	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/workflows"
+)
+
+// RunWorker runs the Temporal worker until ctx ends.
+func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error {
+	mailer, err := mail.New(cfg.SMTPAddr, cfg.MailFrom)
+	if err != nil {
+		return err
+	}
+	var st *store.Store
+	err = retry.Until(ctx, log, "PostgreSQL at DATABASE_URL", func(ctx context.Context) (err error) {
+		st, err = store.Open(ctx, cfg.DatabaseURL)
+		return err
+	})
+	if err != nil {
+		return ignoreCanceled(err)
+	}
+	defer st.Close()
+	nc, js, err := connectNATS(cfg.Common, "flowbridge-worker", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	var tc client.Client
+	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
+		tc, err = client.DialContext(ctx, client.Options{
+			HostPort:  cfg.TemporalAddress,
+			Namespace: cfg.TemporalNamespace,
+			Logger:    temporalLogger(log),
+		})
+		return err
+	})
+	if err != nil {
+		return ignoreCanceled(err)
+	}
+	defer tc.Close()
+
+	acts := &activities.Activities{
+		Store:     st,
+		Mailer:    mailer,
+		Stripe:    activities.NewStripeClient(cfg.StripeAPIKey, cfg.StripeAPIBase),
+		Publisher: events.NewPublisher(js),
+		Log:       log,
+		AppURL:    cfg.AppURL,
+	}
+	if err := acts.Validate(); err != nil {
+		return err
+	}
+	w := worker.New(tc, cfg.TaskQueue, worker.Options{})
+	Register(w, acts, workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter})
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
+	}
+	log.Info().Str("task_queue", cfg.TaskQueue).Msg("Worker running")
+	<-ctx.Done()
+	log.Info().Msg("Worker stopping: finishing running activities")
+	w.Stop()
+	return nil
+}
+
+// Register registers every workflow and activity with r (a worker).
+func Register(r worker.Registry, acts *activities.Activities, onboarding workflows.OnboardingConfig) {
+	o := &workflows.Onboarding{Config: onboarding}
+	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
+	r.RegisterActivity(acts)
+}

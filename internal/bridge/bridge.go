@@ -1,0 +1,167 @@
+// Package bridge consumes the EVENTS stream and turns each CloudEvent into Temporal
+// starts, signals and cancels.
+//
+// The guarantees come from the ack discipline (see outcome.go): a message is acked only
+// after Temporal accepted the call or after its dead letter was stored; a transient
+// failure is NAKed with a delay and redelivered; nothing is acked on a path that could
+// lose the event. Events aimed at one workflow id share a lane, so one bridge applies
+// them in stream order; lanes run in parallel.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/routing"
+)
+
+// Config tunes a Bridge. Zero fields take the defaults noted.
+type Config struct {
+	// TaskQueue is where started workflows run. Required.
+	TaskQueue string
+	// Lanes is how many events are handed to Temporal at once. Optional: defaults to 32,
+	// near the point where a single Temporal server gives its best throughput.
+	Lanes int
+	// SignalWait is how long a signal for a workflow that does not exist yet is retried
+	// before the event is dead-lettered. Optional: defaults to 10m.
+	SignalWait time.Duration
+	// CallTimeout bounds each Temporal call. Optional: defaults to 10s.
+	CallTimeout time.Duration
+	// DrainTimeout bounds how long Run waits for in-flight events on shutdown.
+	// Optional: defaults to 20s (inside Kubernetes' default 30s grace period).
+	DrainTimeout time.Duration
+	// Consumer is the durable consumer's name. Optional: defaults to "bridge".
+	Consumer string
+}
+
+func (c *Config) defaults() error {
+	if c.TaskQueue == "" {
+		return errors.New("bridge: TaskQueue is required")
+	}
+	if c.Lanes == 0 {
+		c.Lanes = 32
+	}
+	if c.Lanes < 0 {
+		return fmt.Errorf("bridge: Lanes %d must be positive", c.Lanes)
+	}
+	if c.SignalWait == 0 {
+		c.SignalWait = 10 * time.Minute
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 10 * time.Second
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = 20 * time.Second
+	}
+	if c.Consumer == "" {
+		c.Consumer = events.BridgeConsumer
+	}
+	return nil
+}
+
+// Bridge routes events from the stream to Temporal.
+type Bridge struct {
+	js       jetstream.JetStream
+	temporal Temporal
+	schemas  *events.Schemas
+	routes   *routing.Table
+	metrics  *Metrics
+	log      zerolog.Logger
+	cfg      Config
+}
+
+// New returns a bridge. Every routed event type must have a schema, so that a
+// misconfiguration is found here rather than on the first event.
+func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *routing.Table, m *Metrics, log zerolog.Logger, cfg Config) (*Bridge, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	var missing []error
+	for _, t := range routes.EventTypes() {
+		if !schemas.Has(t) {
+			missing = append(missing, fmt.Errorf("bridge: routed event type %s has no schema (add schemas/%s.json)", t, t))
+		}
+	}
+	if err := errors.Join(missing...); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, log: log, cfg: cfg}, nil
+}
+
+// Run consumes the durable consumer until ctx is cancelled, then stops fetching, lets
+// every event already taken finish (up to DrainTimeout) and returns. Events it did not
+// finish are redelivered to another replica after the consumer's AckWait.
+func (b *Bridge) Run(ctx context.Context) error {
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.Lanes*8))
+	if err != nil {
+		return fmt.Errorf("create consumer %s on %s: %w", b.cfg.Consumer, events.Stream, err)
+	}
+	// Work in flight must outlive ctx so shutdown can drain it; drainCtx bounds that.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	lanes := make([]chan item, b.cfg.Lanes)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan item, 16)
+		wg.Add(1)
+		go func(in <-chan item) {
+			defer wg.Done()
+			for it := range in {
+				b.handle(workCtx, it)
+			}
+		}(lanes[i])
+	}
+
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		it := b.prepare(msg)
+		lanes[laneOf(it.key, len(lanes))] <- it
+	},
+		jetstream.PullMaxMessages(b.cfg.Lanes*4),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			b.log.Warn().Err(err).Msg("consume: NATS reported a problem; the client retries")
+		}),
+	)
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", b.cfg.Consumer, err)
+	}
+	b.log.Info().Str("consumer", b.cfg.Consumer).Int("lanes", b.cfg.Lanes).Msg("Bridge consuming")
+
+	<-ctx.Done()
+	b.log.Info().Msg("Bridge draining in-flight events")
+	cc.Drain()
+	drained := make(chan struct{})
+	go func() {
+		<-cc.Closed()
+		for _, l := range lanes {
+			close(l)
+		}
+		wg.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+		b.log.Info().Msg("Bridge drained")
+	case <-time.After(b.cfg.DrainTimeout):
+		cancelWork()
+		b.log.Warn().Dur("timeout", b.cfg.DrainTimeout).Msg("Bridge drain timed out; unfinished events will be redelivered")
+	}
+	return nil
+}
+
+func laneOf(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}

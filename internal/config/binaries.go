@@ -1,0 +1,101 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"time"
+)
+
+// Bridge configures cmd/bridge.
+type Bridge struct {
+	Common
+	HTTPAddr string
+
+	// Lanes is how many events are routed to Temporal at once. Events for one workflow
+	// id always share a lane, so they are applied in stream order.
+	Lanes int
+	// SignalWait is how long an event that signals a workflow which does not exist yet
+	// (email.verified before user.signedup) is redelivered before it is dead-lettered.
+	SignalWait time.Duration
+	// DuplicateWindow is the EVENTS stream's Nats-Msg-Id duplicate window, used when the
+	// bridge creates the stream. The contract asks for at least 2 minutes.
+	DuplicateWindow time.Duration
+
+	StripeWebhookSecrets []string
+	GitHubWebhookSecrets []string
+}
+
+// Worker configures cmd/worker.
+type Worker struct {
+	Common
+	SMTPAddr      string
+	MailFrom      string
+	StripeAPIBase string
+	StripeAPIKey  string
+	AppURL        string // base of links in emails
+
+	ReminderAfter time.Duration // onboarding reminder email
+	ExpireAfter   time.Duration // onboarding gives up
+}
+
+// LoadBridge reads the bridge's settings from args (without the program name) and env.
+func LoadBridge(args []string, env func(string) string) (Bridge, error) {
+	var c Bridge
+	var errs []error
+	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
+	c.Common.register(fs, env)
+	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
+	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 32, "events routed to Temporal at once", &errs)
+	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
+	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
+	stripe := env("STRIPE_WEBHOOK_SECRET")
+	github := env("GITHUB_WEBHOOK_SECRET")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.StripeWebhookSecrets = SecretList(stripe)
+	c.GitHubWebhookSecrets = SecretList(github)
+	errs = append(errs, c.Common.validate())
+	if c.HTTPAddr == "" {
+		errs = append(errs, invalid("HTTP_ADDR", "must not be empty"))
+	}
+	if c.Lanes < 1 || c.Lanes > 4096 {
+		errs = append(errs, invalid("BRIDGE_LANES", "must be between 1 and 4096"))
+	}
+	if c.SignalWait <= 0 {
+		errs = append(errs, invalid("BRIDGE_SIGNAL_WAIT", "must be positive"))
+	}
+	if c.DuplicateWindow < 2*time.Minute {
+		errs = append(errs, invalid("EVENTS_DUPLICATE_WINDOW", "must be at least 2m (the contract's minimum)"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// LoadWorker reads the worker's settings from args (without the program name) and env.
+func LoadWorker(args []string, env func(string) string) (Worker, error) {
+	var c Worker
+	var errs []error
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	c.Common.register(fs, env)
+	fs.StringVar(&c.SMTPAddr, "smtp-addr", or(env("SMTP_ADDR"), "127.0.0.1:1025"), "SMTP server host:port (SMTP_ADDR)")
+	fs.StringVar(&c.MailFrom, "mail-from", or(env("MAIL_FROM"), "flowbridge <no-reply@flowbridge.local>"), "From address of emails (MAIL_FROM)")
+	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
+	fs.StringVar(&c.StripeAPIKey, "stripe-api-key", env("STRIPE_API_KEY"), "Stripe secret key (STRIPE_API_KEY)")
+	fs.StringVar(&c.AppURL, "app-url", or(env("APP_URL"), "http://localhost:3000"), "base URL of links in emails (APP_URL)")
+	durationVar(fs, &c.ReminderAfter, "onboarding-reminder-after", "ONBOARDING_REMINDER_AFTER", env, 24*time.Hour, "send a reminder email when unverified this long", &errs)
+	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	errs = append(errs, c.Common.validate())
+	if _, _, err := splitHostPort(c.SMTPAddr); err != nil {
+		errs = append(errs, invalid("SMTP_ADDR", err.Error()))
+	}
+	if c.StripeAPIKey == "" {
+		errs = append(errs, invalid("STRIPE_API_KEY", "must be set (any sk_test_ key works with stripe-mock)"))
+	}
+	if c.ReminderAfter <= 0 || c.ExpireAfter <= c.ReminderAfter {
+		errs = append(errs, invalid("ONBOARDING_EXPIRE_AFTER", "must be longer than ONBOARDING_REMINDER_AFTER, and both positive"))
+	}
+	return c, errors.Join(errs...)
+}

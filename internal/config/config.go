@@ -1,0 +1,142 @@
+// Package config reads the settings of the flowbridge binaries.
+//
+// Every setting is a flag whose default comes from the environment variable named in
+// docs/CONTRACT.md, so `NATS_URL=... bridge` and `bridge -nats-url ...` are the same thing.
+// Load validates what it read: a misconfigured process fails at start-up with a message
+// naming the setting, not on its first event.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults from the contract; they work against a local dev stack.
+const (
+	DefaultNATSURL           = "nats://127.0.0.1:4222"
+	DefaultTemporalAddress   = "127.0.0.1:7233"
+	DefaultTemporalNamespace = "default"
+	DefaultTaskQueue         = "flowbridge"
+	DefaultDatabaseURL       = "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable"
+	DefaultHTTPAddr          = "127.0.0.1:8080"
+)
+
+// ErrInvalid is wrapped by every validation error Load returns.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Common holds what both binaries need.
+type Common struct {
+	NATSURL           string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	DatabaseURL       string
+	LogLevel          string // trace, debug, info, warn, error
+	LogFormat         string // json or console
+}
+
+func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
+	fs.StringVar(&c.NATSURL, "nats-url", or(env("NATS_URL"), DefaultNATSURL), "NATS server URL(s), comma-separated (NATS_URL)")
+	fs.StringVar(&c.TemporalAddress, "temporal-address", or(env("TEMPORAL_ADDRESS"), DefaultTemporalAddress), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", or(env("TEMPORAL_NAMESPACE"), DefaultTemporalNamespace), "Temporal namespace (TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TaskQueue, "task-queue", or(env("TEMPORAL_TASK_QUEUE"), DefaultTaskQueue), "Temporal task queue (TEMPORAL_TASK_QUEUE)")
+	fs.StringVar(&c.DatabaseURL, "database-url", or(env("DATABASE_URL"), DefaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
+	fs.StringVar(&c.LogLevel, "log-level", or(env("LOG_LEVEL"), "info"), "log level: trace, debug, info, warn, error (LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", or(env("LOG_FORMAT"), "json"), "log format: json or console (LOG_FORMAT)")
+}
+
+func (c *Common) validate() error {
+	var errs []error
+	if c.NATSURL == "" {
+		errs = append(errs, invalid("NATS_URL", "must not be empty"))
+	}
+	if _, _, err := splitHostPort(c.TemporalAddress); err != nil {
+		errs = append(errs, invalid("TEMPORAL_ADDRESS", err.Error()))
+	}
+	if c.TemporalNamespace == "" {
+		errs = append(errs, invalid("TEMPORAL_NAMESPACE", "must not be empty"))
+	}
+	if c.TaskQueue == "" {
+		errs = append(errs, invalid("TEMPORAL_TASK_QUEUE", "must not be empty"))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, invalid("DATABASE_URL", "must be a postgres:// URL"))
+	}
+	switch c.LogLevel {
+	case "trace", "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, invalid("LOG_LEVEL", fmt.Sprintf("%q is not one of trace, debug, info, warn, error", c.LogLevel)))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		errs = append(errs, invalid("LOG_FORMAT", fmt.Sprintf("%q is not json or console", c.LogFormat)))
+	}
+	return errors.Join(errs...)
+}
+
+func invalid(setting, why string) error {
+	return fmt.Errorf("%w: %s %s", ErrInvalid, setting, why)
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// durationVar registers a duration flag whose default is read from env; a malformed
+// environment value is reported by Load rather than silently replaced.
+func durationVar(fs *flag.FlagSet, p *time.Duration, name, envName string, env func(string) string, def time.Duration, usage string, errs *[]error) {
+	v := def
+	if s := env(envName); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			*errs = append(*errs, invalid(envName, fmt.Sprintf("%q is not a duration such as 30s or 24h", s)))
+		} else {
+			v = d
+		}
+	}
+	fs.DurationVar(p, name, v, usage+" ("+envName+")")
+}
+
+func intVar(fs *flag.FlagSet, p *int, name, envName string, env func(string) string, def int, usage string, errs *[]error) {
+	v := def
+	if s := env(envName); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			*errs = append(*errs, invalid(envName, fmt.Sprintf("%q is not a whole number", s)))
+		} else {
+			v = n
+		}
+	}
+	fs.IntVar(p, name, v, usage+" ("+envName+")")
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndex(addr, ":")
+	if i <= 0 || i == len(addr)-1 {
+		return "", 0, fmt.Errorf("%q is not host:port", addr)
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port <= 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%q has no valid port", addr)
+	}
+	return addr[:i], port, nil
+}
+
+// SecretList splits a comma-separated list of secrets, dropping empty entries, so a
+// secret can be rotated by listing the new one beside the old one.
+func SecretList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

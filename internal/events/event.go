@@ -1,0 +1,78 @@
+// Package events is flowbridge's view of CloudEvents 1.0 on NATS JetStream: decoding and
+// encoding both content modes, publishing with Nats-Msg-Id, provisioning the EVENTS and
+// EVENTS_DLQ streams, and validating event data against the JSON Schemas in schemas/.
+//
+// It knows nothing of Temporal: the bridge and the activities build on it.
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Event is the CloudEvents SDK's event model; flowbridge adds no wrapper of its own.
+type Event = cloudevents.Event
+
+// Stream and subject names from the contract.
+const (
+	Stream          = "EVENTS"
+	StreamSubjects  = "events.>"
+	SubjectPrefix   = "events."
+	DLQStream       = "EVENTS_DLQ"
+	DLQSubjects     = "dlq.>"
+	DLQPrefix       = "dlq."
+	DLQUnknown      = "dlq.events.unknown"
+	BridgeConsumer  = "bridge"
+	HeaderError     = "Flowbridge-Error"
+	HeaderStreamSeq = "Flowbridge-Stream-Sequence"
+	HeaderFailedAt  = "Flowbridge-Failed-At"
+	// HeaderMsgID is JetStream's de-duplication header; publishers set it to the event id.
+	HeaderMsgID = "Nats-Msg-Id"
+)
+
+// Lineage extensions: result events carry the id of the event that caused them and a
+// correlation id that stays the same along a whole chain of events.
+const (
+	ExtCausationID   = "causationid"
+	ExtCorrelationID = "correlationid"
+)
+
+// ErrMalformed is wrapped by every error that means an event can never be routed as it
+// is: it is dead-lettered rather than retried.
+var ErrMalformed = errors.New("malformed event")
+
+// Subject is the subject an event of type eventType lives on.
+func Subject(eventType string) string { return SubjectPrefix + eventType }
+
+// DLQSubject is the dead-letter subject for an event of type eventType ("" if unknown).
+func DLQSubject(eventType string) string {
+	if eventType == "" || CheckType(eventType) != nil {
+		return DLQUnknown
+	}
+	return DLQPrefix + Subject(eventType)
+}
+
+// CheckType reports whether t can be a flowbridge event type: non-empty dot-separated
+// tokens that are valid in a NATS subject (no spaces, '*' or '>').
+func CheckType(t string) error {
+	if t == "" {
+		return fmt.Errorf("%w: type is empty", ErrMalformed)
+	}
+	for _, tok := range strings.Split(t, ".") {
+		if tok == "" || strings.ContainsAny(tok, " \t\r\n*>") {
+			return fmt.Errorf("%w: type %q is not a valid subject token sequence (dot-separated, no spaces, '*' or '>')", ErrMalformed, t)
+		}
+	}
+	return nil
+}
+
+// CorrelationID returns ev's correlation id, or its own id when it starts a chain.
+func CorrelationID(ev Event) string {
+	if v, ok := ev.Extensions()[ExtCorrelationID].(string); ok && v != "" {
+		return v
+	}
+	return ev.ID()
+}

@@ -1,0 +1,22 @@
+package events
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+const timeLayout = time.RFC3339Nano
+
+type timeAttr struct{ time.Time }
+
+// parse reads an RFC 3339 timestamp, the form the CloudEvents spec requires for time.
+func (t *timeAttr) parse(s string) error {
+	ts, err := types.ParseTimestamp(s)
+	if err != nil {
+		return fmt.Errorf("time %q is not RFC 3339", s)
+	}
+	t.Time = ts.Time
+	return nil
+}

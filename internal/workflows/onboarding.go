@@ -1,0 +1,137 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowbridge/flowbridge/internal/activities"
+)
+
+// OnboardingConfig holds UserOnboarding's timings. Zero fields take the defaults.
+type OnboardingConfig struct {
+	ReminderAfter time.Duration // Optional: defaults to 24h.
+	ExpireAfter   time.Duration // Optional: defaults to 72h; counted from the start.
+}
+
+func (c OnboardingConfig) withDefaults() OnboardingConfig {
+	if c.ReminderAfter <= 0 {
+		c.ReminderAfter = 24 * time.Hour
+	}
+	if c.ExpireAfter <= 0 {
+		c.ExpireAfter = 72 * time.Hour
+	}
+	return c
+}
+
+// Onboarding carries the configuration of UserOnboarding; the worker registers its
+// method.
+type Onboarding struct {
+	Config OnboardingConfig
+}
+
+// SignedUp is the data of a user.signedup event.
+type SignedUp struct {
+	UserID string `json:"user_id"`
+	Email  string `json:"email"`
+	Name   string `json:"name,omitempty"`
+}
+
+// OnboardingResult is what UserOnboarding returns.
+type OnboardingResult struct {
+	TenantID string `json:"tenant_id,omitempty"`
+	Status   string `json:"status"` // "complete" or "expired"
+}
+
+// Onboarding outcomes.
+const (
+	StatusComplete = "complete"
+	StatusExpired  = "expired"
+)
+
+// UserOnboarding takes a new user from signup to a tenant with billing: it sends the
+// verification email, waits for the email-verified signal (reminding once, giving up
+// after ExpireAfter), then creates the tenant and its Stripe customer.
+func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev Event) (OnboardingResult, error) {
+	var in SignedUp
+	if err := json.Unmarshal(ev.Data, &in); err != nil || in.UserID == "" || in.Email == "" {
+		return OnboardingResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("event %s: data must carry user_id and email", ev.ID), "InvalidInput", err)
+	}
+	var cfg OnboardingConfig
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return o.Config.withDefaults() }).Get(&cfg); err != nil {
+		return OnboardingResult{}, err
+	}
+	log := workflow.GetLogger(ctx)
+	cause := activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	})
+	var a *activities.Activities
+
+	email := activities.EmailInput{UserID: in.UserID, Email: in.Email, Name: in.Name, Kind: activities.EmailVerification, Cause: cause}
+	if err := workflow.ExecuteActivity(ctx, a.SendEmail, email).Get(ctx, nil); err != nil {
+		return OnboardingResult{}, err
+	}
+
+	verified, err := awaitVerification(ctx, cfg, func() error {
+		email.Kind = activities.EmailReminder
+		return workflow.ExecuteActivity(ctx, a.SendEmail, email).Get(ctx, nil)
+	})
+	if err != nil {
+		return OnboardingResult{}, err
+	}
+	if !verified {
+		log.Info("Email never verified; onboarding expired", "user_id", in.UserID)
+		expired := activities.EmitInput{Type: "onboarding.expired", Data: map[string]string{"user_id": in.UserID, "email": in.Email}, Cause: cause}
+		if err := workflow.ExecuteActivity(ctx, a.Emit, expired).Get(ctx, nil); err != nil {
+			return OnboardingResult{}, err
+		}
+		return OnboardingResult{Status: StatusExpired}, nil
+	}
+
+	var tenant activities.TenantOutput
+	if err := workflow.ExecuteActivity(ctx, a.CreateTenant, activities.TenantInput{UserID: in.UserID, Email: in.Email, Cause: cause}).Get(ctx, &tenant); err != nil {
+		return OnboardingResult{}, err
+	}
+	billing := activities.BillingInput{TenantID: tenant.TenantID, Email: in.Email, Name: in.Name, Cause: cause}
+	if err := workflow.ExecuteActivity(ctx, a.SetupBilling, billing).Get(ctx, nil); err != nil {
+		return OnboardingResult{}, err
+	}
+	res := OnboardingResult{TenantID: tenant.TenantID, Status: StatusComplete}
+	done := activities.EmitInput{Type: "onboarding.completed", Data: map[string]string{"user_id": in.UserID, "tenant_id": res.TenantID, "status": res.Status}, Cause: cause}
+	if err := workflow.ExecuteActivity(ctx, a.Emit, done).Get(ctx, nil); err != nil {
+		return OnboardingResult{}, err
+	}
+	return res, nil
+}
+
+// awaitVerification waits for the email-verified signal. It calls remind once when
+// ReminderAfter has passed, and gives up (false) when ExpireAfter has passed since start.
+func awaitVerification(ctx workflow.Context, cfg OnboardingConfig, remind func() error) (bool, error) {
+	inbox := NewSignalInbox(ctx, SignalEmailVerified)
+	timerCtx, cancelTimers := workflow.WithCancel(ctx)
+	defer cancelTimers()
+	reminder := workflow.NewTimer(timerCtx, cfg.ReminderAfter)
+	expiry := workflow.NewTimer(timerCtx, cfg.ExpireAfter)
+
+	verified, expired, reminded := false, false, false
+	var remindErr error
+	for !verified && !expired && remindErr == nil {
+		sel := workflow.NewSelector(ctx)
+		inbox.AddTo(ctx, sel, func(Event) { verified = true })
+		sel.AddFuture(expiry, func(workflow.Future) { expired = true })
+		if !reminded {
+			sel.AddFuture(reminder, func(workflow.Future) {
+				reminded = true
+				remindErr = remind()
+			})
+		}
+		sel.Select(ctx)
+	}
+	return verified, remindErr
+}
