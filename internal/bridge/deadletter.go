@@ -36,13 +36,13 @@ func (b *Bridge) deadLetter(ctx context.Context, it item, meta *jetstream.MsgMet
 	if _, err := b.js.PublishMsg(pctx, dl, jetstream.WithExpectStream(events.DLQStream)); err != nil {
 		delay := retryDelay(meta.NumDelivered, err)
 		log.Error().Err(err).AnErr("reason", cause).Dur("retry_in", delay).Msg("Could not store dead letter; will retry")
-		b.settle(it.msg, log, nakWithDelay(delay))
 		b.metrics.count(b.metricType(it.ev.Type()), outcomeRetried)
+		b.settle(it.msg, log, nakWithDelay(delay))
 		return
 	}
 	log.Warn().Err(cause).Str("dlq_subject", dl.Subject).Msg("Dead-lettered event")
-	b.settle(it.msg, log, ack)
 	b.metrics.count(b.metricType(it.ev.Type()), outcomeDeadLettered)
+	b.settle(it.msg, log, ack)
 }
 
 // eventTypeOf finds the best type name for the DLQ subject: the decoded type, the ce-type

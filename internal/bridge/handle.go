@@ -67,8 +67,8 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		return
 	}
 	if len(it.decisions) == 0 {
-		b.settle(it.msg, log, ack)
 		b.metrics.count(typ, outcomeIgnored)
+		b.settle(it.msg, log, ack)
 		log.Debug().Msg("No route takes this event type; acked")
 		return
 	}
@@ -89,14 +89,14 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		default:
 			delay := retryDelay(meta.NumDelivered, err)
 			dlog.Warn().Err(err).Dur("retry_in", delay).Msg("Temporal did not take the event; will retry")
-			b.settle(it.msg, dlog, nakWithDelay(delay))
 			b.metrics.count(typ, outcomeRetried)
+			b.settle(it.msg, dlog, nakWithDelay(delay))
 			return
 		}
 	}
-	b.settle(it.msg, log, ack)
 	b.metrics.count(typ, outcome)
 	b.metrics.observe(typ, it.decisions[0].Action, begin)
+	b.settle(it.msg, log, ack)
 }
 
 type settlement func(jetstream.Msg) error

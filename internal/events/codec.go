@@ -113,7 +113,12 @@ func setAttribute(ev *Event, attr, v string) error {
 
 func validate(ev Event) error {
 	if err := ev.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, strings.ReplaceAll(err.Error(), "\n", "; "))
+		msg := strings.TrimSpace(err.Error())
+		return fmt.Errorf("%w: %s", ErrMalformed, strings.ReplaceAll(msg, "\n", "; "))
+	}
+	if v := ev.SpecVersion(); v != cloudevents.CloudEventsVersionV1 {
+		// The SDK also reads 0.3 structured events; flowbridge speaks 1.0 only, as decodeBinary does.
+		return fmt.Errorf("%w: specversion %q is not supported (want 1.0)", ErrMalformed, v)
 	}
 	return CheckType(ev.Type())
 }

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -57,7 +56,7 @@ const (
 // after ExpireAfter), then creates the tenant and its Stripe customer.
 func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev Event) (OnboardingResult, error) {
 	var in SignedUp
-	if err := json.Unmarshal(ev.Data, &in); err != nil || in.UserID == "" || in.Email == "" {
+	if err := ev.DecodeData(&in); err != nil || in.UserID == "" || in.Email == "" {
 		return OnboardingResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("event %s: data must carry user_id and email", ev.ID), "InvalidInput", err)
 	}

@@ -1,0 +1,234 @@
+// Package testenv finds and starts the real servers flowbridge's tests use: an in-process
+// NATS server per test, the Temporal dev server, PostgreSQL (a fresh schema per test),
+// mailpit and stripe-mock. A missing server fails the test when CI is set and skips it
+// otherwise, always saying how to start it — CI never passes by skipping.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
+
+	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/logging"
+)
+
+const howTo = "run the tests with `make test`, which starts it"
+
+// missing fails under CI and skips elsewhere.
+func missing(t testing.TB, what string, err error) {
+	t.Helper()
+	msg := fmt.Sprintf("%s is not reachable: %v; %s", what, err, howTo)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// ID returns a short random id, unique per call, for test data.
+func ID(prefix string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Logger returns a logger that writes to the test log.
+func Logger(t testing.TB) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+}
+
+// NATS is an in-process NATS server with JetStream, owned by one test.
+type NATS struct {
+	t      testing.TB
+	srv    *server.Server
+	opts   *server.Options
+	URL    string
+	Conn   *nats.Conn
+	JS     jetstream.JetStream
+	closed bool
+}
+
+// StartNATS starts a NATS server with JetStream storing in a temporary directory, and
+// connects to it. Both are shut down when the test ends.
+func StartNATS(t testing.TB) *NATS {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	n := &NATS{t: t, opts: opts}
+	n.start()
+	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port // keep the port across Restart
+	nc, err := nats.Connect(n.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("connect to in-process NATS: %v", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Conn, n.JS = nc, js
+	t.Cleanup(func() {
+		nc.Close()
+		n.Shutdown()
+	})
+	return n
+}
+
+func (n *NATS) start() {
+	n.t.Helper()
+	srv, err := server.NewServer(n.opts)
+	if err != nil {
+		n.t.Fatalf("NATS server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		n.t.Fatal("in-process NATS server did not start in 10s")
+	}
+	n.srv, n.URL, n.closed = srv, srv.ClientURL(), false
+}
+
+// Shutdown stops the server (as a crash or restart of NATS would).
+func (n *NATS) Shutdown() {
+	if !n.closed {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.closed = true
+	}
+}
+
+// Restart starts the server again on the same port and storage.
+func (n *NATS) Restart() {
+	n.Shutdown()
+	n.start()
+}
+
+// Temporal returns a client of the Temporal server at TEMPORAL_ADDRESS (the dev server
+// that `make test` starts), closed when the test ends.
+func Temporal(t testing.TB) client.Client {
+	t.Helper()
+	addr := env("TEMPORAL_ADDRESS", config.DefaultTemporalAddress)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{
+		HostPort:  addr,
+		Namespace: env("TEMPORAL_NAMESPACE", config.DefaultTemporalNamespace),
+		Logger:    logging.NewTemporal(Logger(t).Level(zerolog.WarnLevel)),
+	})
+	if err != nil {
+		missing(t, "Temporal at "+addr+" (TEMPORAL_ADDRESS)", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// TemporalAddress is the address Temporal tests use.
+func TemporalAddress() string { return env("TEMPORAL_ADDRESS", config.DefaultTemporalAddress) }
+
+// Postgres returns a DATABASE_URL confined to a new schema of its own (search_path),
+// dropped when the test ends.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := env("DATABASE_URL", config.DefaultDatabaseURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	admin := withDatabase(base, "postgres")
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		missing(t, "PostgreSQL (DATABASE_URL)", err)
+	}
+	conn.Close(ctx)
+	schema := ID("test_")
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	url := base + sep + "search_path=" + schema
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return // the database was never created: nothing to drop
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+		}
+	})
+	return url
+}
+
+func withDatabase(url, db string) string {
+	i := strings.Index(url, "://")
+	rest := url[i+3:]
+	slash := strings.Index(rest, "/")
+	if slash < 0 {
+		return url + "/" + db
+	}
+	q := ""
+	if j := strings.Index(rest[slash:], "?"); j >= 0 {
+		q = rest[slash+j:]
+	}
+	return url[:i+3] + rest[:slash] + "/" + db + q
+}
+
+// Mailpit returns the SMTP and HTTP API addresses of mailpit (SMTP_ADDR, MAILPIT_ADDR).
+func Mailpit(t testing.TB) (smtpAddr, apiAddr string) {
+	t.Helper()
+	smtpAddr = env("SMTP_ADDR", "127.0.0.1:1025")
+	apiAddr = env("MAILPIT_ADDR", "127.0.0.1:8025")
+	for _, a := range []string{smtpAddr, apiAddr} {
+		if err := dial(a); err != nil {
+			missing(t, "mailpit at "+a+" (SMTP_ADDR, MAILPIT_ADDR)", err)
+		}
+	}
+	return smtpAddr, apiAddr
+}
+
+// StripeMock returns the base URL of stripe-mock (STRIPE_API_BASE).
+func StripeMock(t testing.TB) string {
+	t.Helper()
+	base := env("STRIPE_API_BASE", "http://127.0.0.1:12111")
+	if err := dial(strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")); err != nil {
+		missing(t, "stripe-mock at "+base+" (STRIPE_API_BASE)", err)
+	}
+	return base
+}
+
+func dial(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// Eventually polls cond every 50ms until it is true or timeout passes, then fails with msg.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: "+msg, append([]any{timeout}, args...)...)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
