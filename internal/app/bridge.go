@@ -54,6 +54,7 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 		TaskQueue:  cfg.TaskQueue,
 		Lanes:      cfg.Lanes,
 		SignalWait: cfg.SignalWait,
+		AckWait:    cfg.AckWait,
 	})
 	if err != nil {
 		return err

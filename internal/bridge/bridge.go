@@ -38,6 +38,9 @@ type Config struct {
 	// DrainTimeout bounds how long Run waits for in-flight events on shutdown.
 	// Optional: defaults to 20s (inside Kubernetes' default 30s grace period).
 	DrainTimeout time.Duration
+	// AckWait is how long the stream waits for a bridge that took an event and went
+	// silent (it crashed) before giving the event to another. Optional: defaults to 30s.
+	AckWait time.Duration
 	// Consumer is the durable consumer's name. Optional: defaults to "bridge".
 	Consumer string
 }
@@ -60,6 +63,9 @@ func (c *Config) defaults() error {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 20 * time.Second
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
 	}
 	if c.Consumer == "" {
 		c.Consumer = events.BridgeConsumer
@@ -103,7 +109,7 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 // every event already taken finish (up to DrainTimeout) and returns. Events it did not
 // finish are redelivered to another replica after the consumer's AckWait.
 func (b *Bridge) Run(ctx context.Context) error {
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.Lanes*8))
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.Lanes*8, b.cfg.AckWait))
 	if err != nil {
 		return fmt.Errorf("create consumer %s on %s: %w", b.cfg.Consumer, events.Stream, err)
 	}

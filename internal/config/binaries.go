@@ -17,6 +17,9 @@ type Bridge struct {
 	// SignalWait is how long an event that signals a workflow which does not exist yet
 	// (email.verified before user.signedup) is redelivered before it is dead-lettered.
 	SignalWait time.Duration
+	// AckWait is how long an event taken by a bridge that went silent waits before the
+	// stream redelivers it.
+	AckWait time.Duration
 	// DuplicateWindow is the EVENTS stream's Nats-Msg-Id duplicate window, used when the
 	// bridge creates the stream. The contract asks for at least 2 minutes.
 	DuplicateWindow time.Duration
@@ -47,6 +50,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
 	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 32, "events routed to Temporal at once", &errs)
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
+	durationVar(fs, &c.AckWait, "ack-wait", "BRIDGE_ACK_WAIT", env, 30*time.Second, "redeliver an event held by a silent bridge after this long", &errs)
 	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
@@ -64,6 +68,9 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	}
 	if c.SignalWait <= 0 {
 		errs = append(errs, invalid("BRIDGE_SIGNAL_WAIT", "must be positive"))
+	}
+	if c.AckWait < time.Second {
+		errs = append(errs, invalid("BRIDGE_ACK_WAIT", "must be at least 1s"))
 	}
 	if c.DuplicateWindow < 2*time.Minute {
 		errs = append(errs, invalid("EVENTS_DUPLICATE_WINDOW", "must be at least 2m (the contract's minimum)"))

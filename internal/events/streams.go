@@ -61,14 +61,14 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, duplicateWindow 
 // BridgeConsumerConfig is the durable consumer every bridge replica shares. Messages are
 // acked explicitly; redelivery timing is chosen by the bridge (NakWithDelay), with AckWait
 // only as the backstop for a bridge that died holding a message.
-func BridgeConsumerConfig(name string, maxAckPending int) jetstream.ConsumerConfig {
+func BridgeConsumerConfig(name string, maxAckPending int, ackWait time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "flowbridge bridge: routes events to Temporal",
 		FilterSubject: StreamSubjects,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+		AckWait:       ackWait,
 		MaxDeliver:    -1,
 		MaxAckPending: maxAckPending,
 	}

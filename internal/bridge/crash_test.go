@@ -1,0 +1,149 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/testenv"
+)
+
+// SIGKILL the bridge process in the middle of 1,000 events and start it again: every
+// event is routed, and no workflow is started twice.
+func TestBridgeKilledMidStreamRoutesEveryEventOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bridge binary")
+	}
+	const n = 1000
+	h := newHarness(t)
+	bin := buildBridge(t)
+	prefix := testenv.ID("k") + "-"
+	for i := range n {
+		user := fmt.Sprintf("%s%04d", prefix, i)
+		h.publishBinary(newEvent(t, "evt-"+user, "user.signedup", map[string]string{"user_id": user, "email": user + "@example.com"}))
+	}
+
+	first := h.startBridgeProcess(bin, "first")
+	var acked uint64
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		acked = h.consumerAckFloor()
+		return acked >= n/4
+	}, "the first bridge routed only %d events", acked)
+	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
+	_ = first.Wait()
+	acked = h.consumerAckFloor()
+	t.Logf("killed the bridge after %d deliveries, %d acked", h.consumerDelivered(), acked)
+	require.Less(t, acked, uint64(n), "the bridge was killed before it finished")
+
+	h.startBridgeProcess(bin, "second")
+	h.consumerSettled(90 * time.Second)
+
+	// Each of the n workflow ids exists, and there are exactly n executions on the task
+	// queue: no id was started twice.
+	var count int64
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		resp, err := h.temporal.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("TaskQueue = '%s'", h.taskQueue),
+		})
+		if err != nil {
+			return false
+		}
+		count = resp.GetCount()
+		return count == n
+	}, "%d workflow executions on the task queue, want %d", count, n)
+	for _, i := range []int{0, n / 3, n / 2, n - 1} {
+		h.waitExists(fmt.Sprintf("onboarding-%s%04d", prefix, i))
+	}
+	require.Empty(t, h.dlq())
+}
+
+func buildBridge(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bridge")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/flowbridge/flowbridge/cmd/bridge").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// startBridgeProcess runs the bridge binary against the harness's servers; its log goes
+// to the test log when the test fails.
+func (h *harness) startBridgeProcess(bin, name string, env ...string) *exec.Cmd {
+	h.t.Helper()
+	logPath := filepath.Join(h.t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
+	require.NoError(h.t, err)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"NATS_URL="+h.nats.URL,
+		"TEMPORAL_ADDRESS="+testenv.TemporalAddress(),
+		"TEMPORAL_TASK_QUEUE="+h.taskQueue,
+		"HTTP_ADDR=127.0.0.1:0",
+		"LOG_LEVEL=warn",
+		"BRIDGE_ACK_WAIT=2s",
+	)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	require.NoError(h.t, cmd.Start())
+	h.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logFile.Close()
+		if h.t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			h.t.Logf("%s bridge log:\n%s", name, b)
+		}
+	})
+	return cmd
+}
+
+func (h *harness) consumerInfo() (delivered, ackFloor uint64) {
+	c, err := h.nats.JS.Consumer(context.Background(), events.Stream, events.BridgeConsumer)
+	if err != nil {
+		return 0, 0
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		return 0, 0
+	}
+	return info.Delivered.Stream, info.AckFloor.Stream
+}
+
+func (h *harness) consumerDelivered() uint64 { d, _ := h.consumerInfo(); return d }
+func (h *harness) consumerAckFloor() uint64  { _, a := h.consumerInfo(); return a }
+
+// SIGTERM stops taking events and finishes the ones in flight before the process exits:
+// nothing is left waiting for AckWait.
+func TestBridgeSIGTERMDrainsInFlightEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bridge binary")
+	}
+	const n = 300
+	h := newHarness(t)
+	bin := buildBridge(t)
+	prefix := testenv.ID("d") + "-"
+	for i := range n {
+		user := fmt.Sprintf("%s%04d", prefix, i)
+		h.publishBinary(newEvent(t, "evt-"+user, "user.signedup", map[string]string{"user_id": user, "email": user + "@example.com"}))
+	}
+	cmd := h.startBridgeProcess(bin, "drained", "BRIDGE_ACK_WAIT=10m")
+	testenv.Eventually(t, 60*time.Second, func() bool { return h.consumerDelivered() >= n/3 }, "the bridge took too few events")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait(), "the bridge exits 0 on SIGTERM")
+
+	c, err := h.nats.JS.Consumer(context.Background(), events.Stream, events.BridgeConsumer)
+	require.NoError(t, err)
+	info, err := c.Info(context.Background())
+	require.NoError(t, err)
+	t.Logf("after SIGTERM: delivered %d, ack floor %d, pending %d", info.Delivered.Stream, info.AckFloor.Stream, info.NumPending)
+	require.Zero(t, info.NumAckPending, "every event the bridge took was settled before it exited")
+	require.Equal(t, info.Delivered.Stream, info.AckFloor.Stream)
+}
