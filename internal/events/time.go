@@ -14,7 +14,7 @@ type timeAttr struct{ time.Time }
 // parse reads an RFC 3339 timestamp, the form the CloudEvents spec requires for time.
 func (t *timeAttr) parse(s string) error {
 	ts, err := types.ParseTimestamp(s)
-	if err != nil {
+	if err != nil || ts == nil { // ParseTimestamp returns nil, nil for ""
 		return fmt.Errorf("time %q is not RFC 3339", s)
 	}
 	t.Time = ts.Time

@@ -1,0 +1,224 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowbridge/flowbridge/internal/config"
+)
+
+// workerKey is the one setting the worker cannot default.
+var workerKey = map[string]string{"STRIPE_API_KEY": "sk_test_123"}
+
+func TestLoadBridgeDefaults(t *testing.T) {
+	got, err := config.LoadBridge(nil, envOf(nil))
+	require.NoError(t, err)
+	want := config.Bridge{
+		Common:          contractCommon,
+		HTTPAddr:        "127.0.0.1:8080",
+		Lanes:           32,
+		SignalWait:      10 * time.Minute,
+		AckWait:         30 * time.Second,
+		DuplicateWindow: 10 * time.Minute,
+	}
+	require.Equal(t, want, got, "got %+v, want %+v", got, want)
+	require.Empty(t, got.StripeWebhookSecrets, "STRIPE_WEBHOOK_SECRET unset: got %v, want none", got.StripeWebhookSecrets)
+	require.Empty(t, got.GitHubWebhookSecrets, "GITHUB_WEBHOOK_SECRET unset: got %v, want none", got.GitHubWebhookSecrets)
+	require.GreaterOrEqual(t, got.DuplicateWindow, 2*time.Minute, "the contract asks for a duplicate window of at least 2m")
+}
+
+func TestLoadWorkerDefaults(t *testing.T) {
+	got, err := config.LoadWorker(nil, envOf(workerKey))
+	require.NoError(t, err)
+	want := config.Worker{
+		Common:        contractCommon,
+		SMTPAddr:      "127.0.0.1:1025",
+		MailFrom:      "flowbridge <no-reply@flowbridge.local>",
+		StripeAPIBase: "https://api.stripe.com",
+		StripeAPIKey:  "sk_test_123",
+		AppURL:        "http://localhost:3000",
+		ReminderAfter: 24 * time.Hour,
+		ExpireAfter:   72 * time.Hour,
+	}
+	require.Equal(t, want, got, "got %+v, want %+v", got, want)
+}
+
+func TestLoadBridgeSources(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		get  func(config.Bridge) any
+		want any
+	}{
+		// The environment overrides the defaults.
+		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Bridge) any { return c.NATSURL }, want: "nats://nats:4222"},
+		{name: "env TEMPORAL_ADDRESS", env: map[string]string{"TEMPORAL_ADDRESS": "temporal:7233"}, get: func(c config.Bridge) any { return c.TemporalAddress }, want: "temporal:7233"},
+		{name: "env TEMPORAL_NAMESPACE", env: map[string]string{"TEMPORAL_NAMESPACE": "prod"}, get: func(c config.Bridge) any { return c.TemporalNamespace }, want: "prod"},
+		{name: "env TEMPORAL_TASK_QUEUE", env: map[string]string{"TEMPORAL_TASK_QUEUE": "fb-blue"}, get: func(c config.Bridge) any { return c.TaskQueue }, want: "fb-blue"},
+		{name: "env DATABASE_URL", env: map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/fb"}, get: func(c config.Bridge) any { return c.DatabaseURL }, want: "postgres://u:p@db:5432/fb"},
+		{name: "env LOG_LEVEL", env: map[string]string{"LOG_LEVEL": "debug"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "debug"},
+		{name: "env LOG_FORMAT", env: map[string]string{"LOG_FORMAT": "console"}, get: func(c config.Bridge) any { return c.LogFormat }, want: "console"},
+		{name: "env HTTP_ADDR", env: map[string]string{"HTTP_ADDR": ":9090"}, get: func(c config.Bridge) any { return c.HTTPAddr }, want: ":9090"},
+		{name: "env BRIDGE_LANES", env: map[string]string{"BRIDGE_LANES": "8"}, get: func(c config.Bridge) any { return c.Lanes }, want: 8},
+		{name: "env BRIDGE_SIGNAL_WAIT", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, get: func(c config.Bridge) any { return c.SignalWait }, want: 90 * time.Second},
+		{name: "env BRIDGE_ACK_WAIT", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, get: func(c config.Bridge) any { return c.AckWait }, want: 2 * time.Minute},
+		{name: "env EVENTS_DUPLICATE_WINDOW at the minimum", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "2m"}, get: func(c config.Bridge) any { return c.DuplicateWindow }, want: 2 * time.Minute},
+		{name: "env STRIPE_WEBHOOK_SECRET rotation", env: map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_new, whsec_old"}, get: func(c config.Bridge) any { return c.StripeWebhookSecrets }, want: []string{"whsec_new", "whsec_old"}},
+		{name: "env GITHUB_WEBHOOK_SECRET", env: map[string]string{"GITHUB_WEBHOOK_SECRET": "gh-secret"}, get: func(c config.Bridge) any { return c.GitHubWebhookSecrets }, want: []string{"gh-secret"}},
+
+		// Flags override the environment.
+		{name: "flag -nats-url", env: map[string]string{"NATS_URL": "nats://env:4222"}, args: []string{"-nats-url", "nats://flag:4222"}, get: func(c config.Bridge) any { return c.NATSURL }, want: "nats://flag:4222"},
+		{name: "flag -temporal-address", env: map[string]string{"TEMPORAL_ADDRESS": "env:7233"}, args: []string{"-temporal-address=flag:7233"}, get: func(c config.Bridge) any { return c.TemporalAddress }, want: "flag:7233"},
+		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Bridge) any { return c.TemporalNamespace }, want: "flag"},
+		{name: "flag -task-queue", env: map[string]string{"TEMPORAL_TASK_QUEUE": "env"}, args: []string{"-task-queue=flag"}, get: func(c config.Bridge) any { return c.TaskQueue }, want: "flag"},
+		{name: "flag -database-url", env: map[string]string{"DATABASE_URL": "postgres://env/fb"}, args: []string{"-database-url=postgres://flag/fb"}, get: func(c config.Bridge) any { return c.DatabaseURL }, want: "postgres://flag/fb"},
+		{name: "flag -log-level", env: map[string]string{"LOG_LEVEL": "debug"}, args: []string{"-log-level=warn"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "warn"},
+		{name: "flag -log-format", env: map[string]string{"LOG_FORMAT": "json"}, args: []string{"-log-format=console"}, get: func(c config.Bridge) any { return c.LogFormat }, want: "console"},
+		{name: "flag -http-addr", env: map[string]string{"HTTP_ADDR": ":9090"}, args: []string{"-http-addr", ":9191"}, get: func(c config.Bridge) any { return c.HTTPAddr }, want: ":9191"},
+		{name: "flag -lanes", env: map[string]string{"BRIDGE_LANES": "8"}, args: []string{"-lanes=4096"}, get: func(c config.Bridge) any { return c.Lanes }, want: 4096},
+		{name: "flag -signal-wait", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, args: []string{"-signal-wait=1h"}, get: func(c config.Bridge) any { return c.SignalWait }, want: time.Hour},
+		{name: "flag -ack-wait", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, args: []string{"-ack-wait=1s"}, get: func(c config.Bridge) any { return c.AckWait }, want: time.Second},
+		{name: "flag -duplicate-window", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "5m"}, args: []string{"-duplicate-window=15m"}, get: func(c config.Bridge) any { return c.DuplicateWindow }, want: 15 * time.Minute},
+		{name: "flag fixes a bad env value", env: map[string]string{"LOG_LEVEL": "verbose"}, args: []string{"-log-level=info"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "info"},
+
+		// A flag without its variable overrides the default.
+		{name: "flag without env", args: []string{"-lanes=1"}, get: func(c config.Bridge) any { return c.Lanes }, want: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.LoadBridge(tt.args, envOf(tt.env))
+			require.NoError(t, err)
+			got := tt.get(c)
+			require.Equal(t, tt.want, got, "got %v, want %v", got, tt.want)
+		})
+	}
+}
+
+func TestLoadWorkerSources(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		get  func(config.Worker) any
+		want any
+	}{
+		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Worker) any { return c.NATSURL }, want: "nats://nats:4222"},
+		{name: "env TEMPORAL_TASK_QUEUE", env: map[string]string{"TEMPORAL_TASK_QUEUE": "fb-green"}, get: func(c config.Worker) any { return c.TaskQueue }, want: "fb-green"},
+		{name: "env SMTP_ADDR", env: map[string]string{"SMTP_ADDR": "mail:25"}, get: func(c config.Worker) any { return c.SMTPAddr }, want: "mail:25"},
+		{name: "env MAIL_FROM", env: map[string]string{"MAIL_FROM": "ops@example.com"}, get: func(c config.Worker) any { return c.MailFrom }, want: "ops@example.com"},
+		{name: "env STRIPE_API_BASE", env: map[string]string{"STRIPE_API_BASE": "http://127.0.0.1:12111"}, get: func(c config.Worker) any { return c.StripeAPIBase }, want: "http://127.0.0.1:12111"},
+		{name: "env APP_URL", env: map[string]string{"APP_URL": "https://app.example.com"}, get: func(c config.Worker) any { return c.AppURL }, want: "https://app.example.com"},
+		{name: "env ONBOARDING_REMINDER_AFTER", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "1h"}, get: func(c config.Worker) any { return c.ReminderAfter }, want: time.Hour},
+		{name: "env ONBOARDING_EXPIRE_AFTER", env: map[string]string{"ONBOARDING_EXPIRE_AFTER": "168h"}, get: func(c config.Worker) any { return c.ExpireAfter }, want: 168 * time.Hour},
+
+		{name: "flag -stripe-api-key", env: map[string]string{"STRIPE_API_KEY": "sk_test_env"}, args: []string{"-stripe-api-key=sk_test_flag"}, get: func(c config.Worker) any { return c.StripeAPIKey }, want: "sk_test_flag"},
+		{name: "flag -smtp-addr", env: map[string]string{"SMTP_ADDR": "env:25"}, args: []string{"-smtp-addr=flag:2525"}, get: func(c config.Worker) any { return c.SMTPAddr }, want: "flag:2525"},
+		{name: "flag -mail-from", env: map[string]string{"MAIL_FROM": "env@example.com"}, args: []string{"-mail-from=flag@example.com"}, get: func(c config.Worker) any { return c.MailFrom }, want: "flag@example.com"},
+		{name: "flag -stripe-api-base", env: map[string]string{"STRIPE_API_BASE": "http://env"}, args: []string{"-stripe-api-base=http://flag"}, get: func(c config.Worker) any { return c.StripeAPIBase }, want: "http://flag"},
+		{name: "flag -app-url", env: map[string]string{"APP_URL": "http://env"}, args: []string{"-app-url=http://flag"}, get: func(c config.Worker) any { return c.AppURL }, want: "http://flag"},
+		{name: "flag -onboarding-reminder-after", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "1h"}, args: []string{"-onboarding-reminder-after=2h"}, get: func(c config.Worker) any { return c.ReminderAfter }, want: 2 * time.Hour},
+		{name: "flag -onboarding-expire-after", env: map[string]string{"ONBOARDING_EXPIRE_AFTER": "96h"}, args: []string{"-onboarding-expire-after=100h"}, get: func(c config.Worker) any { return c.ExpireAfter }, want: 100 * time.Hour},
+		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Worker) any { return c.TemporalNamespace }, want: "flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := with(workerKey, tt.env)
+			c, err := config.LoadWorker(tt.args, envOf(env))
+			require.NoError(t, err)
+			got := tt.get(c)
+			require.Equal(t, tt.want, got, "got %v, want %v", got, tt.want)
+		})
+	}
+}
+
+func TestLoadBridgeInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr []string
+	}{
+		{name: "lanes 0", env: map[string]string{"BRIDGE_LANES": "0"}, wantErr: []string{"BRIDGE_LANES", "between 1 and 4096"}},
+		{name: "lanes negative", env: map[string]string{"BRIDGE_LANES": "-3"}, wantErr: []string{"BRIDGE_LANES"}},
+		{name: "lanes too many", env: map[string]string{"BRIDGE_LANES": "4097"}, wantErr: []string{"BRIDGE_LANES"}},
+		{name: "lanes not a number", env: map[string]string{"BRIDGE_LANES": "many"}, wantErr: []string{"BRIDGE_LANES", `"many" is not a whole number`}},
+		{name: "lanes flag 0", args: []string{"-lanes=0"}, wantErr: []string{"BRIDGE_LANES"}},
+		{name: "bad signal wait", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "10 minutes"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT", `"10 minutes" is not a duration`}},
+		{name: "signal wait without unit", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "600"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT", "is not a duration"}},
+		{name: "zero signal wait", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "0s"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT", "must be positive"}},
+		{name: "negative signal wait", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "-1m"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT", "must be positive"}},
+		{name: "bad ack wait", env: map[string]string{"BRIDGE_ACK_WAIT": "forever"}, wantErr: []string{"BRIDGE_ACK_WAIT", `"forever" is not a duration`}},
+		{name: "ack wait under 1s", env: map[string]string{"BRIDGE_ACK_WAIT": "999ms"}, wantErr: []string{"BRIDGE_ACK_WAIT", "at least 1s"}},
+		{name: "bad duplicate window", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "two minutes"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "is not a duration"}},
+		{name: "duplicate window under 2m", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "1m59s"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "at least 2m"}},
+		{name: "duplicate window flag under 2m", args: []string{"-duplicate-window=30s"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "at least 2m"}},
+		{name: "empty HTTP_ADDR flag", args: []string{"-http-addr="}, wantErr: []string{"HTTP_ADDR", "must not be empty"}},
+		// A malformed variable is reported even when a flag sets the same setting: it is
+		// still wrong, and would bite the next run without the flag.
+		{name: "bad env under a good flag", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "soon"}, args: []string{"-signal-wait=1m"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT"}},
+		{
+			name:    "every problem is reported",
+			env:     map[string]string{"BRIDGE_LANES": "0", "EVENTS_DUPLICATE_WINDOW": "1m", "LOG_LEVEL": "verbose", "TEMPORAL_ADDRESS": "temporal"},
+			wantErr: []string{"BRIDGE_LANES", "EVENTS_DUPLICATE_WINDOW", "LOG_LEVEL", "TEMPORAL_ADDRESS"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.LoadBridge(tt.args, envOf(tt.env))
+			requireInvalid(t, err, tt.wantErr...)
+		})
+	}
+}
+
+func TestLoadWorkerInvalid(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		wantErr []string
+	}{
+		{name: "no Stripe key", env: map[string]string{"STRIPE_API_KEY": ""}, wantErr: []string{"STRIPE_API_KEY", "must be set"}},
+		{name: "expire equals reminder", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "24h", "ONBOARDING_EXPIRE_AFTER": "24h"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER", "longer than ONBOARDING_REMINDER_AFTER"}},
+		{name: "expire before reminder", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "48h", "ONBOARDING_EXPIRE_AFTER": "24h"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER"}},
+		{name: "reminder below the default expiry via flag", args: []string{"-onboarding-expire-after=12h"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER"}},
+		{name: "zero reminder", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "0s"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER", "both positive"}},
+		{name: "negative reminder", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "-1h"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER", "both positive"}},
+		{name: "bad reminder duration", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "a day"}, wantErr: []string{"ONBOARDING_REMINDER_AFTER", `"a day" is not a duration`}},
+		{name: "bad expire duration", env: map[string]string{"ONBOARDING_EXPIRE_AFTER": "3d"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER", `"3d" is not a duration`}},
+		{name: "SMTP_ADDR without port", env: map[string]string{"SMTP_ADDR": "mailpit"}, wantErr: []string{"SMTP_ADDR", "is not host:port"}},
+		{
+			name:    "every problem is reported",
+			env:     map[string]string{"STRIPE_API_KEY": "", "SMTP_ADDR": "mailpit", "LOG_FORMAT": "text"},
+			wantErr: []string{"STRIPE_API_KEY", "SMTP_ADDR", "LOG_FORMAT"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.LoadWorker(tt.args, envOf(with(workerKey, tt.env)))
+			requireInvalid(t, err, tt.wantErr...)
+		})
+	}
+}
+
+// Flag syntax errors come from the flag package: they name the flag, and Load stops there.
+func TestLoadBadFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "unknown flag", args: []string{"-no-such-flag"}, wantErr: "no-such-flag"},
+		{name: "lanes not a number", args: []string{"-lanes=many"}, wantErr: "-lanes"},
+		{name: "duration without unit", args: []string{"-signal-wait=10"}, wantErr: "-signal-wait"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.LoadBridge(tt.args, envOf(nil))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
