@@ -54,7 +54,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return c, err
 	}
 	c.StripeWebhookSecrets = SecretList(stripe)
@@ -87,11 +87,12 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", or(env("SMTP_ADDR"), "127.0.0.1:1025"), "SMTP server host:port (SMTP_ADDR)")
 	fs.StringVar(&c.MailFrom, "mail-from", or(env("MAIL_FROM"), "flowbridge <no-reply@flowbridge.local>"), "From address of emails (MAIL_FROM)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
-	fs.StringVar(&c.StripeAPIKey, "stripe-api-key", env("STRIPE_API_KEY"), "Stripe secret key (STRIPE_API_KEY)")
+	c.StripeAPIKey = env("STRIPE_API_KEY")
+	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe secret key (STRIPE_API_KEY)")
 	fs.StringVar(&c.AppURL, "app-url", or(env("APP_URL"), "http://localhost:3000"), "base URL of links in emails (APP_URL)")
 	durationVar(fs, &c.ReminderAfter, "onboarding-reminder-after", "ONBOARDING_REMINDER_AFTER", env, 24*time.Hour, "send a reminder email when unverified this long", &errs)
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return c, err
 	}
 	errs = append(errs, c.Common.validate())

@@ -45,7 +45,8 @@ func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&c.TemporalAddress, "temporal-address", or(env("TEMPORAL_ADDRESS"), DefaultTemporalAddress), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", or(env("TEMPORAL_NAMESPACE"), DefaultTemporalNamespace), "Temporal namespace (TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.TaskQueue, "task-queue", or(env("TEMPORAL_TASK_QUEUE"), DefaultTaskQueue), "Temporal task queue (TEMPORAL_TASK_QUEUE)")
-	fs.StringVar(&c.DatabaseURL, "database-url", or(env("DATABASE_URL"), DefaultDatabaseURL), "PostgreSQL URL (DATABASE_URL)")
+	c.DatabaseURL = or(env("DATABASE_URL"), DefaultDatabaseURL)
+	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", or(env("LOG_LEVEL"), "info"), "log level: trace, debug, info, warn, error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", or(env("LOG_FORMAT"), "json"), "log format: json or console (LOG_FORMAT)")
 }
@@ -139,4 +140,47 @@ func SecretList(s string) []string {
 		}
 	}
 	return out
+}
+
+// secret is a string flag whose value is redacted wherever the flag package prints it
+// (usage, errors), so a mistyped flag does not print a password or an API key.
+type secret struct {
+	p      *string
+	redact func(string) string
+}
+
+func (s secret) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return s.redact(*s.p)
+}
+
+func (s secret) Set(v string) error {
+	*s.p = v
+	return nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+func redactAll(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(set)"
+}
+
+// parse parses args, wrapping a malformed flag in ErrInvalid; -h returns flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
 }

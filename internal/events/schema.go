@@ -74,8 +74,9 @@ func (s *Schemas) Types() []string {
 }
 
 // Validate checks ev's data against the schema for its type. An event type without a
-// schema passes. The error wraps ErrSchema and names each failing field by its JSON
-// pointer ("/user_id: missing").
+// schema passes. The error wraps ErrSchema and names each failing place by its JSON
+// pointer with the reason ("/: missing property 'user_id'", "/amount: got string, want
+// integer").
 func (s *Schemas) Validate(ev Event) error {
 	sch, ok := s.byType[ev.Type()]
 	if !ok {

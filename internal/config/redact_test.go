@@ -1,0 +1,26 @@
+package config
+
+import (
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSecretFlagsAreRedactedInUsage(t *testing.T) {
+	var out strings.Builder
+	env := func(k string) string {
+		return map[string]string{"DATABASE_URL": "postgres://app:hunter2@db:5432/flowbridge", "STRIPE_API_KEY": "sk_live_secret"}[k]
+	}
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	var c Worker
+	c.Common.register(fs, env)
+	c.StripeAPIKey = env("STRIPE_API_KEY")
+	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe secret key")
+	fs.PrintDefaults()
+	require.NotContains(t, out.String(), "hunter2")
+	require.NotContains(t, out.String(), "sk_live_secret")
+	require.Equal(t, "postgres://app:hunter2@db:5432/flowbridge", c.DatabaseURL, "the value itself is kept")
+}
