@@ -23,7 +23,9 @@ die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 ensure_tool() {
 	local name=$1 mod=$2 stamp="$BIN/.$1.version"
 	if [[ -x $BIN/$name && -f $stamp && $(cat "$stamp") == "$mod" ]]; then return; fi
-	say "building $name from $mod (first time only; the Temporal CLI takes ~5 minutes)"
+	local note=""
+	[[ $name == temporal ]] && note="; the first build takes about 5 minutes"
+	say "building $name from $mod (once$note)"
 	local start=$SECONDS
 	( GOBIN=$BIN GOFLAGS=-mod=mod go install "$mod" ) >"$STATE/logs/build-$name.log" 2>&1 &
 	local pid=$!
