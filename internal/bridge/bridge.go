@@ -43,6 +43,9 @@ type Config struct {
 	AckWait time.Duration
 	// Consumer is the durable consumer's name. Optional: defaults to "bridge".
 	Consumer string
+	// Recorder receives the outcome of every delivery (the event ledger). Optional:
+	// defaults to none.
+	Recorder Recorder
 }
 
 func (c *Config) defaults() error {
@@ -70,6 +73,9 @@ func (c *Config) defaults() error {
 	if c.Consumer == "" {
 		c.Consumer = events.BridgeConsumer
 	}
+	if c.Recorder == nil {
+		c.Recorder = nopRecorder{}
+	}
 	return nil
 }
 
@@ -80,6 +86,7 @@ type Bridge struct {
 	schemas  *events.Schemas
 	routes   *routing.Table
 	metrics  *Metrics
+	recorder Recorder
 	log      zerolog.Logger
 	cfg      Config
 }
@@ -102,7 +109,7 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, log: log, cfg: cfg}, nil
+	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, log: log, cfg: cfg}, nil
 }
 
 // Run consumes the durable consumer until ctx is cancelled, then stops fetching, lets

@@ -111,6 +111,12 @@ func TestDuplicateSignupsStartOneWorkflow(t *testing.T) {
 	require.Equal(t, 2.0, rb.count(t, "duplicate"))
 	require.Empty(t, h.dlq())
 
+	recorded := rb.recorder.byEvent(first.ID())
+	require.Len(t, recorded, 1, "the stream dropped the copies before the bridge saw them")
+	require.Equal(t, bridge.OutcomeRouted, recorded[0].Outcome)
+	require.Equal(t, []bridge.RouteResult{{Route: "user-signedup", Action: "start", WorkflowID: "onboarding-" + user, RunID: recorded[0].Routes[0].RunID, Result: "done"}}, recorded[0].Routes)
+	require.NotEmpty(t, recorded[0].Routes[0].RunID)
+
 	s, err := h.nats.JS.Stream(context.Background(), events.Stream)
 	require.NoError(t, err)
 	info, err := s.Info(context.Background())
@@ -178,6 +184,11 @@ func TestBadEventsAreDeadLettered(t *testing.T) {
 	}
 	require.Equal(t, "1.0", dl[1].Header.Get("ce-specversion"), "original headers kept")
 	require.Equal(t, 4.0, rb.count(t, "dead_lettered"))
+	for _, o := range rb.recorder.all() {
+		if o.Outcome == bridge.OutcomeDeadLettered {
+			require.NotEmpty(t, o.Error, "a dead letter's outcome says why")
+		}
+	}
 }
 
 // email.verified that overtakes user.signedup is retried until the workflow exists, then
@@ -189,6 +200,10 @@ func TestSignalBeforeStartIsNotLost(t *testing.T) {
 	user := testenv.ID("u-")
 	h.publishBinary(newEvent(t, testenv.ID("evt-"), "email.verified", map[string]string{"user_id": user}))
 	testenv.Eventually(t, 10*time.Second, func() bool { return rb.count(t, "retried") >= 1 }, "the early signal was not retried")
+	early := rb.recorder.all()[0]
+	require.Equal(t, bridge.OutcomeRetried, early.Outcome)
+	require.Contains(t, early.Error, "does not exist yet")
+	require.Positive(t, early.RetryIn)
 
 	h.publishBinary(newEvent(t, testenv.ID("evt-"), "user.signedup", map[string]string{"user_id": user, "email": user + "@example.com"}))
 	h.waitExists("onboarding-" + user)

@@ -14,9 +14,9 @@ import (
 )
 
 // deadLetter stores the message on EVENTS_DLQ with its body and headers intact plus
-// Flowbridge-Error, then acks it. If the dead letter cannot be stored the message is
-// NAKed instead: it stays on EVENTS until it can be.
-func (b *Bridge) deadLetter(ctx context.Context, it item, meta *jetstream.MsgMetadata, log zerolog.Logger, cause error) {
+// Flowbridge-Error, and sets out to dead-lettered (the message is then acked). If the
+// dead letter cannot be stored, out says retry: the message stays on EVENTS until it can.
+func (b *Bridge) deadLetter(ctx context.Context, it item, meta *jetstream.MsgMetadata, log zerolog.Logger, cause error, out *Outcome) {
 	dl := nats.NewMsg(events.DLQSubject(eventTypeOf(it)))
 	for k, vs := range it.msg.Headers() {
 		dl.Header[k] = append([]string(nil), vs...)
@@ -34,15 +34,14 @@ func (b *Bridge) deadLetter(ctx context.Context, it item, meta *jetstream.MsgMet
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	defer cancel()
 	if _, err := b.js.PublishMsg(pctx, dl, jetstream.WithExpectStream(events.DLQStream)); err != nil {
-		delay := retryDelay(meta.NumDelivered, err)
-		log.Error().Err(err).AnErr("reason", cause).Dur("retry_in", delay).Msg("Could not store dead letter; will retry")
-		b.metrics.count(b.metricType(it.ev.Type()), outcomeRetried)
-		b.settle(it.msg, log, nakWithDelay(delay))
+		out.retry(meta, err)
+		out.Error = "store dead letter: " + err.Error() + " (reason: " + cause.Error() + ")"
+		log.Error().Err(err).AnErr("reason", cause).Dur("retry_in", out.RetryIn).Msg("Could not store dead letter; will retry")
 		return
 	}
+	out.Outcome = OutcomeDeadLettered
+	out.Error = cause.Error()
 	log.Warn().Err(cause).Str("dlq_subject", dl.Subject).Msg("Dead-lettered event")
-	b.metrics.count(b.metricType(it.ev.Type()), outcomeDeadLettered)
-	b.settle(it.msg, log, ack)
 }
 
 // eventTypeOf finds the best type name for the DLQ subject: the decoded type, the ce-type

@@ -47,8 +47,9 @@ func (b *Bridge) prepare(msg jetstream.Msg) item {
 	return it
 }
 
-// handle does what it's decisions say and settles the message: Ack when done, dead letter
-// then Ack when it can never be done, NakWithDelay when it may work later.
+// handle does what its decisions say and settles the message: Ack when done, dead
+// letter then Ack when it can never be done, NakWithDelay when it may work later. Every
+// path ends in finish, which records the outcome, counts it and settles.
 func (b *Bridge) handle(ctx context.Context, it item) {
 	begin := time.Now()
 	meta, err := it.msg.Metadata()
@@ -59,43 +60,60 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 	log := b.log.With().Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).
 		Str(logging.FieldSubject, it.msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
 		Uint64("delivered", meta.NumDelivered).Logger()
-	typ := b.metricType(it.ev.Type())
+	out := b.newOutcome(it, meta)
+	defer func() { b.finish(it, log, out, begin) }()
 
 	if it.err != nil {
-		b.deadLetter(ctx, it, meta, log, it.err)
-		b.metrics.observe(typ, "", begin)
+		b.deadLetter(ctx, it, meta, log, it.err, &out)
 		return
 	}
 	if len(it.decisions) == 0 {
-		b.metrics.count(typ, outcomeIgnored)
-		b.settle(it.msg, log, ack)
+		out.Outcome = OutcomeIgnored
 		log.Debug().Msg("No route takes this event type; acked")
 		return
 	}
-	outcome := outcomeDuplicate
+	out.Outcome = OutcomeDuplicate
 	for _, d := range it.decisions {
 		dlog := log.With().Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID).Logger()
 		res, err := b.apply(ctx, it.ev, d, meta)
+		rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, RunID: res.runID, Result: res.status}
 		switch {
 		case err == nil:
 			if res.status == statusDone {
-				outcome = outcomeRouted
+				out.Outcome = OutcomeRouted
 			}
+			out.Routes = append(out.Routes, rr)
 			dlog.Info().Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).Str("result", res.status).Msg("Routed event")
 		case isPermanent(err):
-			b.deadLetter(ctx, it, meta, dlog, err)
-			b.metrics.observe(typ, d.Action, begin)
+			rr.Result = "failed"
+			out.Routes = append(out.Routes, rr)
+			b.deadLetter(ctx, it, meta, dlog, err, &out)
 			return
 		default:
-			delay := retryDelay(meta.NumDelivered, err)
-			dlog.Warn().Err(err).Dur("retry_in", delay).Msg("Temporal did not take the event; will retry")
-			b.metrics.count(typ, outcomeRetried)
-			b.settle(it.msg, dlog, nakWithDelay(delay))
+			rr.Result = "retry"
+			out.Routes = append(out.Routes, rr)
+			out.retry(meta, err)
+			dlog.Warn().Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
 			return
 		}
 	}
-	b.metrics.count(typ, outcome)
-	b.metrics.observe(typ, it.decisions[0].Action, begin)
+}
+
+// finish records, counts and settles one delivery.
+func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Time) {
+	typ := b.metricType(it.ev.Type())
+	b.metrics.count(typ, out.Outcome)
+	action := routing.Action("")
+	if len(it.decisions) > 0 {
+		action = it.decisions[0].Action
+	}
+	b.metrics.observe(typ, action, begin)
+	out.SettledAt = time.Now()
+	b.recorder.Record(out)
+	if out.Outcome == OutcomeRetried {
+		b.settle(it.msg, log, nakWithDelay(out.RetryIn))
+		return
+	}
 	b.settle(it.msg, log, ack)
 }
 

@@ -56,8 +56,41 @@ func newHarness(t *testing.T) *harness {
 
 // runningBridge is a bridge running in this process.
 type runningBridge struct {
-	reg  *prometheus.Registry
-	stop func()
+	reg      *prometheus.Registry
+	stop     func()
+	recorder *recorder
+}
+
+// recorder keeps every outcome the bridge records.
+type recorder struct {
+	mu       sync.Mutex
+	outcomes []bridge.Outcome
+}
+
+func (r *recorder) Record(o bridge.Outcome) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.outcomes = append(r.outcomes, o)
+}
+
+// all returns a copy of every recorded outcome.
+func (r *recorder) all() []bridge.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]bridge.Outcome(nil), r.outcomes...)
+}
+
+// byEvent returns the recorded outcomes of one event id, in the order recorded.
+func (r *recorder) byEvent(id string) []bridge.Outcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []bridge.Outcome
+	for _, o := range r.outcomes {
+		if o.EventID == id {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 func (h *harness) startBridge(tc bridge.Temporal, cfg bridge.Config) *runningBridge {
@@ -68,6 +101,8 @@ func (h *harness) startBridge(tc bridge.Temporal, cfg bridge.Config) *runningBri
 	require.NoError(h.t, err)
 	reg := prometheus.NewRegistry()
 	cfg.TaskQueue = h.taskQueue
+	rec := &recorder{}
+	cfg.Recorder = rec
 	b, err := bridge.New(h.nats.JS, tc, sch, routes, bridge.NewMetrics(reg), testenv.Logger(h.t), cfg)
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,7 +115,7 @@ func (h *harness) startBridge(tc bridge.Temporal, cfg bridge.Config) *runningBri
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
 	h.t.Cleanup(stop)
-	return &runningBridge{reg: reg, stop: stop}
+	return &runningBridge{reg: reg, stop: stop, recorder: rec}
 }
 
 // count reads flowbridge_bridge_events_total{outcome} summed over types.

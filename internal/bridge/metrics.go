@@ -8,15 +8,6 @@ import (
 	"github.com/flowbridge/flowbridge/internal/routing"
 )
 
-// Outcomes of an event, the outcome label of flowbridge_bridge_events_total.
-const (
-	outcomeRouted       = "routed"
-	outcomeDuplicate    = "duplicate"
-	outcomeIgnored      = "ignored"
-	outcomeDeadLettered = "dead_lettered"
-	outcomeRetried      = "retried"
-)
-
 // Metrics are the bridge's Prometheus metrics.
 type Metrics struct {
 	events  *prometheus.CounterVec

@@ -1,0 +1,85 @@
+package bridge
+
+import (
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowbridge/flowbridge/internal/events"
+)
+
+// Outcomes of one delivery of an event: the outcome label of
+// flowbridge_bridge_events_total and Outcome.Outcome.
+const (
+	OutcomeRouted       = "routed"        // Temporal took at least one start/signal/cancel
+	OutcomeDuplicate    = "duplicate"     // every route found its work already done
+	OutcomeIgnored      = "ignored"       // no route takes this event type
+	OutcomeDeadLettered = "dead_lettered" // stored on EVENTS_DLQ with the reason
+	OutcomeRetried      = "retried"       // NAKed; the stream redelivers it after RetryIn
+)
+
+// Outcome is what the bridge did with one delivery of an event: the record of "where did
+// my event go". A Recorder receives one per delivery.
+type Outcome struct {
+	EventID       string
+	EventType     string
+	Source        string
+	Subject       string // the NATS subject it arrived on
+	CorrelationID string
+	CausationID   string
+	StreamSeq     uint64
+	Delivered     uint64    // 1 on first delivery
+	ReceivedAt    time.Time // when the stream stored it
+	SettledAt     time.Time
+	Outcome       string // one of the Outcome* constants
+	Routes        []RouteResult
+	Error         string        // why it was dead-lettered or retried
+	RetryIn       time.Duration // for OutcomeRetried
+}
+
+// RouteResult is what one matching route did.
+type RouteResult struct {
+	Route      string
+	Action     string
+	WorkflowID string
+	RunID      string
+	Result     string // done, duplicate, retry, failed
+}
+
+// Recorder receives the outcome of every delivery. Record is called on the bridge's hot
+// path, once per delivery, from many goroutines: it must be safe for concurrent use and
+// must not block (buffer, and drop with a count when the buffer is full). Routing never
+// waits for, nor depends on, a Recorder.
+type Recorder interface {
+	Record(Outcome)
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Record(Outcome) {}
+
+func (b *Bridge) newOutcome(it item, meta *jetstream.MsgMetadata) Outcome {
+	o := Outcome{
+		EventID:    it.ev.ID(),
+		EventType:  it.ev.Type(),
+		Source:     it.ev.Source(),
+		Subject:    it.msg.Subject(),
+		StreamSeq:  meta.Sequence.Stream,
+		Delivered:  meta.NumDelivered,
+		ReceivedAt: meta.Timestamp,
+	}
+	if it.ev.ID() != "" {
+		o.CorrelationID = events.CorrelationID(it.ev)
+	}
+	if v, ok := it.ev.Extensions()[events.ExtCausationID].(string); ok {
+		o.CausationID = v
+	}
+	return o
+}
+
+// retry marks the delivery for redelivery after a backoff.
+func (o *Outcome) retry(meta *jetstream.MsgMetadata, err error) {
+	o.Outcome = OutcomeRetried
+	o.Error = err.Error()
+	o.RetryIn = retryDelay(meta.NumDelivered, err)
+}
