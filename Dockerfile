@@ -1,0 +1,93 @@
+# syntax=docker/dockerfile:1
+#
+# flowbridge container image: both binaries, bridge and worker, in /usr/local/bin of a
+# distroless (no shell, no package manager) image that runs as uid 65532.
+#
+#   docker build -t flowbridge .                          # last stage: ENTRYPOINT bridge
+#   docker build --target bridge -t flowbridge-bridge .   # same thing, by name
+#   docker build --target worker -t flowbridge-worker .   # ENTRYPOINT worker
+#   docker run --rm flowbridge -h                         # bridge settings
+#   docker run --rm --entrypoint /usr/local/bin/worker flowbridge -h   # worker, same image
+#
+# Settings are environment variables (docs/CONTRACT.md). The image sets only
+# HTTP_ADDR=0.0.0.0:8080, so the bridge is reachable from outside the container; the
+# contract's default (127.0.0.1:8080) is right for a process on a laptop, not in a container.
+#
+# The image also holds /usr/local/bin/healthcheck, a tiny static HTTP probe built below:
+# distroless has no curl or wget, and Docker/compose health checks run inside the
+# container. Kubernetes does not need it (kubelet probes HTTP itself).
+
+ARG GO_VERSION=1.26
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+
+# ---- build: compiled on the build machine's platform, cross-compiled to the target ----
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 \
+    GOFLAGS=-buildvcs=false
+
+# Dependencies first, so a source change does not download modules again.
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
+
+# The probe: GET a URL, exit 0 on a 2xx answer and 1 otherwise (standard library only).
+COPY <<'EOF' /healthcheck/main.go
+// Command healthcheck GETs a URL (default http://127.0.0.1:8080/readyz) and exits 0
+// when it answers 2xx within 4 seconds, 1 otherwise.
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	url := "http://127.0.0.1:8080/readyz"
+	if len(os.Args) > 1 {
+		url = os.Args[1]
+	}
+	c := http.Client{Timeout: 4 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		os.Exit(1)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		fmt.Fprintln(os.Stderr, "healthcheck:", url, resp.Status)
+		os.Exit(1)
+	}
+}
+EOF
+
+COPY . .
+ARG TARGETOS
+ARG TARGETARCH
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/ ./cmd/bridge ./cmd/worker \
+ && cd /healthcheck \
+ && GOOS=$TARGETOS GOARCH=$TARGETARCH \
+    go build -trimpath -ldflags="-s -w" -o /out/healthcheck main.go
+
+# ---- runtime: both binaries ----
+FROM ${RUNTIME_IMAGE} AS runtime
+COPY --from=build /out/bridge /out/worker /out/healthcheck /usr/local/bin/
+ENV HTTP_ADDR=0.0.0.0:8080
+# Numeric, so Kubernetes' runAsNonRoot can verify it.
+USER 65532:65532
+
+# ---- worker: the Temporal worker ----
+FROM runtime AS worker
+ENTRYPOINT ["/usr/local/bin/worker"]
+
+# ---- bridge: consumer + HTTP ingress (the default, being the last stage) ----
+FROM runtime AS bridge
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8080/readyz"]
+ENTRYPOINT ["/usr/local/bin/bridge"]
