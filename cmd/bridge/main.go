@@ -1,5 +1,6 @@
 // Command bridge consumes the EVENTS stream and routes each CloudEvent to Temporal, and
-// serves the HTTP ingress. Settings: `bridge -h`, and docs/CONTRACT.md.
+// serves the HTTP ingress. Settings: `bridge -h`, and docs/CONTRACT.md. Operator
+// subcommands (routes, events, dlq): `bridge help`.
 package main
 
 import (
@@ -11,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/flowbridge/flowbridge/internal/admin"
 	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
@@ -26,6 +28,9 @@ func main() {
 }
 
 func run(ctx context.Context) error {
+	if len(os.Args) > 1 && admin.Is(os.Args[1]) {
+		return admin.Run(ctx, admin.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, os.Args[1:])
+	}
 	cfg, err := config.LoadBridge(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
