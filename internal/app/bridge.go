@@ -26,7 +26,7 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	if err != nil {
 		return err
 	}
-	routes, err := routing.NewTable(routing.Default())
+	routes, err := LoadRoutes(cfg.RoutesFile)
 	if err != nil {
 		return err
 	}
@@ -52,6 +52,7 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	br, err := bridge.New(js, tc, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
 		TaskQueue:  cfg.TaskQueue,
+		Namespace:  cfg.TemporalNamespace,
 		Lanes:      cfg.Lanes,
 		SignalWait: cfg.SignalWait,
 		AckWait:    cfg.AckWait,
@@ -84,4 +85,12 @@ func ignoreCanceled(err error) error {
 		return nil
 	}
 	return err
+}
+
+// LoadRoutes compiles the routes file at path, or the embedded default when path is "".
+func LoadRoutes(path string) (*routing.Table, error) {
+	if path == "" {
+		return routing.Default()
+	}
+	return routing.LoadFile(path)
 }

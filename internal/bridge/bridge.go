@@ -25,8 +25,10 @@ import (
 
 // Config tunes a Bridge. Zero fields take the defaults noted.
 type Config struct {
-	// TaskQueue is where started workflows run. Required.
+	// TaskQueue is where started workflows run, unless a route names another. Required.
 	TaskQueue string
+	// Namespace is the Temporal namespace. Optional: defaults to "default".
+	Namespace string
 	// Lanes is how many events are handed to Temporal at once. Optional: defaults to 32,
 	// near the point where a single Temporal server gives its best throughput.
 	Lanes int
@@ -51,6 +53,9 @@ type Config struct {
 func (c *Config) defaults() error {
 	if c.TaskQueue == "" {
 		return errors.New("bridge: TaskQueue is required")
+	}
+	if c.Namespace == "" {
+		c.Namespace = "default"
 	}
 	if c.Lanes == 0 {
 		c.Lanes = 32
@@ -87,6 +92,7 @@ type Bridge struct {
 	routes   *routing.Table
 	metrics  *Metrics
 	recorder Recorder
+	limits   *limits
 	log      zerolog.Logger
 	cfg      Config
 }
@@ -97,19 +103,13 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	var missing []error
-	for _, t := range routes.EventTypes() {
-		if !schemas.Has(t) {
-			missing = append(missing, fmt.Errorf("bridge: routed event type %s has no schema (add schemas/%s.json)", t, t))
-		}
-	}
-	if err := errors.Join(missing...); err != nil {
-		return nil, err
+	if err := routes.CheckSchemas(schemas.Types()); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, log: log, cfg: cfg}, nil
+	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), log: log, cfg: cfg}, nil
 }
 
 // Run consumes the durable consumer until ctx is cancelled, then stops fetching, lets

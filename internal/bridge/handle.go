@@ -19,8 +19,9 @@ type item struct {
 	msg       jetstream.Msg
 	ev        events.Event
 	decisions []routing.Decision
-	err       error  // a permanent problem: the event is dead-lettered
-	key       string // lane key: the target workflow id, else the subject
+	misses    []routing.Miss // routes whose types matched but filters did not
+	err       error          // a permanent problem: the event is dead-lettered
+	key       string         // lane key: the target workflow id, else the subject
 }
 
 // prepare decodes, validates and routes msg. It does no I/O.
@@ -40,9 +41,12 @@ func (b *Bridge) prepare(msg jetstream.Msg) item {
 		it.err = err
 		return it
 	}
-	it.decisions, it.err = b.routes.Decide(ev)
-	if len(it.decisions) > 0 {
-		it.key = it.decisions[0].WorkflowID
+	it.decisions, it.misses, it.err = b.routes.Decide(ev)
+	for _, d := range it.decisions {
+		if d.WorkflowID != "" {
+			it.key = d.WorkflowID
+			break
+		}
 	}
 	return it
 }
@@ -72,15 +76,18 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		log.Debug().Msg("No route takes this event type; acked")
 		return
 	}
-	out.Outcome = OutcomeDuplicate
+	out.Outcome = OutcomeIgnored // until a route does something
 	for _, d := range it.decisions {
 		dlog := log.With().Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID).Logger()
 		res, err := b.apply(ctx, it.ev, d, meta)
 		rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, RunID: res.runID, Result: res.status}
 		switch {
 		case err == nil:
-			if res.status == statusDone {
+			switch {
+			case res.status == statusDone:
 				out.Outcome = OutcomeRouted
+			case res.status == statusDuplicate && out.Outcome == OutcomeIgnored:
+				out.Outcome = OutcomeDuplicate
 			}
 			out.Routes = append(out.Routes, rr)
 			dlog.Info().Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).Str("result", res.status).Msg("Routed event")
@@ -147,8 +154,13 @@ func isPermanent(err error) bool {
 }
 
 // retryDelay backs off with the number of deliveries: 1s, 2s, 4s ... up to 30s. A
-// signal waiting for its workflow retries every second or two.
+// signal waiting for its workflow retries every second or two; a route's own limit says
+// when to come back.
 func retryDelay(delivered uint64, err error) time.Duration {
+	var sd slowDown
+	if errors.As(err, &sd) {
+		return sd.delay
+	}
 	if errors.Is(err, errTargetMissing) {
 		return min(time.Duration(delivered)*time.Second, 5*time.Second)
 	}

@@ -42,6 +42,7 @@ type harness struct {
 	pub       *events.Publisher
 	store     *store.Store
 	mailAPI   string
+	routes    *routing.Table // nil: the default routes
 }
 
 func newHarness(t *testing.T) *harness {
@@ -97,8 +98,11 @@ func (h *harness) startBridge(tc bridge.Temporal, cfg bridge.Config) *runningBri
 	h.t.Helper()
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(h.t, err)
-	routes, err := routing.NewTable(routing.Default())
-	require.NoError(h.t, err)
+	routes := h.routes
+	if routes == nil {
+		routes, err = routing.Default()
+		require.NoError(h.t, err)
+	}
 	reg := prometheus.NewRegistry()
 	cfg.TaskQueue = h.taskQueue
 	rec := &recorder{}
@@ -237,17 +241,27 @@ func (h *harness) memo(id string) map[string]string {
 	return out
 }
 
-// consumerSettled waits until the bridge consumer has nothing pending or unacked.
+// consumerSettled waits until the bridge consumer has acked everything in the stream
+// (a NAKed message waiting for redelivery is not settled).
 func (h *harness) consumerSettled(timeout time.Duration) {
 	h.t.Helper()
+	ctx := context.Background()
 	var info *jetstream.ConsumerInfo
 	testenv.Eventually(h.t, timeout, func() bool {
-		c, err := h.nats.JS.Consumer(context.Background(), events.Stream, events.BridgeConsumer)
+		s, err := h.nats.JS.Stream(ctx, events.Stream)
 		if err != nil {
 			return false
 		}
-		info, err = c.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		si, err := s.Info(ctx)
+		if err != nil {
+			return false
+		}
+		c, err := s.Consumer(ctx, events.BridgeConsumer)
+		if err != nil {
+			return false
+		}
+		info, err = c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= si.State.LastSeq
 	}, "consumer %s did not settle: %+v", events.BridgeConsumer, info)
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/routing"
 )
 
 // Outcomes of one delivery of an event: the outcome label of
@@ -33,8 +34,9 @@ type Outcome struct {
 	SettledAt     time.Time
 	Outcome       string // one of the Outcome* constants
 	Routes        []RouteResult
-	Error         string        // why it was dead-lettered or retried
-	RetryIn       time.Duration // for OutcomeRetried
+	Unmatched     []routing.Miss // routes whose types matched but whose filters did not, and why
+	Error         string         // why it was dead-lettered or retried
+	RetryIn       time.Duration  // for OutcomeRetried
 }
 
 // RouteResult is what one matching route did.
@@ -43,7 +45,7 @@ type RouteResult struct {
 	Action     string
 	WorkflowID string
 	RunID      string
-	Result     string // done, duplicate, retry, failed
+	Result     string // done, duplicate, ignored, retry, failed
 }
 
 // Recorder receives the outcome of every delivery. Record is called on the bridge's hot
@@ -67,6 +69,7 @@ func (b *Bridge) newOutcome(it item, meta *jetstream.MsgMetadata) Outcome {
 		StreamSeq:  meta.Sequence.Stream,
 		Delivered:  meta.NumDelivered,
 		ReceivedAt: meta.Timestamp,
+		Unmatched:  it.misses,
 	}
 	if it.ev.ID() != "" {
 		o.CorrelationID = events.CorrelationID(it.ev)

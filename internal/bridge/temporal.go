@@ -4,28 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/google/uuid"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
-	"github.com/flowbridge/flowbridge/internal/workflows"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Temporal is the part of the Temporal client the bridge uses.
+// Temporal is the part of the Temporal client the bridge uses: the raw workflow service,
+// because only its requests carry the request ids that make retries idempotent (the SDK's
+// ExecuteWorkflow and SignalWorkflow make up a new one on every call).
 type Temporal interface {
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
-	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
-	SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any, options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
-	CancelWorkflow(ctx context.Context, workflowID, runID string) error
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	WorkflowService() workflowservice.WorkflowServiceClient
 }
 
 var _ Temporal = client.Client(nil)
@@ -33,43 +35,107 @@ var _ Temporal = client.Client(nil)
 // errTargetMissing: a signal's workflow does not exist (yet).
 var errTargetMissing = errors.New("target workflow does not exist yet")
 
+// slowDown is a transient refusal of the bridge's own (a route's rate or concurrency
+// limit) with the delay after which to try again.
+type slowDown struct {
+	reason string
+	delay  time.Duration
+}
+
+func (e slowDown) Error() string { return e.reason }
+
 const (
 	statusDone      = "done"
 	statusDuplicate = "duplicate"
+	statusIgnored   = "ignored"
 )
 
 type applied struct {
-	status string // statusDone or statusDuplicate
+	status string // statusDone, statusDuplicate or statusIgnored
 	runID  string
 }
 
+// requestIDSpace namespaces the request ids derived from event ids.
+var requestIDSpace = uuid.MustParse("5b0f3a52-6c49-4c5e-9a58-3f7e4d2b9c10")
+
+// requestID is the same for every delivery of one event to one route, so Temporal drops
+// a start or signal that is retried after its answer was lost.
+func requestID(eventID string, d routing.Decision) string {
+	return uuid.NewSHA1(requestIDSpace, []byte(eventID+"\x00"+d.Route+"\x00"+string(d.Action)+"\x00"+d.WorkflowID)).String()
+}
+
+var identity = func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("flowbridge-bridge@%s/%d", host, os.Getpid())
+}()
+
 // apply performs one decision. Errors are permanent (isPermanent) or transient.
 func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision, meta *jetstream.MsgMetadata) (applied, error) {
+	if d.Action == routing.Ignore {
+		return applied{status: statusIgnored}, nil
+	}
+	release, err := b.limits.admit(ctx, d)
+	if err != nil {
+		return applied{}, err
+	}
+	defer release()
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
 	defer cancel()
-	input := workflowEvent(ev)
-	switch d.Action {
-	case routing.Start:
-		run, err := b.temporal.ExecuteWorkflow(ctx, b.startOptions(ev, d), d.WorkflowType, input)
-		if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-			return applied{status: statusDuplicate}, nil
-		}
-		if err != nil {
-			return applied{}, classify(fmt.Errorf("start %s %s: %w", d.WorkflowType, d.WorkflowID, err))
-		}
-		return applied{status: statusDone, runID: run.GetRunID()}, nil
+	svc := b.temporal.WorkflowService()
+	reqID := requestID(ev.ID(), d)
+	exec := &commonpb.WorkflowExecution{WorkflowId: d.WorkflowID}
 
-	case routing.SignalWithStart:
-		opts := b.startOptions(ev, d)
-		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
-		run, err := b.temporal.SignalWithStartWorkflow(ctx, d.WorkflowID, d.Signal, input, opts, d.WorkflowType, input)
+	switch d.Action {
+	case routing.Start, routing.SignalWithStart:
+		input, memo, attrs, err := encodeStart(d)
+		if err != nil {
+			return applied{}, permanent(fmt.Errorf("route %s: %w", d.Route, err))
+		}
+		queue := &taskqueuepb.TaskQueue{Name: b.taskQueue(d), Kind: enumspb.TASK_QUEUE_KIND_NORMAL}
+		if d.Action == routing.Start {
+			resp, err := svc.StartWorkflowExecution(ctx, &workflowservice.StartWorkflowExecutionRequest{
+				Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
+				TaskQueue: queue, Input: input, Memo: memo, SearchAttributes: attrs, Identity: identity, RequestId: reqID,
+				WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: d.ConflictPolicy,
+				WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
+			})
+			var started *serviceerror.WorkflowExecutionAlreadyStarted
+			if errors.As(err, &started) {
+				return applied{status: statusDuplicate, runID: started.RunId}, nil
+			}
+			if err != nil {
+				return applied{}, classify(fmt.Errorf("start %s %s: %w", d.WorkflowType, d.WorkflowID, err))
+			}
+			if !resp.GetStarted() { // conflict policy use_existing found it running
+				return applied{status: statusDuplicate, runID: resp.GetRunId()}, nil
+			}
+			return applied{status: statusDone, runID: resp.GetRunId()}, nil
+		}
+		signalInput, err := converter.GetDefaultDataConverter().ToPayloads(d.Input)
+		if err != nil {
+			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
+		}
+		resp, err := svc.SignalWithStartWorkflowExecution(ctx, &workflowservice.SignalWithStartWorkflowExecutionRequest{
+			Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
+			TaskQueue: queue, Input: input, Memo: memo, SearchAttributes: attrs, Identity: identity, RequestId: reqID,
+			SignalName: d.Signal, SignalInput: signalInput,
+			WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
+		})
 		if err != nil {
 			return applied{}, classify(fmt.Errorf("signal-with-start %s %s: %w", d.WorkflowType, d.WorkflowID, err))
 		}
-		return applied{status: statusDone, runID: run.GetRunID()}, nil
+		return applied{status: statusDone, runID: resp.GetRunId()}, nil
 
 	case routing.Signal:
-		err := b.temporal.SignalWorkflow(ctx, d.WorkflowID, "", d.Signal, input)
+		input, err := converter.GetDefaultDataConverter().ToPayloads(d.Input)
+		if err != nil {
+			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
+		}
+		_, err = svc.SignalWorkflowExecution(ctx, &workflowservice.SignalWorkflowExecutionRequest{
+			Namespace: b.cfg.Namespace, WorkflowExecution: exec, SignalName: d.Signal, Input: input,
+			Identity: identity, RequestId: reqID,
+		})
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return applied{}, b.signalTargetMissing(ctx, d, meta)
@@ -80,7 +146,10 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		return applied{status: statusDone}, nil
 
 	case routing.Cancel:
-		err := b.temporal.CancelWorkflow(ctx, d.WorkflowID, "")
+		_, err := svc.RequestCancelWorkflowExecution(ctx, &workflowservice.RequestCancelWorkflowExecutionRequest{
+			Namespace: b.cfg.Namespace, WorkflowExecution: exec, Identity: identity, RequestId: reqID,
+			Reason: "cancelled by event " + ev.ID() + " (route " + d.Route + ")",
+		})
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return applied{status: statusDuplicate}, nil // nothing running to cancel
@@ -93,12 +162,52 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 	return applied{}, permanent(fmt.Errorf("route %s: unknown action %q", d.Route, d.Action))
 }
 
+func (b *Bridge) taskQueue(d routing.Decision) string {
+	if d.TaskQueue != "" {
+		return d.TaskQueue
+	}
+	return b.cfg.TaskQueue
+}
+
+func encodeStart(d routing.Decision) (*commonpb.Payloads, *commonpb.Memo, *commonpb.SearchAttributes, error) {
+	dc := converter.GetDefaultDataConverter()
+	input, err := dc.ToPayloads(d.Input)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode input: %w", err)
+	}
+	memo := &commonpb.Memo{Fields: map[string]*commonpb.Payload{}}
+	for k, v := range d.Memo {
+		if memo.Fields[k], err = dc.ToPayload(v); err != nil {
+			return nil, nil, nil, fmt.Errorf("encode memo %s: %w", k, err)
+		}
+	}
+	var attrs *commonpb.SearchAttributes
+	if len(d.SearchAttributes) > 0 {
+		attrs = &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{}}
+		for k, v := range d.SearchAttributes {
+			if attrs.IndexedFields[k], err = dc.ToPayload(v); err != nil {
+				return nil, nil, nil, fmt.Errorf("encode search attribute %s: %w", k, err)
+			}
+		}
+	}
+	return input, memo, attrs, nil
+}
+
+func optDuration(d time.Duration) *durationpb.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return durationpb.New(d)
+}
+
 // signalTargetMissing explains a NotFound from a signal. A workflow that has not been
 // started yet may be started soon (email.verified can overtake user.signedup), so the
 // event is retried until SignalWait has passed since it was stored. A workflow that
 // exists but is closed will never take the signal: that is permanent.
 func (b *Bridge) signalTargetMissing(ctx context.Context, d routing.Decision, meta *jetstream.MsgMetadata) error {
-	desc, err := b.temporal.DescribeWorkflowExecution(ctx, d.WorkflowID, "")
+	desc, err := b.temporal.WorkflowService().DescribeWorkflowExecution(ctx, &workflowservice.DescribeWorkflowExecutionRequest{
+		Namespace: b.cfg.Namespace, Execution: &commonpb.WorkflowExecution{WorkflowId: d.WorkflowID},
+	})
 	var nf *serviceerror.NotFound
 	switch {
 	case err == nil:
@@ -119,8 +228,8 @@ func (b *Bridge) signalTargetMissing(ctx context.Context, d routing.Decision, me
 }
 
 // classify marks the Temporal errors that no retry can fix as permanent. Anything else —
-// unavailable, deadline exceeded, resource exhausted ("slow down"), unknown — is
-// transient: retrying loses nothing, dead-lettering could.
+// unavailable, deadline exceeded, resource exhausted ("slow down"), a busy workflow,
+// unknown — is transient: retrying loses nothing, dead-lettering could.
 func classify(err error) error {
 	var (
 		invalid *serviceerror.InvalidArgument
@@ -130,32 +239,4 @@ func classify(err error) error {
 		return permanent(err)
 	}
 	return err
-}
-
-func (b *Bridge) startOptions(ev events.Event, d routing.Decision) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                                       d.WorkflowID,
-		TaskQueue:                                b.cfg.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		Memo: map[string]any{
-			workflows.MemoEventID:     ev.ID(),
-			workflows.MemoEventType:   ev.Type(),
-			workflows.MemoEventSource: ev.Source(),
-		},
-	}
-}
-
-// workflowEvent is the event as workflows receive it.
-func workflowEvent(ev events.Event) workflows.Event {
-	return workflows.Event{
-		ID:            ev.ID(),
-		Type:          ev.Type(),
-		Source:        ev.Source(),
-		Subject:       ev.Subject(),
-		Time:          ev.Time(),
-		CorrelationID: events.CorrelationID(ev),
-		Data:          ev.Data(),
-	}
 }

@@ -10,6 +10,8 @@ import (
 type Bridge struct {
 	Common
 	HTTPAddr string
+	// RoutesFile replaces the embedded routing table; empty means the default.
+	RoutesFile string
 
 	// Lanes is how many events are routed to Temporal at once. Events for one workflow
 	// id always share a lane, so they are applied in stream order.
@@ -48,6 +50,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	c.Common.register(fs, env)
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
+	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
 	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 32, "events routed to Temporal at once", &errs)
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
 	durationVar(fs, &c.AckWait, "ack-wait", "BRIDGE_ACK_WAIT", env, 30*time.Second, "redeliver an event held by a silent bridge after this long", &errs)

@@ -1,13 +1,19 @@
-// Package routing decides what the bridge does with an event: which workflow it starts,
-// signals or cancels, under which id. Deciding is a pure function of the event, so it is
-// table-tested without any server.
+// Package routing decides what the bridge does with an event: which workflows it starts,
+// signals or cancels, under which ids, with which input. Routes are data — a YAML file
+// (default.yaml is the contract's table) with CEL filters and Go templates — and deciding
+// is a pure function of the event, table-tested without any server.
 package routing
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"golang.org/x/time/rate"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/workflows"
@@ -22,123 +28,200 @@ const (
 	Signal          Action = "signal"
 	SignalWithStart Action = "signal_with_start"
 	Cancel          Action = "cancel"
+	// Ignore matches and does nothing: it marks event types (results of workflows, say)
+	// as deliberately unrouted when the file dead-letters unmatched events.
+	Ignore Action = "ignore"
 )
 
 // ErrUnroutable is wrapped by every error that means an event can never be routed as it
 // is (a field the workflow id needs is missing, say): the bridge dead-letters it.
 var ErrUnroutable = errors.New("unroutable event")
 
-// Route maps one event type onto one Temporal action.
-type Route struct {
-	Name         string
-	EventType    string
-	Action       Action
-	WorkflowType string // the workflow to start (Start, SignalWithStart)
-	Signal       string // the signal to send (Signal, SignalWithStart)
-	// IDPrefix and IDFields make the workflow id: the prefix, then the named string
-	// fields of the event's data joined by "-", with "/" in them replaced by "-".
-	IDPrefix string
-	IDFields []string
-}
-
-// Decision is one thing to do for one event.
+// Decision is one thing to do for one event: everything the bridge needs for one
+// Temporal call.
 type Decision struct {
 	Route        string
 	Action       Action
-	WorkflowType string
+	WorkflowType string // Start, SignalWithStart
 	WorkflowID   string
-	Signal       string
+	Signal       string // Signal, SignalWithStart
+	// TaskQueue is where a started workflow runs; empty means the bridge's own.
+	TaskQueue string
+	// Input is the workflow's input for a start, the signal's argument for a signal:
+	// a workflows.Event (input: event), the raw data (input: data) or a mapped object.
+	Input            any
+	Memo             map[string]any
+	SearchAttributes map[string]any
+	RunTimeout       time.Duration // 0: none
+	ExecutionTimeout time.Duration // 0: none
+	ReusePolicy      enumspb.WorkflowIdReusePolicy
+	ConflictPolicy   enumspb.WorkflowIdConflictPolicy
+	// Limiter, when set, bounds how often this route calls Temporal; shared by every
+	// decision of the route.
+	Limiter *rate.Limiter
+	// ConcurrencyKey and ConcurrencyLimit, when the limit is set, bound how many calls for
+	// one key are in flight at once.
+	ConcurrencyKey   string
+	ConcurrencyLimit int
 }
 
-// Table is an immutable set of routes, safe for concurrent use.
+// Miss says why a route whose event types match did not take the event.
+type Miss struct {
+	Route  string
+	Reason string
+}
+
+// Table is an immutable, compiled set of routes, safe for concurrent use.
 type Table struct {
-	byType map[string][]Route
+	routes []*route
+	// deadLetterUnmatched: an event no route takes is dead-lettered rather than ignored.
+	deadLetterUnmatched bool
 }
 
-// NewTable checks routes and indexes them by event type.
-func NewTable(routes []Route) (*Table, error) {
-	t := &Table{byType: map[string][]Route{}}
-	var errs []error
-	for _, r := range routes {
-		if err := r.check(); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		t.byType[r.EventType] = append(t.byType[r.EventType], r)
-	}
-	return t, errors.Join(errs...)
-}
-
-func (r Route) check() error {
-	if r.Name == "" || r.EventType == "" || len(r.IDFields) == 0 {
-		return fmt.Errorf("route %q: name, event type and id fields are required", r.Name)
-	}
-	if err := events.CheckType(r.EventType); err != nil {
-		return fmt.Errorf("route %q: %w", r.Name, err)
-	}
-	needWorkflow := r.Action == Start || r.Action == SignalWithStart
-	needSignal := r.Action == Signal || r.Action == SignalWithStart
-	switch {
-	case r.Action != Start && r.Action != Signal && r.Action != SignalWithStart && r.Action != Cancel:
-		return fmt.Errorf("route %q: action %q is not start, signal, signal_with_start or cancel", r.Name, r.Action)
-	case needWorkflow && r.WorkflowType == "":
-		return fmt.Errorf("route %q: %s needs a workflow type", r.Name, r.Action)
-	case needSignal && r.Signal == "":
-		return fmt.Errorf("route %q: %s needs a signal name", r.Name, r.Action)
-	}
-	return nil
-}
-
-// EventTypes lists the event types that have at least one route.
-func (t *Table) EventTypes() []string {
-	out := make([]string, 0, len(t.byType))
-	for typ := range t.byType {
-		out = append(out, typ)
+// Patterns lists the event-type patterns the routes take, in file order.
+func (t *Table) Patterns() []string {
+	var out []string
+	for _, r := range t.routes {
+		out = append(out, r.patterns...)
 	}
 	return out
 }
 
-// Decide returns what to do with ev: nothing (no route takes its type), or one decision
-// per matching route. Errors wrap ErrUnroutable.
-func (t *Table) Decide(ev events.Event) ([]Decision, error) {
-	routes := t.byType[ev.Type()]
-	if len(routes) == 0 {
-		return nil, nil
+// CheckSchemas reports every route pattern that matches no type in schemaTypes: an exact
+// type without a schema, or a wildcard that matches none.
+func (t *Table) CheckSchemas(schemaTypes []string) error {
+	var errs []error
+	for _, r := range t.routes {
+		for _, p := range r.patterns {
+			found := false
+			for _, st := range schemaTypes {
+				if matchType(p, st) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				errs = append(errs, fmt.Errorf("%s: event type %s has no schema (add schemas/%s.json)", r.where(), p, strings.NewReplacer("*", "X", ">", "X").Replace(p)))
+			}
+		}
 	}
-	var data map[string]any
-	if err := json.Unmarshal(ev.Data(), &data); err != nil {
-		return nil, fmt.Errorf("%w: %s data is not a JSON object: %v", ErrUnroutable, ev.Type(), err)
-	}
-	out := make([]Decision, 0, len(routes))
-	for _, r := range routes {
-		id, err := r.workflowID(data)
+	return errors.Join(errs...)
+}
+
+// Decide returns what to do with ev — one decision per route that takes it — and, for
+// the routes whose types match but whose filters did not, why. No decision and no error
+// means the event is ignored. Errors wrap ErrUnroutable.
+func (t *Table) Decide(ev events.Event) ([]Decision, []Miss, error) {
+	var in *input
+	var decisions []Decision
+	var misses []Miss
+	for _, r := range t.routes {
+		if !r.takes(ev.Type()) {
+			continue
+		}
+		if in == nil {
+			var err error
+			if in, err = newInput(ev); err != nil {
+				return nil, nil, err
+			}
+		}
+		ok, why := r.matches(in)
+		if !ok {
+			misses = append(misses, Miss{Route: r.name, Reason: why})
+			continue
+		}
+		d, err := r.decide(in)
 		if err != nil {
-			return nil, fmt.Errorf("%w: route %s: %v", ErrUnroutable, r.Name, err)
+			return nil, misses, fmt.Errorf("%w: route %s: %v", ErrUnroutable, r.name, err)
 		}
-		out = append(out, Decision{Route: r.Name, Action: r.Action, WorkflowType: r.WorkflowType, WorkflowID: id, Signal: r.Signal})
+		decisions = append(decisions, d)
 	}
-	return out, nil
+	if len(decisions) == 0 && t.deadLetterUnmatched {
+		return nil, misses, fmt.Errorf("%w: no route takes %s (unmatched: dead_letter)%s", ErrUnroutable, ev.Type(), describeMisses(misses))
+	}
+	return decisions, misses, nil
 }
 
-func (r Route) workflowID(data map[string]any) (string, error) {
-	parts := make([]string, 0, len(r.IDFields))
-	for _, f := range r.IDFields {
-		v, ok := data[f].(string)
-		if !ok || v == "" {
-			return "", fmt.Errorf("data field %q (part of the workflow id) is missing or not a non-empty string", f)
-		}
-		parts = append(parts, strings.ReplaceAll(v, "/", "-"))
+func describeMisses(ms []Miss) string {
+	var b strings.Builder
+	for _, m := range ms {
+		fmt.Fprintf(&b, "; %s: %s", m.Route, m.Reason)
 	}
-	return r.IDPrefix + strings.Join(parts, "-"), nil
+	return b.String()
 }
 
-// Default is the contract's routing table.
-func Default() []Route {
-	return []Route{
-		{Name: "user-signedup", EventType: "user.signedup", Action: Start, WorkflowType: workflows.UserOnboardingWorkflow, IDPrefix: "onboarding-", IDFields: []string{"user_id"}},
-		{Name: "email-verified", EventType: "email.verified", Action: Signal, Signal: workflows.SignalEmailVerified, IDPrefix: "onboarding-", IDFields: []string{"user_id"}},
-		{Name: "stripe-paid", EventType: "stripe.paid", Action: Start, WorkflowType: workflows.PaymentProcessingWorkflow, IDPrefix: "payment-", IDFields: []string{"payment_id"}},
-		{Name: "blueprint-pushed", EventType: "blueprint.pushed", Action: Start, WorkflowType: workflows.BlueprintDeployWorkflow, IDPrefix: "deploy-", IDFields: []string{"repository", "commit_sha"}},
-		{Name: "connector-sync-requested", EventType: "connector.sync.requested", Action: Start, WorkflowType: workflows.ConnectorSyncWorkflow, IDPrefix: "connector-sync-", IDFields: []string{"connector_id"}},
+// input is an event as routes see it: the template data and the CEL activation.
+type input struct {
+	ev       events.Event
+	tmpl     map[string]any // .id .type .source .subject .time .data .ext
+	celEvent map[string]any
+	celData  any
+}
+
+func newInput(ev events.Event) (*input, error) {
+	ext := map[string]any{}
+	for k, v := range ev.Extensions() {
+		ext[k] = fmt.Sprint(v)
 	}
+	attrs := map[string]any{
+		"id": ev.ID(), "type": ev.Type(), "source": ev.Source(), "subject": ev.Subject(),
+		"datacontenttype": ev.DataContentType(), "time": "",
+	}
+	if !ev.Time().IsZero() {
+		attrs["time"] = ev.Time().UTC().Format(time.RFC3339Nano)
+	}
+	in := &input{ev: ev, celEvent: map[string]any{}}
+	for k, v := range ext {
+		in.celEvent[k] = v
+	}
+	for k, v := range attrs {
+		in.celEvent[k] = v
+	}
+	var tmplData any
+	if data := ev.Data(); len(data) > 0 {
+		// Templates get exact numbers (json.Number: 1000000, not 1e+06); CEL gets JSON's
+		// native numbers, which it compares across int and double.
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&tmplData); err != nil {
+			return nil, fmt.Errorf("%w: %s data is not JSON: %v", ErrUnroutable, ev.Type(), err)
+		}
+		if err := json.Unmarshal(data, &in.celData); err != nil {
+			return nil, fmt.Errorf("%w: %s data is not JSON: %v", ErrUnroutable, ev.Type(), err)
+		}
+	}
+	in.tmpl = map[string]any{"data": tmplData, "ext": ext}
+	for k, v := range attrs {
+		in.tmpl[k] = v
+	}
+	return in, nil
+}
+
+// workflowEvent is the event as workflows receive it (input: event).
+func (in *input) workflowEvent() workflows.Event {
+	ev := in.ev
+	return workflows.Event{
+		ID:            ev.ID(),
+		Type:          ev.Type(),
+		Source:        ev.Source(),
+		Subject:       ev.Subject(),
+		Time:          ev.Time(),
+		CorrelationID: events.CorrelationID(ev),
+		Data:          ev.Data(),
+	}
+}
+
+// matchType reports whether event type t matches pattern p, with NATS subject semantics:
+// "*" matches one token, a final ">" one or more.
+func matchType(p, t string) bool {
+	pt, tt := strings.Split(p, "."), strings.Split(t, ".")
+	for i, tok := range pt {
+		if tok == ">" {
+			return len(tt) > i
+		}
+		if i >= len(tt) || (tok != "*" && tok != tt[i]) {
+			return false
+		}
+	}
+	return len(pt) == len(tt)
 }

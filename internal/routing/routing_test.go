@@ -1,15 +1,22 @@
 package routing_test
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
+	"github.com/flowbridge/flowbridge/internal/workflows"
+	"github.com/flowbridge/flowbridge/schemas"
 )
 
 // event builds a CloudEvent whose data is exactly data ("": no data).
@@ -18,6 +25,7 @@ func event(typ, data string) events.Event {
 	ev.SetID("ev-1")
 	ev.SetType(typ)
 	ev.SetSource("/test")
+	ev.SetExtension("correlationid", "corr-1")
 	if data != "" {
 		ev.SetDataContentType("application/json")
 		ev.DataEncoded = []byte(data)
@@ -27,9 +35,29 @@ func event(typ, data string) events.Event {
 
 func defaultTable(t *testing.T) *routing.Table {
 	t.Helper()
-	tbl, err := routing.NewTable(routing.Default())
+	tbl, err := routing.Default()
 	require.NoError(t, err)
 	return tbl
+}
+
+func parse(t *testing.T, yaml string) *routing.Table {
+	t.Helper()
+	tbl, err := routing.Parse([]byte(yaml), "test.yaml")
+	require.NoError(t, err)
+	return tbl
+}
+
+// brief is the part of a Decision most tests compare.
+type brief struct {
+	Route, Action, WorkflowType, WorkflowID, Signal string
+}
+
+func briefs(ds []routing.Decision) []brief {
+	var out []brief
+	for _, d := range ds {
+		out = append(out, brief{d.Route, string(d.Action), d.WorkflowType, d.WorkflowID, d.Signal})
+	}
+	return out
 }
 
 // TestDecideDefault pins the contract's "Event types and what they do" table: workflow
@@ -40,66 +68,46 @@ func TestDecideDefault(t *testing.T) {
 		name string
 		typ  string
 		data string
-		want []routing.Decision
+		want []brief
 	}{
-		{
-			name: "user.signedup starts onboarding",
-			typ:  "user.signedup",
-			data: `{"user_id":"u-42","email":"ada@example.com"}`,
-			want: []routing.Decision{{Route: "user-signedup", Action: routing.Start, WorkflowType: "UserOnboarding", WorkflowID: "onboarding-u-42"}},
-		},
-		{
-			name: "email.verified signals onboarding",
-			typ:  "email.verified",
-			data: `{"user_id":"u-42"}`,
-			want: []routing.Decision{{Route: "email-verified", Action: routing.Signal, Signal: "email-verified", WorkflowID: "onboarding-u-42"}},
-		},
-		{
-			name: "stripe.paid starts payment processing",
-			typ:  "stripe.paid",
-			data: `{"payment_id":"pi_3Abc","customer_id":"cus_1","amount":4200,"currency":"eur"}`,
-			want: []routing.Decision{{Route: "stripe-paid", Action: routing.Start, WorkflowType: "PaymentProcessing", WorkflowID: "payment-pi_3Abc"}},
-		},
-		{
-			name: "blueprint.pushed starts a deploy",
-			typ:  "blueprint.pushed",
-			data: `{"repository":"acme/blueprints","clone_url":"https://github.com/acme/blueprints.git","ref":"refs/heads/main","commit_sha":"0123abc"}`,
-			want: []routing.Decision{{Route: "blueprint-pushed", Action: routing.Start, WorkflowType: "BlueprintDeploy", WorkflowID: "deploy-acme-blueprints-0123abc"}},
-		},
-		{
-			name: "blueprint.pushed replaces every slash",
-			typ:  "blueprint.pushed",
-			data: `{"repository":"acme/infra/blueprints","clone_url":"u","ref":"refs/heads/main","commit_sha":"ffff000"}`,
-			want: []routing.Decision{{Route: "blueprint-pushed", Action: routing.Start, WorkflowType: "BlueprintDeploy", WorkflowID: "deploy-acme-infra-blueprints-ffff000"}},
-		},
-		{
-			name: "connector.sync.requested starts a sync",
-			typ:  "connector.sync.requested",
-			data: `{"connector_id":"c-9"}`,
-			want: []routing.Decision{{Route: "connector-sync-requested", Action: routing.Start, WorkflowType: "ConnectorSync", WorkflowID: "connector-sync-c-9"}},
-		},
-		{
-			name: "extra fields are ignored",
-			typ:  "email.verified",
-			data: `{"user_id":"u-42","verified_at":"2026-05-01T12:00:00Z","extra":{"a":[1,2]}}`,
-			want: []routing.Decision{{Route: "email-verified", Action: routing.Signal, Signal: "email-verified", WorkflowID: "onboarding-u-42"}},
-		},
-		{name: "result event has no route", typ: "onboarding.completed", data: `{"user_id":"u-42"}`},
-		{name: "unknown type has no route", typ: "user.deleted", data: `{"user_id":"u-42"}`},
-		{name: "unknown type is not parsed", typ: "stripe.charge.refunded", data: `not json`},
-		{name: "unknown type without data", typ: "ping"},
+		{"user.signedup starts onboarding", "user.signedup", `{"user_id":"u-42","email":"ada@example.com"}`,
+			[]brief{{"user-signedup", "start", "UserOnboarding", "onboarding-u-42", ""}}},
+		{"email.verified signals onboarding", "email.verified", `{"user_id":"u-42"}`,
+			[]brief{{"email-verified", "signal", "", "onboarding-u-42", "email-verified"}}},
+		{"stripe.paid starts payment processing", "stripe.paid", `{"payment_id":"pi_3Abc","customer_id":"cus_1","amount":4200,"currency":"eur"}`,
+			[]brief{{"stripe-paid", "start", "PaymentProcessing", "payment-pi_3Abc", ""}}},
+		{"blueprint.pushed starts a deploy", "blueprint.pushed", `{"repository":"acme/blueprints","clone_url":"u","ref":"refs/heads/main","commit_sha":"0123abc"}`,
+			[]brief{{"blueprint-pushed", "start", "BlueprintDeploy", "deploy-acme-blueprints-0123abc", ""}}},
+		{"blueprint.pushed replaces every slash", "blueprint.pushed", `{"repository":"acme/infra/blueprints","clone_url":"u","ref":"r","commit_sha":"ffff000"}`,
+			[]brief{{"blueprint-pushed", "start", "BlueprintDeploy", "deploy-acme-infra-blueprints-ffff000", ""}}},
+		{"connector.sync.requested starts a sync", "connector.sync.requested", `{"connector_id":"c-9"}`,
+			[]brief{{"connector-sync-requested", "start", "ConnectorSync", "connector-sync-c-9", ""}}},
+		{"a result event is ignored", "tenant.created", `{"user_id":"u","tenant_id":"t"}`, nil},
+		{"an unknown type is ignored", "something.else", `{}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tbl.Decide(event(tt.typ, tt.data))
+			got, misses, err := tbl.Decide(event(tt.typ, tt.data))
 			require.NoError(t, err)
-			if tt.want == nil {
-				require.Empty(t, got, "got %v, want no decisions", got)
-				return
-			}
-			require.Equal(t, tt.want, got, "got %+v, want %+v", got, tt.want)
+			require.Empty(t, misses)
+			require.Equal(t, tt.want, briefs(got), "got %+v, want %+v", briefs(got), tt.want)
 		})
 	}
+}
+
+// A started workflow gets the whole event as input and its origin in the memo; the
+// contract's starts reject a duplicate workflow id.
+func TestDecideDefaultInputAndMemo(t *testing.T) {
+	ds, _, err := defaultTable(t).Decide(event("user.signedup", `{"user_id":"u-42","email":"a@example.com"}`))
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	d := ds[0]
+	require.Equal(t, workflows.Event{ID: "ev-1", Type: "user.signedup", Source: "/test", CorrelationID: "corr-1",
+		Data: json.RawMessage(`{"user_id":"u-42","email":"a@example.com"}`)}, d.Input)
+	require.Equal(t, map[string]any{"ce_id": "ev-1", "ce_type": "user.signedup", "ce_source": "/test"}, d.Memo)
+	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, d.ReusePolicy)
+	require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, d.ConflictPolicy)
+	require.Empty(t, d.TaskQueue, "the bridge's task queue")
 }
 
 func TestDecideUnroutable(t *testing.T) {
@@ -110,25 +118,19 @@ func TestDecideUnroutable(t *testing.T) {
 		data    string
 		wantErr []string
 	}{
-		{name: "missing user_id", typ: "user.signedup", data: `{"email":"ada@example.com"}`, wantErr: []string{"route user-signedup", `data field "user_id"`}},
-		{name: "empty user_id", typ: "email.verified", data: `{"user_id":""}`, wantErr: []string{"route email-verified", `"user_id"`}},
-		{name: "user_id not a string", typ: "email.verified", data: `{"user_id":42}`, wantErr: []string{`"user_id"`, "not a non-empty string"}},
-		{name: "user_id null", typ: "user.signedup", data: `{"user_id":null}`, wantErr: []string{`"user_id"`}},
-		{name: "missing payment_id", typ: "stripe.paid", data: `{"customer_id":"cus_1"}`, wantErr: []string{"route stripe-paid", `"payment_id"`}},
-		{name: "missing commit_sha", typ: "blueprint.pushed", data: `{"repository":"acme/blueprints"}`, wantErr: []string{"route blueprint-pushed", `"commit_sha"`}},
-		{name: "missing repository", typ: "blueprint.pushed", data: `{"commit_sha":"0123abc"}`, wantErr: []string{`"repository"`}},
-		{name: "missing connector_id", typ: "connector.sync.requested", data: `{}`, wantErr: []string{"route connector-sync-requested", `"connector_id"`}},
-		{name: "data null", typ: "user.signedup", data: `null`, wantErr: []string{`"user_id"`}},
-		{name: "data not JSON", typ: "user.signedup", data: `user_id=u-42`, wantErr: []string{"user.signedup data is not a JSON object"}},
-		{name: "data a JSON array", typ: "email.verified", data: `[{"user_id":"u-42"}]`, wantErr: []string{"email.verified data is not a JSON object"}},
-		{name: "data a JSON string", typ: "email.verified", data: `"u-42"`, wantErr: []string{"data is not a JSON object"}},
-		{name: "no data", typ: "stripe.paid", wantErr: []string{"stripe.paid data is not a JSON object"}},
+		{"missing user_id", "user.signedup", `{"email":"ada@example.com"}`, []string{"route user-signedup", "field user_id is missing", "<.data.user_id>"}},
+		{"missing payment_id", "stripe.paid", `{"customer_id":"cus_1"}`, []string{"route stripe-paid", "payment_id"}},
+		{"missing commit_sha", "blueprint.pushed", `{"repository":"acme/blueprints"}`, []string{"route blueprint-pushed", "commit_sha"}},
+		{"data null", "user.signedup", `null`, []string{"route user-signedup", "user_id"}},
+		{"data not JSON", "user.signedup", `user_id=u-42`, []string{"user.signedup data is not JSON"}},
+		{"data a JSON array", "email.verified", `[{"user_id":"u-42"}]`, []string{"route email-verified", "user_id"}},
+		{"no data", "stripe.paid", "", []string{"route stripe-paid", "payment_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tbl.Decide(event(tt.typ, tt.data))
+			got, _, err := tbl.Decide(event(tt.typ, tt.data))
 			require.Error(t, err)
-			require.Nil(t, got, "got %v, want no decisions with an error", got)
+			require.Nil(t, got)
 			require.True(t, errors.Is(err, routing.ErrUnroutable), "got %v, want it to wrap ErrUnroutable", err)
 			for _, s := range tt.wantErr {
 				require.Contains(t, err.Error(), s)
@@ -137,154 +139,204 @@ func TestDecideUnroutable(t *testing.T) {
 	}
 }
 
-func TestDefaultCoversTheContract(t *testing.T) {
-	got := defaultTable(t).EventTypes()
+func TestDefaultCoversTheContractAndHasSchemas(t *testing.T) {
+	tbl := defaultTable(t)
+	got := tbl.Patterns()
 	slices.Sort(got)
-	want := []string{"blueprint.pushed", "connector.sync.requested", "email.verified", "stripe.paid", "user.signedup"}
-	require.Equal(t, want, got, "got %v, want %v", got, want)
+	require.Equal(t, []string{"blueprint.pushed", "connector.sync.requested", "email.verified", "stripe.paid", "user.signedup"}, got)
+	sch, err := events.LoadSchemas(schemas.FS)
+	require.NoError(t, err)
+	require.NoError(t, tbl.CheckSchemas(sch.Types()))
 }
+
+const customRoutes = `
+unmatched: ignore
+routes:
+  - name: big-payments
+    events: ["stripe.*"]
+    filter: 'has(data.amount) && data.amount >= 10000 && event.source == "/stripe"'
+    action: start
+    workflow: PaymentProcessing
+    id: 'big-{{ .data.payment_id }}'
+    task_queue: 'payments-{{ .data.currency | lower }}'
+    memo: {customer: '{{ .data.customer_id }}'}
+    run_timeout: 1h
+    id_reuse_policy: allow_duplicate_failed_only
+    input: map
+    input_map:
+      payment: 'data.payment_id'
+      cents: 'data.amount'
+      vip: 'data.amount > 50000'
+  - name: all-stripe
+    events: ["stripe.>"]
+    action: signal_with_start
+    workflow: PaymentProcessing
+    signal: 'stripe-{{ .type | replace "." "-" }}'
+    id: 'customer-{{ .data.customer_id }}'
+    input: data
+    rate_limit: {per_second: 5}
+    concurrency: {key: '{{ .data.customer_id }}', limit: 2}
+  - name: cancel-on-refund
+    events: [stripe.refunded]
+    action: cancel
+    id: 'payment-{{ .data.payment_id }}'
+  - name: results
+    events: [tenant.created]
+    action: ignore
+`
 
 func TestDecideCustomRoutes(t *testing.T) {
-	tbl, err := routing.NewTable([]routing.Route{
-		{Name: "order-placed", EventType: "order.placed", Action: routing.SignalWithStart, WorkflowType: "Order", Signal: "placed", IDPrefix: "order-", IDFields: []string{"order_id"}},
-		{Name: "order-audit", EventType: "order.placed", Action: routing.Start, WorkflowType: "Audit", IDPrefix: "audit-", IDFields: []string{"tenant", "order_id"}},
-		{Name: "order-cancelled", EventType: "order.cancelled", Action: routing.Cancel, IDPrefix: "order-", IDFields: []string{"order_id"}},
-		{Name: "no-prefix", EventType: "thing.happened", Action: routing.Start, WorkflowType: "Thing", IDFields: []string{"thing_id"}},
-	})
-	require.NoError(t, err)
+	tbl := parse(t, customRoutes)
 
-	tests := []struct {
-		name    string
-		typ     string
-		data    string
-		want    []routing.Decision
-		wantErr string
-	}{
-		{
-			name: "two routes in table order",
-			typ:  "order.placed",
-			data: `{"order_id":"o-1","tenant":"t/eu"}`,
-			want: []routing.Decision{
-				{Route: "order-placed", Action: routing.SignalWithStart, WorkflowType: "Order", Signal: "placed", WorkflowID: "order-o-1"},
-				{Route: "order-audit", Action: routing.Start, WorkflowType: "Audit", WorkflowID: "audit-t-eu-o-1"},
-			},
-		},
-		{
-			name: "cancel",
-			typ:  "order.cancelled",
-			data: `{"order_id":"o-1"}`,
-			want: []routing.Decision{{Route: "order-cancelled", Action: routing.Cancel, WorkflowID: "order-o-1"}},
-		},
-		{
-			name: "no prefix",
-			typ:  "thing.happened",
-			data: `{"thing_id":"x"}`,
-			want: []routing.Decision{{Route: "no-prefix", Action: routing.Start, WorkflowType: "Thing", WorkflowID: "x"}},
-		},
-		{
-			name:    "one of two routes cannot make its id",
-			typ:     "order.placed",
-			data:    `{"order_id":"o-1"}`,
-			wantErr: `route order-audit: data field "tenant"`,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tbl.Decide(event(tt.typ, tt.data))
-			if tt.wantErr != "" {
-				require.ErrorIs(t, err, routing.ErrUnroutable)
-				require.Contains(t, err.Error(), tt.wantErr)
-				require.Nil(t, got, "got %v, want no decisions with an error", got)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got, "got %+v, want %+v", got, tt.want)
-		})
-	}
+	big := event("stripe.paid", `{"payment_id":"pi_1","customer_id":"cus_1","amount":60000,"currency":"EUR"}`)
+	big.SetSource("/stripe")
+	ds, misses, err := tbl.Decide(big)
+	require.NoError(t, err)
+	require.Empty(t, misses)
+	require.Equal(t, []brief{
+		{"big-payments", "start", "PaymentProcessing", "big-pi_1", ""},
+		{"all-stripe", "signal_with_start", "PaymentProcessing", "customer-cus_1", "stripe-stripe-paid"},
+	}, briefs(ds), "fan-out: both routes, in file order")
+	require.Equal(t, "payments-eur", ds[0].TaskQueue)
+	require.Equal(t, "cus_1", ds[0].Memo["customer"])
+	require.Equal(t, "ev-1", ds[0].Memo["ce_id"], "the event's origin is always in the memo")
+	require.Equal(t, time.Hour, ds[0].RunTimeout)
+	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY, ds[0].ReusePolicy)
+	require.Equal(t, map[string]any{"payment": "pi_1", "cents": float64(60000), "vip": true}, ds[0].Input)
+	in, err := json.Marshal(ds[1].Input)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"payment_id":"pi_1","customer_id":"cus_1","amount":60000,"currency":"EUR"}`, string(in), "input: data is the data as is")
+	require.NotNil(t, ds[1].Limiter)
+	require.Equal(t, "all-stripe/cus_1", ds[1].ConcurrencyKey)
+	require.Equal(t, 2, ds[1].ConcurrencyLimit)
+
+	small := event("stripe.paid", `{"payment_id":"pi_2","customer_id":"cus_1","amount":100,"currency":"eur"}`)
+	ds, misses, err = tbl.Decide(small)
+	require.NoError(t, err)
+	require.Equal(t, []brief{{"all-stripe", "signal_with_start", "PaymentProcessing", "customer-cus_1", "stripe-stripe-paid"}}, briefs(ds))
+	require.Equal(t, []routing.Miss{{Route: "big-payments", Reason: "filter is false"}}, misses, "why the other route did not take it")
+
+	deep := event("stripe.invoice.paid", `{"customer_id":"cus_2"}`)
+	ds, misses, err = tbl.Decide(deep)
+	require.NoError(t, err)
+	require.Empty(t, misses, "stripe.* takes one token only, so big-payments does not even look")
+	require.Equal(t, []brief{{"all-stripe", "signal_with_start", "PaymentProcessing", "customer-cus_2", "stripe-stripe-invoice-paid"}}, briefs(ds))
+
+	refund := event("stripe.refunded", `{"payment_id":"pi_1","customer_id":"cus_1"}`)
+	ds, misses, err = tbl.Decide(refund)
+	require.NoError(t, err)
+	require.Equal(t, []routing.Miss{{Route: "big-payments", Reason: "filter is false"}}, misses)
+	require.Equal(t, []brief{
+		{"all-stripe", "signal_with_start", "PaymentProcessing", "customer-cus_1", "stripe-stripe-refunded"},
+		{"cancel-on-refund", "cancel", "", "payment-pi_1", ""},
+	}, briefs(ds))
+
+	ds, _, err = tbl.Decide(event("tenant.created", `{}`))
+	require.NoError(t, err)
+	require.Equal(t, []brief{{"results", "ignore", "", "", ""}}, briefs(ds))
 }
 
-func TestNewTableRejectsBadRoutes(t *testing.T) {
-	good := routing.Route{Name: "r", EventType: "a.b", Action: routing.Start, WorkflowType: "W", IDPrefix: "w-", IDFields: []string{"id"}}
-	with := func(change func(r *routing.Route)) routing.Route {
-		r := good
-		r.IDFields = slices.Clone(good.IDFields)
-		change(&r)
-		return r
-	}
+func TestFilterErrorsAreMisses(t *testing.T) {
+	tbl := parse(t, `
+routes:
+  - name: needs-plan
+    events: [user.signedup]
+    filter: 'data.plan == "pro"'
+    action: start
+    workflow: UserOnboarding
+    id: 'onboarding-{{ .data.user_id }}'
+`)
+	ds, misses, err := tbl.Decide(event("user.signedup", `{"user_id":"u"}`))
+	require.NoError(t, err)
+	require.Empty(t, ds)
+	require.Len(t, misses, 1)
+	require.Contains(t, misses[0].Reason, "filter error")
+	require.Contains(t, misses[0].Reason, "plan")
+}
+
+func TestUnmatchedDeadLetter(t *testing.T) {
+	tbl := parse(t, `
+unmatched: dead_letter
+routes:
+  - name: pro-only
+    events: [user.signedup]
+    filter: 'data.plan == "pro"'
+    action: start
+    workflow: UserOnboarding
+    id: 'onboarding-{{ .data.user_id }}'
+`)
+	_, _, err := tbl.Decide(event("user.signedup", `{"user_id":"u","plan":"free"}`))
+	require.ErrorIs(t, err, routing.ErrUnroutable)
+	require.ErrorContains(t, err, "no route takes user.signedup")
+	require.ErrorContains(t, err, "pro-only: filter is false")
+	_, _, err = tbl.Decide(event("other.type", `{}`))
+	require.ErrorIs(t, err, routing.ErrUnroutable)
+}
+
+// Every mistake in a file is reported at once, each with its file, line and route.
+func TestParseRejectsBadFiles(t *testing.T) {
 	tests := []struct {
-		name          string
-		route         routing.Route
-		wantErr       []string
-		wantMalformed bool
+		name    string
+		yaml    string
+		wantErr []string
 	}{
-		{name: "unknown action", route: with(func(r *routing.Route) { r.Action = "restart" }),
-			wantErr: []string{`route "r"`, `action "restart" is not start, signal, signal_with_start or cancel`}},
-		{name: "empty action", route: with(func(r *routing.Route) { r.Action = "" }),
-			wantErr: []string{`action "" is not start, signal, signal_with_start or cancel`}},
-		{name: "action in the wrong case", route: with(func(r *routing.Route) { r.Action = "Start" }),
-			wantErr: []string{`action "Start"`}},
-		{name: "start without workflow type", route: with(func(r *routing.Route) { r.WorkflowType = "" }),
-			wantErr: []string{`route "r"`, "start needs a workflow type"}},
-		{name: "signal_with_start without workflow type", route: with(func(r *routing.Route) { r.Action, r.WorkflowType, r.Signal = routing.SignalWithStart, "", "s" }),
-			wantErr: []string{"signal_with_start needs a workflow type"}},
-		{name: "signal without signal name", route: with(func(r *routing.Route) { r.Action, r.WorkflowType = routing.Signal, "" }),
-			wantErr: []string{`route "r"`, "signal needs a signal name"}},
-		{name: "signal_with_start without signal name", route: with(func(r *routing.Route) { r.Action = routing.SignalWithStart }),
-			wantErr: []string{"signal_with_start needs a signal name"}},
-		{name: "event type with wildcard", route: with(func(r *routing.Route) { r.EventType = "a.*" }),
-			wantErr: []string{`route "r"`, `type "a.*" is not a valid subject token sequence`}, wantMalformed: true},
-		{name: "event type with space", route: with(func(r *routing.Route) { r.EventType = "a b" }),
-			wantErr: []string{`type "a b"`}, wantMalformed: true},
-		{name: "event type with empty token", route: with(func(r *routing.Route) { r.EventType = "a..b" }),
-			wantErr: []string{`type "a..b"`}, wantMalformed: true},
-		{name: "missing event type", route: with(func(r *routing.Route) { r.EventType = "" }),
-			wantErr: []string{`route "r": name, event type and id fields are required`}},
-		{name: "missing name", route: with(func(r *routing.Route) { r.Name = "" }),
-			wantErr: []string{"name, event type and id fields are required"}},
-		{name: "missing id fields", route: with(func(r *routing.Route) { r.IDFields = nil }),
-			wantErr: []string{`route "r": name, event type and id fields are required`}},
+		{"not YAML", "routes: [", []string{"test.yaml"}},
+		{"unknown field", "routes:\n  - name: a\n    evnts: [x]\n", []string{"test.yaml", "line 3", "evnts"}},
+		{"no routes", "unmatched: ignore\n", []string{"no routes"}},
+		{"bad unmatched", "unmatched: drop\nroutes:\n  - {name: a, events: [x], action: ignore}\n", []string{`unmatched "drop"`}},
+		{"bad action", "routes:\n  - {name: a, events: [x], action: launch, id: i}\n", []string{"test.yaml:2: route a", `action "launch"`}},
+		{"start without workflow", "routes:\n  - {name: a, events: [x], action: start, id: i}\n", []string{"start needs workflow"}},
+		{"unknown workflow", "routes:\n  - {name: a, events: [x], action: start, workflow: Nope, id: i}\n", []string{`workflow "Nope" is not registered`}},
+		{"signal without name", "routes:\n  - {name: a, events: [x], action: signal, id: i}\n", []string{"signal needs signal"}},
+		{"no id", "routes:\n  - {name: a, events: [x], action: cancel}\n", []string{"id is required"}},
+		{"bad pattern", "routes:\n  - {name: a, events: ['x.>.y'], action: ignore}\n", []string{"'>' may only be the last token"}},
+		{"bad CEL", "routes:\n  - {name: a, events: [x], action: ignore, filter: 'data.amount >'}\n", []string{"filter", "Syntax error"}},
+		{"CEL not bool", "routes:\n  - {name: a, events: [x], action: ignore, filter: '1 + 2'}\n", []string{"gives int, want bool"}},
+		{"bad template", "routes:\n  - {name: a, events: [x], action: cancel, id: '{{ .data.x '}\n", []string{"id:", "unclosed action"}},
+		{"bad duration", "routes:\n  - {name: a, events: [x], action: ignore, run_timeout: soon}\n", []string{`"soon" is not a duration`}},
+		{"bad policy", "routes:\n  - {name: a, events: [x], action: cancel, id: i, id_reuse_policy: sometimes}\n", []string{`id_reuse_policy "sometimes"`}},
+		{"input map without map", "routes:\n  - {name: a, events: [x], action: start, workflow: Cleanup, id: i, input: map}\n", []string{"input: map needs input_map"}},
+		{"bad rate", "routes:\n  - {name: a, events: [x], action: cancel, id: i, rate_limit: {per_second: 0}}\n", []string{"per_second must be positive"}},
+		{"bad concurrency", "routes:\n  - {name: a, events: [x], action: cancel, id: i, concurrency: {limit: 0}}\n", []string{"limit must be at least 1", "key is required"}},
+		{"duplicate names", "routes:\n  - {name: a, events: [x], action: ignore}\n  - {name: a, events: [y], action: ignore}\n", []string{"test.yaml:3: route a: name already used by the route on line 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := routing.NewTable([]routing.Route{tt.route})
+			_, err := routing.Parse([]byte(tt.yaml), "test.yaml")
 			require.Error(t, err)
 			for _, s := range tt.wantErr {
 				require.Contains(t, err.Error(), s)
 			}
-			got := errors.Is(err, events.ErrMalformed)
-			require.Equal(t, tt.wantMalformed, got, "errors.Is(err, ErrMalformed): got %v, want %v (err %v)", got, tt.wantMalformed, err)
 		})
 	}
 }
 
-func TestNewTableAcceptsGoodRoutes(t *testing.T) {
-	tests := []struct {
-		name  string
-		route routing.Route
-	}{
-		{name: "start", route: routing.Route{Name: "r", EventType: "a.b", Action: routing.Start, WorkflowType: "W", IDFields: []string{"id"}}},
-		{name: "signal", route: routing.Route{Name: "r", EventType: "a.b", Action: routing.Signal, Signal: "s", IDFields: []string{"id"}}},
-		{name: "signal_with_start", route: routing.Route{Name: "r", EventType: "a.b", Action: routing.SignalWithStart, WorkflowType: "W", Signal: "s", IDFields: []string{"id"}}},
-		{name: "cancel needs neither workflow type nor signal", route: routing.Route{Name: "r", EventType: "a.b", Action: routing.Cancel, IDFields: []string{"id"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tbl, err := routing.NewTable([]routing.Route{tt.route})
-			require.NoError(t, err)
-			got := tbl.EventTypes()
-			require.Equal(t, []string{"a.b"}, got, "got %v, want [a.b]", got)
-		})
-	}
+func TestParseReportsEveryBadRoute(t *testing.T) {
+	_, err := routing.Parse([]byte(`
+routes:
+  - {name: one, events: [x], action: launch, id: i}
+  - {name: two, events: [y], action: start, id: i}
+  - {name: fine, events: [z], action: ignore}
+`), "f.yaml")
+	require.ErrorContains(t, err, "f.yaml:3: route one")
+	require.ErrorContains(t, err, "f.yaml:4: route two")
+	require.NotContains(t, err.Error(), "route fine")
 }
 
-func TestNewTableReportsEveryBadRoute(t *testing.T) {
-	_, err := routing.NewTable([]routing.Route{
-		{Name: "good", EventType: "a.b", Action: routing.Start, WorkflowType: "W", IDFields: []string{"id"}},
-		{Name: "bad-action", EventType: "a.c", Action: "stop", IDFields: []string{"id"}},
-		{Name: "bad-signal", EventType: "a.d", Action: routing.Signal, IDFields: []string{"id"}},
-	})
-	require.Error(t, err)
-	require.Contains(t, err.Error(), `route "bad-action"`)
-	require.Contains(t, err.Error(), `route "bad-signal"`)
-	require.NotContains(t, err.Error(), `route "good"`)
+func TestCheckSchemas(t *testing.T) {
+	tbl := parse(t, "routes:\n  - {name: a, events: [user.signedup, nope.nothing, 'stripe.>'], action: ignore}\n")
+	err := tbl.CheckSchemas([]string{"user.signedup", "stripe.paid"})
+	require.ErrorContains(t, err, "event type nope.nothing has no schema")
+	require.NotContains(t, err.Error(), "stripe.>", "a wildcard matching a schema is fine")
+	require.NoError(t, parse(t, "routes:\n  - {name: a, events: ['stripe.*'], action: ignore}\n").CheckSchemas([]string{"stripe.paid"}))
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "routes.yaml")
+	require.NoError(t, os.WriteFile(path, routing.DefaultYAML(), 0o600))
+	tbl, err := routing.LoadFile(path)
+	require.NoError(t, err)
+	require.Len(t, tbl.Patterns(), 5)
+	_, err = routing.LoadFile(filepath.Join(t.TempDir(), "missing.yaml"))
+	require.ErrorContains(t, err, "read routes file")
 }
