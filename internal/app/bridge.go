@@ -60,11 +60,20 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	if err != nil {
 		return err
 	}
-	srv := ingress.New(ingress.Config{Addr: cfg.HTTPAddr}, log, reg, map[string]ingress.Check{
+	srv := ingress.New(ingress.Config{Addr: cfg.HTTPAddr, MaxHeaderBytes: cfg.MaxHeaderBytes}, log, reg, map[string]ingress.Check{
 		"nats":       natsCheck(nc),
 		"temporal":   temporalCheck(tc),
 		"postgresql": pool.Ping,
 	})
+	ing, err := ingress.NewIngest(events.NewPublisher(js), sch, reg, log, ingress.IngestConfig{
+		StripeSecrets: cfg.StripeWebhookSecrets,
+		GitHubSecrets: cfg.GitHubWebhookSecrets,
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+	})
+	if err != nil {
+		return err
+	}
+	ing.Mount(srv)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })

@@ -25,6 +25,10 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*nats.Conn
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		// No reconnect buffer: a publish while NATS is away fails at once instead of being
+		// flushed later, so the ingress never answers 503 for an event that is stored
+		// after all, and activities retry rather than believe a buffered publish.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			log.Warn().Err(err).Msg("Disconnected from NATS; reconnecting")
 		}),

@@ -28,6 +28,9 @@ type Bridge struct {
 
 	StripeWebhookSecrets []string
 	GitHubWebhookSecrets []string
+	// MaxBodyBytes bounds an ingress request body (413 above it); MaxHeaderBytes its headers.
+	MaxBodyBytes   int64
+	MaxHeaderBytes int
 }
 
 // Worker configures cmd/worker.
@@ -55,16 +58,23 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
 	durationVar(fs, &c.AckWait, "ack-wait", "BRIDGE_ACK_WAIT", env, 30*time.Second, "redeliver an event held by a silent bridge after this long", &errs)
 	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
+	var maxBody int
+	intVar(fs, &maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
+	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
+	c.MaxBodyBytes = int64(maxBody)
 	c.StripeWebhookSecrets = SecretList(stripe)
 	c.GitHubWebhookSecrets = SecretList(github)
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("HTTP_ADDR", "must not be empty"))
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 1024 {
+		errs = append(errs, invalid("INGRESS_MAX_BODY_BYTES", "and INGRESS_MAX_HEADER_BYTES must be at least 1024"))
 	}
 	if c.Lanes < 1 || c.Lanes > 4096 {
 		errs = append(errs, invalid("BRIDGE_LANES", "must be between 1 and 4096"))

@@ -22,6 +22,8 @@ func TestLoadBridgeDefaults(t *testing.T) {
 		SignalWait:      10 * time.Minute,
 		AckWait:         30 * time.Second,
 		DuplicateWindow: 10 * time.Minute,
+		MaxBodyBytes:    1 << 20,
+		MaxHeaderBytes:  64 << 10,
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 	require.Empty(t, got.StripeWebhookSecrets, "STRIPE_WEBHOOK_SECRET unset: got %v, want none", got.StripeWebhookSecrets)

@@ -1,5 +1,6 @@
-// Package ingress is the bridge's HTTP server: liveness, readiness and metrics (and the
-// webhook and CloudEvents routes of the contract as they are added).
+// Package ingress is the bridge's HTTP server: liveness, readiness and metrics (Server),
+// and the routes that put events into the stream (Ingest): the Stripe and GitHub
+// webhooks and CloudEvents over HTTP, mounted on the server with Ingest.Mount.
 package ingress
 
 import (
@@ -30,6 +31,8 @@ type Config struct {
 	ReadTimeout time.Duration
 	// CheckTimeout bounds each readiness check. Optional: defaults to 2s.
 	CheckTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers. Optional: defaults to 64 KiB.
+	MaxHeaderBytes int
 }
 
 // Server serves the ingress routes.
@@ -52,6 +55,9 @@ func New(cfg Config, log zerolog.Logger, gatherer prometheus.Gatherer, checks ma
 	if cfg.CheckTimeout == 0 {
 		cfg.CheckTimeout = 2 * time.Second
 	}
+	if cfg.MaxHeaderBytes == 0 {
+		cfg.MaxHeaderBytes = 64 << 10
+	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), checks: checks, log: log}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -63,6 +69,10 @@ func New(cfg Config, log zerolog.Logger, gatherer prometheus.Gatherer, checks ma
 
 // Handler returns the server's routes, for tests and for embedding.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// Handle adds a route, with a pattern as http.ServeMux takes ("POST /events"). Call it
+// before Run or Serve.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // Run listens on Addr and serves until ctx is cancelled, then shuts down gracefully,
 // waiting up to 10s for requests in flight.
@@ -82,7 +92,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.ReadTimeout + 10*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -1,0 +1,245 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/logging"
+)
+
+// Routes of the contract's HTTP ingress, also the route label of the request metric.
+const (
+	RouteStripe = "/webhooks/stripe"
+	RouteGitHub = "/webhooks/github"
+	RouteEvents = "/events"
+)
+
+// DefaultMaxBodyBytes is the request body limit when IngestConfig.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Publisher stores an event in the EVENTS stream. Publish must return only once the
+// stream has acknowledged the event, must be safe for concurrent use, and its errors
+// wrap events.ErrMalformed when the event itself is at fault (any other error is
+// transient). *events.Publisher is one.
+type Publisher interface {
+	Publish(ctx context.Context, ev events.Event) (events.PublishResult, error)
+}
+
+var _ Publisher = (*events.Publisher)(nil)
+
+// Mux is where Ingest mounts its routes: *Server and *http.ServeMux are both one.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// IngestConfig configures the ingest routes.
+type IngestConfig struct {
+	// StripeSecrets are the Stripe endpoint signing secrets (whsec_...); a signature made
+	// with any of them is accepted, so a secret can be rotated without downtime.
+	// Optional: when empty, /webhooks/stripe answers 503 and publishes nothing.
+	StripeSecrets []string
+	// GitHubSecrets are the GitHub webhook secrets, as StripeSecrets.
+	// Optional: when empty, /webhooks/github answers 503 and publishes nothing.
+	GitHubSecrets []string
+	// MaxBodyBytes bounds a request body; a larger one is answered 413.
+	// Optional: defaults to DefaultMaxBodyBytes (1 MiB).
+	MaxBodyBytes int64
+	// Now is the clock stamped on webhook events that carry no time of their own.
+	// Optional: defaults to time.Now.
+	Now func() time.Time
+}
+
+// Ingest serves the routes that put events into the stream: the Stripe and GitHub
+// webhooks and CloudEvents over HTTP. Every route answers 202 only once the stream has
+// stored every event of the request, and publishes nothing unless the whole request
+// is valid.
+type Ingest struct {
+	pub      Publisher
+	schemas  *events.Schemas
+	cfg      IngestConfig
+	log      zerolog.Logger
+	requests *prometheus.CounterVec
+}
+
+// NewIngest returns the ingest routes, publishing through pub and validating event data
+// against schemas. Its request counter, flowbridge_ingress_requests_total, is registered
+// with reg (nil: not registered); registering it twice on one registry is an error.
+func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer, log zerolog.Logger, cfg IngestConfig) (*Ingest, error) {
+	if pub == nil || schemas == nil {
+		return nil, errors.New("ingress: NewIngest needs a publisher and the schemas")
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("ingress: MaxBodyBytes %d is negative: use 0 for the default (%d)", cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	in := &Ingest{
+		pub:     pub,
+		schemas: schemas,
+		cfg:     cfg,
+		log:     log.With().Str("component", "ingress").Logger(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_ingress_requests_total",
+			Help: "HTTP ingress requests (webhooks and CloudEvents), by route and status code.",
+		}, []string{"route", "code"}),
+	}
+	if reg != nil {
+		if err := reg.Register(in.requests); err != nil {
+			return nil, fmt.Errorf("ingress: register metrics: %w", err)
+		}
+	}
+	if len(cfg.StripeSecrets) == 0 {
+		in.log.Warn().Str(logging.FieldRoute, RouteStripe).Msg("STRIPE_WEBHOOK_SECRET is not set: the route answers 503")
+	}
+	if len(cfg.GitHubSecrets) == 0 {
+		in.log.Warn().Str(logging.FieldRoute, RouteGitHub).Msg("GITHUB_WEBHOOK_SECRET is not set: the route answers 503")
+	}
+	return in, nil
+}
+
+// Mount adds the ingest routes to m.
+func (in *Ingest) Mount(m Mux) {
+	m.Handle("POST "+RouteStripe, in.handler(RouteStripe, in.stripe))
+	m.Handle("POST "+RouteGitHub, in.handler(RouteGitHub, in.github))
+	m.Handle("POST "+RouteEvents, in.handler(RouteEvents, in.cloudEvents))
+}
+
+// handler adapts a route to net/http: it bounds the body, writes the answer as JSON,
+// counts it and logs it.
+func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, in.cfg.MaxBodyBytes)
+		a := h(r)
+		in.requests.WithLabelValues(route, strconv.Itoa(a.status)).Inc()
+		ev := in.log.Debug()
+		switch {
+		case a.cause != nil:
+			ev = in.log.Error().Err(a.cause)
+		case a.status >= 400:
+			ev = in.log.Warn()
+		}
+		switch body := a.body.(type) {
+		case acceptance:
+			ev = ev.Strs("ce_ids", body.IDs)
+		case failure:
+			ev = ev.Str("reason", body.Error)
+		}
+		ev.Str(logging.FieldRoute, route).Int("status", a.status).Msg("Ingress request answered")
+		writeJSON(w, a.status, a.body)
+	})
+}
+
+// readBody reads the whole (already bounded) request body.
+func readBody(r *http.Request) ([]byte, *answer) {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		return body, nil
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		a := refusef(http.StatusRequestEntityTooLarge, "request body is over the %d-byte limit: send smaller requests (split a batch)", tooLarge.Limit)
+		return nil, &a
+	}
+	a := refusef(http.StatusBadRequest, "read request body: %v", err)
+	return nil, &a
+}
+
+// check applies, before anything is published, the rules the publisher and the bridge
+// apply to an event: CloudEvents 1.0 attributes, a type that is a subject token
+// sequence, data that satisfies its type's schema. Once it passes, Publish can only
+// fail transiently.
+func (in *Ingest) check(ev events.Event) *failure {
+	f := &failure{ID: ev.ID()}
+	var ve cloudevents.ValidationError
+	switch err := ev.Validate(); {
+	case errors.As(err, &ve):
+		f.Field, f.Error = describeValidation(ve)
+	case err != nil:
+		f.Error = err.Error()
+	case ev.SpecVersion() != cloudevents.CloudEventsVersionV1:
+		f.Field, f.Error = "specversion", fmt.Sprintf("specversion %q is not supported: send 1.0", ev.SpecVersion())
+	default:
+		if err := events.CheckType(ev.Type()); err != nil {
+			f.Field, f.Error = "type", err.Error()
+		} else if err := in.schemas.Validate(ev); err != nil {
+			f.Field, f.Error = "data", err.Error()
+		} else {
+			return nil
+		}
+	}
+	return f
+}
+
+// describeValidation lists the SDK's per-attribute errors in a stable order.
+func describeValidation(ve cloudevents.ValidationError) (fields, msg string) {
+	names := make([]string, 0, len(ve))
+	for name := range ve {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = name + ": " + ve[name].Error()
+	}
+	return strings.Join(names, ","), "malformed event: " + strings.Join(parts, "; ")
+}
+
+// store publishes evs, already checked, in order and answers 202 once the stream has
+// acknowledged every one of them.
+//
+// If the stream fails part-way the answer is 503 although the events before the failure
+// are stored: the sender retries the whole request, and the stream drops those as
+// duplicates of their id (Nats-Msg-Id), so each event is still stored once.
+func (in *Ingest) store(ctx context.Context, evs ...events.Event) answer {
+	ids := make([]string, 0, len(evs))
+	var dups []string
+	for i, ev := range evs {
+		res, err := in.pub.Publish(ctx, ev)
+		switch {
+		case errors.Is(err, events.ErrMalformed):
+			// check admitted what the encoder refused: their rules have drifted apart.
+			a := refuse(http.StatusBadRequest, failure{Error: err.Error(), ID: ev.ID()})
+			a.cause = err
+			return a
+		case err != nil:
+			a := refusef(http.StatusServiceUnavailable,
+				"the event stream could not store event %s (%d of %d stored): retry the request; events already stored are dropped as duplicates by id",
+				ev.ID(), i, len(evs))
+			a.cause = err
+			return a
+		}
+		ids = append(ids, ev.ID())
+		if res.Duplicate {
+			dups = append(dups, ev.ID())
+		}
+	}
+	return accepted(ids, dups)
+}
+
+// newEvent starts a CloudEvent for a webhook: spec 1.0, JSON data.
+func newEvent(id, typ, source string, when time.Time, data []byte) events.Event {
+	ev := cloudevents.New(cloudevents.CloudEventsVersionV1)
+	ev.SetID(id)
+	ev.SetType(typ)
+	ev.SetSource(source)
+	ev.SetTime(when.UTC())
+	ev.SetDataContentType(cloudevents.ApplicationJSON)
+	ev.DataEncoded = data
+	return ev
+}

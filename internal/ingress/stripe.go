@@ -1,0 +1,209 @@
+package ingress
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v85/webhook"
+)
+
+const (
+	stripeSource    = "/stripe"
+	stripeTolerance = 5 * time.Minute
+	typeStripePaid  = "stripe.paid"
+)
+
+// stripeEvent is the part of a Stripe event the bridge reads. It is decoded by hand,
+// not as stripe.Event, so that an endpoint on another API version than stripe-go's
+// still works.
+type stripeEvent struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Created int64  `json:"created"`
+	Data    struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// stripe serves POST /webhooks/stripe: it verifies Stripe-Signature and publishes the
+// event as stripe.paid (a successful payment) or stripe.<type>, with the Stripe event id
+// as the CloudEvent id so that Stripe's retries are dropped as duplicates.
+func (in *Ingest) stripe(r *http.Request) answer {
+	if len(in.cfg.StripeSecrets) == 0 {
+		return refusef(http.StatusServiceUnavailable, "the Stripe webhook is not configured: set STRIPE_WEBHOOK_SECRET")
+	}
+	body, fail := readBody(r)
+	if fail != nil {
+		return *fail
+	}
+	if err := verifyStripe(body, r.Header.Get("Stripe-Signature"), in.cfg.StripeSecrets); err != nil {
+		return refuse(http.StatusUnauthorized, failure{Error: err.Error()})
+	}
+	var se stripeEvent
+	if err := json.Unmarshal(body, &se); err != nil {
+		return refusef(http.StatusBadRequest, "Stripe event is not JSON: %v", err)
+	}
+	if se.ID == "" || se.Type == "" || len(se.Data.Object) == 0 {
+		return refusef(http.StatusBadRequest, "Stripe event lacks id, type or data.object: configure the endpoint for snapshot events (thin events are not supported)")
+	}
+	when := in.cfg.Now()
+	if se.Created > 0 {
+		when = time.Unix(se.Created, 0)
+	}
+	typ, data := "stripe."+se.Type, []byte(se.Data.Object)
+	paid, ok, err := stripePayment(se.Type, se.Data.Object)
+	if err != nil {
+		return refuse(http.StatusBadRequest, failure{Error: "Stripe " + se.Type + " " + se.ID + ": data.object: " + err.Error(), ID: se.ID})
+	}
+	if ok {
+		typ = typeStripePaid
+		data, _ = json.Marshal(paid) // cannot fail: strings and numbers
+	}
+	ev := newEvent(se.ID, typ, stripeSource, when, data)
+	if f := in.check(ev); f != nil {
+		return refuse(http.StatusBadRequest, *f)
+	}
+	return in.store(r.Context(), ev)
+}
+
+// verifyStripe accepts the payload when any v1 signature in header is the HMAC-SHA256
+// of "t.payload" under any of secrets, and t is at most 5 minutes old. stripe-go
+// compares in constant time.
+func verifyStripe(payload []byte, header string, secrets []string) error {
+	for _, secret := range secrets {
+		err := webhook.ValidatePayloadWithTolerance(payload, header, secret, stripeTolerance)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, webhook.ErrNotSigned):
+			return errors.New("missing Stripe-Signature header")
+		case errors.Is(err, webhook.ErrInvalidHeader):
+			return errors.New("Stripe-Signature header is not t=<unix time>,v1=<hex signature>")
+		case errors.Is(err, webhook.ErrTooOld):
+			return errors.New("Stripe-Signature timestamp is more than 5 minutes old: a replay, or the clock of this host is off")
+		}
+		// ErrNoValidSignature: another secret may match.
+	}
+	return errors.New("no Stripe-Signature v1 signature matches a configured secret: check STRIPE_WEBHOOK_SECRET against the endpoint's signing secret")
+}
+
+// stripePaid is the data of a stripe.paid event (schemas/stripe.paid.json).
+type stripePaid struct {
+	PaymentID  string           `json:"payment_id"`
+	CustomerID string           `json:"customer_id,omitempty"` // omitted, so the schema names it as missing
+	Amount     int64            `json:"amount"`
+	Currency   string           `json:"currency"`
+	Email      string           `json:"email,omitempty"`
+	LineItems  []stripeLineItem `json:"line_items,omitempty"`
+}
+
+type stripeLineItem struct {
+	Description string `json:"description,omitempty"`
+	Amount      int64  `json:"amount"`
+	Quantity    *int64 `json:"quantity,omitempty"`
+}
+
+// stripeObject holds the fields stripe.paid needs from a checkout session, an invoice
+// or a payment intent; each type fills its own.
+type stripeObject struct {
+	ID            string    `json:"id"`
+	Customer      stripeRef `json:"customer"`
+	Currency      string    `json:"currency"`
+	PaymentIntent stripeRef `json:"payment_intent"` // checkout session; invoice before API 2025-03-31
+	Invoice       stripeRef `json:"invoice"`        // checkout session in subscription mode
+	PaymentStatus string    `json:"payment_status"` // checkout session
+
+	AmountTotal    int64 `json:"amount_total"`    // checkout session
+	AmountPaid     int64 `json:"amount_paid"`     // invoice
+	AmountReceived int64 `json:"amount_received"` // payment intent
+
+	CustomerDetails struct {
+		Email string `json:"email"`
+	} `json:"customer_details"` // checkout session
+	CustomerEmail string `json:"customer_email"` // invoice
+	ReceiptEmail  string `json:"receipt_email"`  // payment intent
+
+	Lines struct {
+		Data []stripeLineItem `json:"data"`
+	} `json:"lines"` // invoice
+	Payments struct {
+		Data []struct {
+			Payment struct {
+				PaymentIntent stripeRef `json:"payment_intent"`
+			} `json:"payment"`
+		} `json:"data"`
+	} `json:"payments"` // invoice from API 2025-03-31 on, when expanded
+}
+
+// stripePayment maps the three events Stripe sends for one payment onto the same
+// stripe.paid data, keyed by the PaymentIntent id, so they lead to one workflow
+// (payment-<payment_id>). ok is false for any other event, and for a checkout session
+// that is not paid yet: those are forwarded as stripe.<type>.
+func stripePayment(typ string, raw json.RawMessage) (p stripePaid, ok bool, err error) {
+	switch typ {
+	case "checkout.session.completed", "invoice.paid", "payment_intent.succeeded":
+	default:
+		return p, false, nil
+	}
+	var o stripeObject
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return p, false, err
+	}
+	switch typ {
+	case "checkout.session.completed":
+		if o.PaymentStatus != "paid" {
+			return p, false, nil
+		}
+		// A subscription's session has no payment intent but an invoice, whose id is
+		// what its invoice.paid falls back to as well.
+		p.PaymentID = first(string(o.PaymentIntent), string(o.Invoice), o.ID)
+		p.Amount, p.Email = o.AmountTotal, o.CustomerDetails.Email
+	case "invoice.paid":
+		var listed stripeRef
+		for _, pay := range o.Payments.Data {
+			if pay.Payment.PaymentIntent != "" {
+				listed = pay.Payment.PaymentIntent
+				break
+			}
+		}
+		p.PaymentID = first(string(o.PaymentIntent), string(listed), o.ID)
+		p.Amount, p.Email, p.LineItems = o.AmountPaid, o.CustomerEmail, o.Lines.Data
+	case "payment_intent.succeeded":
+		p.PaymentID = o.ID
+		p.Amount, p.Email = o.AmountReceived, o.ReceiptEmail
+	}
+	p.CustomerID, p.Currency = string(o.Customer), o.Currency
+	return p, true, nil
+}
+
+func first(ids ...string) string {
+	for _, id := range ids {
+		if id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// stripeRef is a reference to another Stripe object: its id, or the object itself when
+// the endpoint expands it, or null.
+type stripeRef string
+
+func (r *stripeRef) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, (*string)(r))
+	}
+	var obj struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return err
+	}
+	*r = stripeRef(obj.ID)
+	return nil
+}
