@@ -29,8 +29,10 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*nats.Conn
 		// flushed later, so the ingress never answers 503 for an event that is stored
 		// after all, and activities retry rather than believe a buffered publish.
 		nats.ReconnectBufSize(-1),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("Disconnected from NATS; reconnecting")
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			if !c.IsClosed() { // not our own shutdown
+				log.Warn().Err(err).Msg("Disconnected from NATS; reconnecting")
+			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("Reconnected to NATS")

@@ -65,7 +65,10 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 		return err
 	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{})
-	Register(w, acts, workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter})
+	Register(w, acts, Workflows{
+		Onboarding: workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter},
+		Payments:   workflows.PaymentConfig{TenantWait: cfg.PaymentTenantWait},
+	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 	}
@@ -76,9 +79,18 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 	return nil
 }
 
+// Workflows configures the workflows the worker runs. Zero fields take each
+// workflow's defaults.
+type Workflows struct {
+	Onboarding workflows.OnboardingConfig
+	Payments   workflows.PaymentConfig
+}
+
 // Register registers every workflow and activity with r (a worker).
-func Register(r worker.Registry, acts *activities.Activities, onboarding workflows.OnboardingConfig) {
-	o := &workflows.Onboarding{Config: onboarding}
+func Register(r worker.Registry, acts *activities.Activities, cfg Workflows) {
+	o := &workflows.Onboarding{Config: cfg.Onboarding}
 	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
+	p := &workflows.Payments{Config: cfg.Payments}
+	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
 	r.RegisterActivity(acts)
 }

@@ -44,6 +44,9 @@ type Worker struct {
 
 	ReminderAfter time.Duration // onboarding reminder email
 	ExpireAfter   time.Duration // onboarding gives up
+	// PaymentTenantWait is how long a payment for an unknown Stripe customer waits for its
+	// tenant before PaymentProcessing fails.
+	PaymentTenantWait time.Duration
 }
 
 // LoadBridge reads the bridge's settings from args (without the program name) and env.
@@ -105,10 +108,14 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	fs.StringVar(&c.AppURL, "app-url", or(env("APP_URL"), "http://localhost:3000"), "base URL of links in emails (APP_URL)")
 	durationVar(fs, &c.ReminderAfter, "onboarding-reminder-after", "ONBOARDING_REMINDER_AFTER", env, 24*time.Hour, "send a reminder email when unverified this long", &errs)
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
+	durationVar(fs, &c.PaymentTenantWait, "payment-tenant-wait", "PAYMENT_TENANT_WAIT", env, 24*time.Hour, "how long a payment for an unknown Stripe customer waits for its tenant", &errs)
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
 	errs = append(errs, c.Common.validate())
+	if c.PaymentTenantWait <= 0 {
+		errs = append(errs, invalid("PAYMENT_TENANT_WAIT", "must be positive"))
+	}
 	if _, _, err := splitHostPort(c.SMTPAddr); err != nil {
 		errs = append(errs, invalid("SMTP_ADDR", err.Error()))
 	}

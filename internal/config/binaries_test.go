@@ -35,14 +35,15 @@ func TestLoadWorkerDefaults(t *testing.T) {
 	got, err := config.LoadWorker(nil, envOf(workerKey))
 	require.NoError(t, err)
 	want := config.Worker{
-		Common:        contractCommon,
-		SMTPAddr:      "127.0.0.1:1025",
-		MailFrom:      "flowbridge <no-reply@flowbridge.local>",
-		StripeAPIBase: "https://api.stripe.com",
-		StripeAPIKey:  "sk_test_123",
-		AppURL:        "http://localhost:3000",
-		ReminderAfter: 24 * time.Hour,
-		ExpireAfter:   72 * time.Hour,
+		Common:            contractCommon,
+		SMTPAddr:          "127.0.0.1:1025",
+		MailFrom:          "flowbridge <no-reply@flowbridge.local>",
+		StripeAPIBase:     "https://api.stripe.com",
+		StripeAPIKey:      "sk_test_123",
+		AppURL:            "http://localhost:3000",
+		ReminderAfter:     24 * time.Hour,
+		ExpireAfter:       72 * time.Hour,
+		PaymentTenantWait: 24 * time.Hour,
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 }
