@@ -29,7 +29,9 @@ type command struct {
 var ErrUsage = errors.New("usage")
 
 func commands() map[string]command {
-	return map[string]command{}
+	return map[string]command{
+		"dlq": dlqCommand(),
+	}
 }
 
 // Is reports whether name is a subcommand (the bridge otherwise treats arguments as

@@ -1,0 +1,490 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/dlq"
+	"github.com/flowbridge/flowbridge/internal/events"
+)
+
+const dlqUsage = `usage: bridge dlq <command> [flags]
+
+Dead letters are events the bridge could not route, kept on stream EVENTS_DLQ with the
+reason (Flowbridge-Error). Fix the cause, then replay them; purge the ones nobody needs.
+
+commands:
+  ls      [filters]                      list dead letters, oldest first
+  show    SEQ                            one dead letter: every header, and the body
+  replay  [filters] [--dry-run]          republish to events.<type> with the original event
+                                         id, then remove from EVENTS_DLQ
+  purge   [filters] (--yes | --dry-run)  delete dead letters for good
+
+filters:
+  --type T       event type (email.verified); NATS wildcards as whole tokens (stripe.>);
+                 "unknown" for events whose type could not be read
+  --reason S     the reason contains S, ignoring case
+  --since WHEN   stored at or after WHEN: a duration ago (90m, 2h, 7d) or an RFC 3339
+                 time (2026-05-01T12:00:00Z)
+  --until WHEN   stored before WHEN, in the same forms
+  --limit N      at most N dead letters, oldest first (default 0: all)
+
+A replayed event that fails again comes back as a new dead letter, with the new reason:
+replay never loops. Dead letters of type unknown cannot be replayed.
+The server is NATS_URL (default ` + config.DefaultNATSURL + `).
+`
+
+// dlqReasonWidth is how much of a reason fits in a table row.
+const dlqReasonWidth = 72
+
+func dlqCommand() command {
+	return command{summary: "list, show, replay and purge dead letters (EVENTS_DLQ)", run: runDLQ}
+}
+
+func runDLQ(ctx context.Context, io IO, args []string) error {
+	if len(args) == 0 || slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+		fmt.Fprint(io.Stdout, dlqUsage)
+		return nil
+	}
+	subs := map[string]func(context.Context, IO, []string) error{
+		"ls": dlqList, "show": dlqShow, "replay": dlqReplay, "purge": dlqPurge,
+	}
+	run, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprint(io.Stderr, dlqUsage)
+		return fmt.Errorf("%w: unknown command %q: want ls, show, replay or purge", ErrUsage, "dlq "+args[0])
+	}
+	err := run(ctx, io, args[1:])
+	if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
+		return nil
+	}
+	return err
+}
+
+func dlqList(ctx context.Context, io IO, args []string) error {
+	fs, ff := dlqFlags(io, "ls")
+	if err := dlqParse(fs, "ls", args); err != nil {
+		return err
+	}
+	f, err := ff.filter(time.Now())
+	if err != nil {
+		return err
+	}
+	q, url, done, err := dlqOpen(io)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if f.Limit > 0 {
+		f.Limit++ // one more, to tell whether there are more
+	}
+	dls, err := q.List(ctx, f)
+	if err != nil {
+		return dlqExplain(err, url)
+	}
+	more := f.Limit > 0 && len(dls) == f.Limit
+	if more {
+		dls = dls[:len(dls)-1]
+	}
+	if len(dls) == 0 {
+		fmt.Fprintln(io.Stdout, "No dead letters match.")
+		return nil
+	}
+	dlqTable(io.Stdout, dls)
+	switch {
+	case more:
+		fmt.Fprintf(io.Stdout, "\nThe first %d; there are more (raise --limit, or narrow with --type, --reason, --since).\n", len(dls))
+	default:
+		fmt.Fprintf(io.Stdout, "\n%s. `bridge dlq show SEQ` shows one in full.\n", dlqCount(len(dls)))
+	}
+	return nil
+}
+
+func dlqShow(ctx context.Context, io IO, args []string) error {
+	fs := flag.NewFlagSet("dlq show", flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
+	fs.Usage = func() { fmt.Fprint(io.Stderr, dlqUsage) }
+	if err := dlqParse(fs, "show", args); err != nil {
+		return err
+	}
+	seq, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+	if fs.NArg() != 1 || err != nil || seq == 0 {
+		got := "nothing"
+		if fs.NArg() > 0 {
+			got = strconv.Quote(strings.Join(fs.Args(), " "))
+		}
+		return fmt.Errorf("%w: dlq show takes one sequence number (the SEQ column of `bridge dlq ls`), got %s", ErrUsage, got)
+	}
+	q, url, done, err := dlqOpen(io)
+	if err != nil {
+		return err
+	}
+	defer done()
+	dl, err := q.Get(ctx, seq)
+	if errors.Is(err, dlq.ErrNotFound) {
+		return fmt.Errorf("%w; `bridge dlq ls` lists those there are", err)
+	}
+	if err != nil {
+		return dlqExplain(err, url)
+	}
+	w := io.Stdout
+	fmt.Fprintf(w, "Dead letter %d on %s\n\n", dl.Seq, events.DLQStream)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "subject:\t%s\n", dl.Subject)
+	fmt.Fprintf(tw, "type:\t%s\n", dlqOrDash(dl.Type))
+	fmt.Fprintf(tw, "ce id:\t%s\n", dlqOrDash(dl.EventID))
+	fmt.Fprintf(tw, "stored at:\t%s\n", dl.StoredAt.Format(time.RFC3339Nano))
+	fmt.Fprintf(tw, "reason:\t%s\n", dlqOrDash(dl.Reason))
+	_ = tw.Flush()
+
+	fmt.Fprintln(w, "\nHeaders:")
+	keys := make([]string, 0, len(dl.Header))
+	for k := range dl.Header {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	for _, k := range keys {
+		for _, v := range dl.Header[k] {
+			fmt.Fprintf(w, "  %s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintf(w, "\nBody (%d bytes):\n", len(dl.Data))
+	dlqBody(w, dl.Data)
+	return nil
+}
+
+// dlqBody prints a body for people: indented if it is JSON, as text if it is text, as a
+// hex dump otherwise.
+func dlqBody(w io.Writer, data []byte) {
+	var pretty bytes.Buffer
+	switch {
+	case len(data) == 0:
+		fmt.Fprintln(w, "  (empty)")
+	case json.Indent(&pretty, data, "  ", "  ") == nil:
+		fmt.Fprintf(w, "  %s\n", pretty.Bytes())
+	case utf8.Valid(data) && !bytes.ContainsFunc(data, dlqIsControl):
+		fmt.Fprintf(w, "%s\n", data)
+	default:
+		fmt.Fprint(w, hex.Dump(data))
+	}
+}
+
+func dlqIsControl(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }
+
+func dlqReplay(ctx context.Context, io IO, args []string) error {
+	fs, ff := dlqFlags(io, "replay")
+	dryRun := fs.Bool("dry-run", false, "show what would be replayed; change nothing")
+	if err := dlqParse(fs, "replay", args); err != nil {
+		return err
+	}
+	f, err := ff.filter(time.Now())
+	if err != nil {
+		return err
+	}
+	q, url, done, err := dlqOpen(io)
+	if err != nil {
+		return err
+	}
+	defer done()
+	bar := newDLQProgress(io.Stderr, "replay", dlqIsTerminal(io.Stderr))
+	res, err := q.Replay(ctx, f, dlq.ReplayOptions{DryRun: *dryRun, Progress: bar.update})
+	bar.finish()
+
+	var replayed, skipped []dlq.Replayed
+	dups := 0
+	for _, r := range res {
+		if r.Skipped != "" {
+			skipped = append(skipped, r)
+			continue
+		}
+		replayed = append(replayed, r)
+		if r.Duplicate {
+			dups++
+		}
+	}
+	w := io.Stdout
+	if len(replayed) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tTYPE\tCE ID\tTO\tNATS-MSG-ID\tEVENTS SEQ")
+		for _, r := range replayed {
+			eseq := "-"
+			if r.EventsSeq != 0 {
+				eseq = strconv.FormatUint(r.EventsSeq, 10)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Type, dlqOrDash(r.EventID), r.To, r.MsgID, eseq)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
+	if len(skipped) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SKIPPED\tTYPE\tCE ID\tWHY")
+		for _, r := range skipped {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.Seq, dlqOrDash(r.Type), dlqOrDash(r.EventID), r.Skipped)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
+	switch {
+	case err != nil:
+		if len(res) > 0 {
+			fmt.Fprintf(w, "Stopped: replayed %s before the error below.\n", dlqCount(len(replayed)))
+		}
+		return dlqExplain(err, url)
+	case len(res) == 0:
+		fmt.Fprintln(w, "No dead letters match: nothing to replay.")
+	case *dryRun:
+		fmt.Fprintf(w, "Dry run: would replay %s and skip %d. Nothing was changed.\n", dlqCount(len(replayed)), len(skipped))
+	default:
+		fmt.Fprintf(w, "Replayed %s: back on %s, gone from %s", dlqCount(len(replayed)), events.Stream, events.DLQStream)
+		if dups > 0 {
+			fmt.Fprintf(w, " (%d already on %s from an earlier replay, not stored twice)", dups, events.Stream)
+		}
+		fmt.Fprintf(w, "; skipped %d.\n", len(skipped))
+		if len(replayed) > 0 {
+			fmt.Fprintln(w, "Events that fail again come back as new dead letters: `bridge dlq ls --since 10m`.")
+		}
+	}
+	return nil
+}
+
+func dlqPurge(ctx context.Context, io IO, args []string) error {
+	fs, ff := dlqFlags(io, "purge")
+	dryRun := fs.Bool("dry-run", false, "show what would be deleted; delete nothing")
+	yes := fs.Bool("yes", false, "really delete")
+	if err := dlqParse(fs, "purge", args); err != nil {
+		return err
+	}
+	if !*yes && !*dryRun {
+		return fmt.Errorf("%w: dlq purge deletes dead letters for good: add --yes to delete them, or --dry-run to see which it would delete", ErrUsage)
+	}
+	f, err := ff.filter(time.Now())
+	if err != nil {
+		return err
+	}
+	q, url, done, err := dlqOpen(io)
+	if err != nil {
+		return err
+	}
+	defer done()
+	bar := newDLQProgress(io.Stderr, "purge", dlqIsTerminal(io.Stderr))
+	dls, err := q.Purge(ctx, f, dlq.PurgeOptions{DryRun: *dryRun, Progress: bar.update})
+	bar.finish()
+	if len(dls) > 0 {
+		dlqTable(io.Stdout, dls)
+		fmt.Fprintln(io.Stdout)
+	}
+	switch {
+	case err != nil:
+		if len(dls) > 0 {
+			fmt.Fprintf(io.Stdout, "Stopped: deleted %s before the error below.\n", dlqCount(len(dls)))
+		}
+		return dlqExplain(err, url)
+	case len(dls) == 0:
+		fmt.Fprintln(io.Stdout, "No dead letters match: nothing to purge.")
+	case *dryRun:
+		fmt.Fprintf(io.Stdout, "Dry run: would delete %s. Nothing was changed.\n", dlqCount(len(dls)))
+	default:
+		fmt.Fprintf(io.Stdout, "Deleted %s from %s.\n", dlqCount(len(dls)), events.DLQStream)
+	}
+	return nil
+}
+
+// dlqFilterFlags are the filter flags ls, replay and purge share.
+type dlqFilterFlags struct {
+	typ, reason, since, until string
+	limit                     int
+}
+
+func dlqFlags(io IO, sub string) (*flag.FlagSet, *dlqFilterFlags) {
+	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Stderr)
+	fs.Usage = func() { fmt.Fprint(io.Stderr, dlqUsage) }
+	ff := &dlqFilterFlags{}
+	fs.StringVar(&ff.typ, "type", "", "event type")
+	fs.StringVar(&ff.reason, "reason", "", "reason contains")
+	fs.StringVar(&ff.since, "since", "", "stored at or after")
+	fs.StringVar(&ff.until, "until", "", "stored before")
+	fs.IntVar(&ff.limit, "limit", 0, "at most this many")
+	return fs, ff
+}
+
+// dlqParse parses flags; -h is not an error. Arguments that are not flags are.
+func dlqParse(fs *flag.FlagSet, sub string, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return fmt.Errorf("%w: dlq %s: %v", ErrUsage, sub, err)
+	}
+	if sub != "show" && fs.NArg() > 0 {
+		return fmt.Errorf("%w: dlq %s takes flags only, got %q (a type goes in --type)", ErrUsage, sub, fs.Arg(0))
+	}
+	return nil
+}
+
+func (ff *dlqFilterFlags) filter(now time.Time) (dlq.Filter, error) {
+	f := dlq.Filter{Type: ff.typ, Reason: ff.reason, Limit: ff.limit}
+	var err error
+	if f.Since, err = dlqParseWhen("--since", ff.since, now); err != nil {
+		return dlq.Filter{}, err
+	}
+	if f.Until, err = dlqParseWhen("--until", ff.until, now); err != nil {
+		return dlq.Filter{}, err
+	}
+	if err := f.Validate(); err != nil {
+		return dlq.Filter{}, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return f, nil
+}
+
+// dlqParseWhen reads an RFC 3339 time, or a duration before now (Go's forms plus whole
+// days: 7d).
+func dlqParseWhen(flagName, s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil {
+			d = time.Duration(n) * 24 * time.Hour
+		}
+	}
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%w: %s %q: want a duration ago (90m, 2h, 7d) or an RFC 3339 time (2026-05-01T12:00:00Z)", ErrUsage, flagName, s)
+	}
+	return now.Add(-d), nil
+}
+
+// dlqOpen connects to NATS_URL. done closes the connection.
+func dlqOpen(io IO) (q *dlq.Queue, url string, done func(), err error) {
+	url = config.DefaultNATSURL
+	if io.Getenv != nil && io.Getenv("NATS_URL") != "" {
+		url = io.Getenv("NATS_URL")
+	}
+	nc, err := nats.Connect(url, nats.Name("flowbridge bridge dlq"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, url, nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w; is the server running and NATS_URL right?", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, url, nil, fmt.Errorf("JetStream at %s: %w", url, err)
+	}
+	return dlq.New(js), url, nc.Close, nil
+}
+
+// dlqExplain adds what to do to the errors an operator can act on.
+func dlqExplain(err error, url string) error {
+	switch {
+	case errors.Is(err, dlq.ErrNoStream):
+		return fmt.Errorf("%w at NATS_URL %s: has the bridge run? It creates %s and %s when it starts", err, url, events.Stream, events.DLQStream)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Errorf("%w at NATS_URL %s: the bridge needs a server with JetStream (nats-server -js)", err, url)
+	}
+	return err
+}
+
+// dlqTable prints dead letters as a table: seq, stored at, type, ce id, reason.
+func dlqTable(w io.Writer, dls []dlq.DeadLetter) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tSTORED AT\tTYPE\tCE ID\tREASON")
+	for _, dl := range dls {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", dl.Seq, dl.StoredAt.Format(time.RFC3339), dlqOrDash(dl.Type),
+			dlqOrDash(dl.EventID), dlqTruncate(dlqOrDash(dl.Reason), dlqReasonWidth))
+	}
+	_ = tw.Flush()
+}
+
+func dlqTruncate(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ") // a tab or newline would break the table
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+func dlqOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dlqCount(n int) string {
+	if n == 1 {
+		return "1 dead letter"
+	}
+	return strconv.Itoa(n) + " dead letters"
+}
+
+// dlqProgress draws a progress bar on a terminal; elsewhere (a log, a pipe) it writes
+// nothing, as the summary on stdout says what was done.
+type dlqProgress struct {
+	w       io.Writer
+	label   string
+	enabled bool
+	drawn   bool
+	last    time.Time
+}
+
+func newDLQProgress(w io.Writer, label string, terminal bool) *dlqProgress {
+	return &dlqProgress{w: w, label: label, enabled: terminal}
+}
+
+// update redraws the bar, at most ten times a second and always at the end.
+func (p *dlqProgress) update(done, total int) {
+	if !p.enabled || total == 0 {
+		return
+	}
+	if now := time.Now(); done == total || now.Sub(p.last) >= 100*time.Millisecond {
+		p.last = now
+		fmt.Fprint(p.w, "\r"+dlqBar(p.label, done, total, 30))
+		p.drawn = true
+	}
+}
+
+// finish ends the bar's line.
+func (p *dlqProgress) finish() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// dlqBar is one frame: "replay [#######.......]  12/40".
+func dlqBar(label string, done, total, width int) string {
+	filled := width * done / total
+	digits := len(strconv.Itoa(total))
+	return fmt.Sprintf("%s [%s%s] %*d/%d", label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), digits, done, total)
+}
+
+func dlqIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
