@@ -30,7 +30,8 @@ var ErrUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"dlq": dlqCommand(),
+		"dlq":    dlqCommand(),
+		"routes": routesCommand(),
 	}
 }
 
