@@ -165,7 +165,7 @@ func describeDecision(d routing.Decision) string {
 		name string
 		v    any
 		set  bool
-	}{{"memo", d.Memo, len(d.Memo) > 0}, {"search_attributes", d.SearchAttributes, len(d.SearchAttributes) > 0}, {"input", d.Input, d.Input != nil}} {
+	}{{"memo", d.Memo, len(d.Memo) > 0}, {"search_attributes", d.SearchAttributes, len(d.SearchAttributes) > 0}, {"input", d.Input, d.Input != nil}, {"signal", d.SignalArg, d.SignalArg != nil}} {
 		if !part.set {
 			continue
 		}

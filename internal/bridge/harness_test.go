@@ -42,7 +42,8 @@ type harness struct {
 	pub       *events.Publisher
 	store     *store.Store
 	mailAPI   string
-	routes    *routing.Table // nil: the default routes
+	routes    *routing.Table  // nil: the default routes
+	schemas   *events.Schemas // nil: schemas/
 }
 
 func newHarness(t *testing.T) *harness {
@@ -96,8 +97,12 @@ func (r *recorder) byEvent(id string) []bridge.Outcome {
 
 func (h *harness) startBridge(tc bridge.Temporal, cfg bridge.Config) *runningBridge {
 	h.t.Helper()
-	sch, err := events.LoadSchemas(schemas.FS)
-	require.NoError(h.t, err)
+	sch := h.schemas
+	var err error
+	if sch == nil {
+		sch, err = events.LoadSchemas(schemas.FS)
+		require.NoError(h.t, err)
+	}
 	routes := h.routes
 	if routes == nil {
 		routes, err = routing.Default()

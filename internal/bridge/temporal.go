@@ -111,7 +111,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 			}
 			return applied{status: statusDone, runID: resp.GetRunId()}, nil
 		}
-		signalInput, err := converter.GetDefaultDataConverter().ToPayloads(d.Input)
+		signalInput, err := converter.GetDefaultDataConverter().ToPayloads(d.SignalArg)
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 		}
@@ -128,7 +128,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		return applied{status: statusDone, runID: resp.GetRunId()}, nil
 
 	case routing.Signal:
-		input, err := converter.GetDefaultDataConverter().ToPayloads(d.Input)
+		input, err := converter.GetDefaultDataConverter().ToPayloads(d.SignalArg)
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -53,6 +54,7 @@ var celEnv = func() *cel.Env {
 		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("data", cel.DynType),
 		cel.CrossTypeNumericComparisons(true),
+		ext.Strings(), // lowerAscii, upperAscii, split, replace, ...
 	)
 	if err != nil {
 		panic(err) // a constant environment: fails in every test if wrong
@@ -117,8 +119,9 @@ func compileRoute(rs routeSpec, loc string) (*route, error) {
 	if needWorkflow && rs.Workflow == "" {
 		fail("%s needs workflow (one of %s)", rs.Action, strings.Join(sortedKeys(knownWorkflows), ", "))
 	}
-	if rs.Workflow != "" && !knownWorkflows[rs.Workflow] {
-		fail("workflow %q is not registered by the worker (one of %s)", rs.Workflow, strings.Join(sortedKeys(knownWorkflows), ", "))
+	if rs.Workflow != "" && !knownWorkflows[rs.Workflow] && rs.TaskQueue == "" {
+		fail("workflow %q is not one of flowbridge's (%s): name the task_queue of the worker that runs it",
+			rs.Workflow, strings.Join(sortedKeys(knownWorkflows), ", "))
 	}
 	if needSignal && rs.Signal == "" {
 		fail("%s needs signal", rs.Action)
@@ -149,6 +152,9 @@ func compileRoute(rs routeSpec, loc string) (*route, error) {
 	}
 
 	r.inputMode = rs.Input
+	if (rs.Action == Signal || rs.Action == Cancel || rs.Action == Ignore) && (rs.Input != "" || len(rs.InputMap) > 0) {
+		fail("input only applies to starts: a signal always carries the whole event")
+	}
 	switch rs.Input {
 	case "", "event":
 		r.inputMode = "event"
@@ -341,6 +347,12 @@ func (r *route) decide(in *input) (Decision, error) {
 				return d, err
 			}
 		}
+	}
+	if r.action == Signal || r.action == SignalWithStart {
+		d.SignalArg = in.workflowEvent()
+	}
+	if r.action == Signal || r.action == Cancel {
+		return d, nil
 	}
 	switch r.inputMode {
 	case "event":

@@ -47,9 +47,12 @@ type Decision struct {
 	Signal       string // Signal, SignalWithStart
 	// TaskQueue is where a started workflow runs; empty means the bridge's own.
 	TaskQueue string
-	// Input is the workflow's input for a start, the signal's argument for a signal:
-	// a workflows.Event (input: event), the raw data (input: data) or a mapped object.
-	Input            any
+	// Input is a started workflow's input: a workflows.Event (input: event), the raw
+	// data (input: data) or a mapped object (input: map).
+	Input any
+	// SignalArg is a signal's argument: always the whole event as a workflows.Event, so
+	// the workflow can drop a signal it has seen (workflows.SignalInbox).
+	SignalArg        any
 	Memo             map[string]any
 	SearchAttributes map[string]any
 	RunTimeout       time.Duration // 0: none
