@@ -64,10 +64,17 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 	if err := acts.Validate(); err != nil {
 		return err
 	}
+	deploys, err := activities.NewDeploys(activities.Deploys{
+		Store: st, Publisher: acts.Publisher, Temporal: tc, WorkspaceRoot: cfg.DeployWorkspace, Log: log,
+	})
+	if err != nil {
+		return err
+	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{})
-	Register(w, acts, Workflows{
+	Register(w, acts, deploys, Workflows{
 		Onboarding: workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter},
 		Payments:   workflows.PaymentConfig{TenantWait: cfg.PaymentTenantWait},
+		Deploy:     workflows.DeployConfig{HeartbeatTimeout: cfg.DeployHeartbeatTimeout},
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
@@ -84,13 +91,20 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 type Workflows struct {
 	Onboarding workflows.OnboardingConfig
 	Payments   workflows.PaymentConfig
+	Deploy     workflows.DeployConfig
 }
 
-// Register registers every workflow and activity with r (a worker).
-func Register(r worker.Registry, acts *activities.Activities, cfg Workflows) {
+// Register registers every workflow and activity with r (a worker). deploys may be nil
+// when the worker runs no BlueprintDeploy activities (tests of other workflows).
+func Register(r worker.Registry, acts *activities.Activities, deploys *activities.Deploys, cfg Workflows) {
 	o := &workflows.Onboarding{Config: cfg.Onboarding}
 	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
 	p := &workflows.Payments{Config: cfg.Payments}
 	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+	d := &workflows.Deploy{Config: cfg.Deploy}
+	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
 	r.RegisterActivity(acts)
+	if deploys != nil {
+		r.RegisterActivity(deploys)
+	}
 }

@@ -167,7 +167,7 @@ func (h *harness) startWorker(cfg workflows.OnboardingConfig) {
 	}
 	require.NoError(h.t, acts.Validate())
 	w := worker.New(h.temporal, h.taskQueue, worker.Options{})
-	app.Register(w, acts, app.Workflows{Onboarding: cfg})
+	app.Register(w, acts, nil, app.Workflows{Onboarding: cfg})
 	require.NoError(h.t, w.Start())
 	h.t.Cleanup(w.Stop)
 	h.store, h.mailAPI = st, apiAddr

@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -47,6 +49,10 @@ type Worker struct {
 	// PaymentTenantWait is how long a payment for an unknown Stripe customer waits for its
 	// tenant before PaymentProcessing fails.
 	PaymentTenantWait time.Duration
+	// DeployWorkspace is the root of BlueprintDeploy's per-deploy workspaces.
+	DeployWorkspace string
+	// DeployHeartbeatTimeout: a deploy step whose worker went silent this long is retried.
+	DeployHeartbeatTimeout time.Duration
 }
 
 // LoadBridge reads the bridge's settings from args (without the program name) and env.
@@ -108,11 +114,19 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	fs.StringVar(&c.AppURL, "app-url", or(env("APP_URL"), "http://localhost:3000"), "base URL of links in emails (APP_URL)")
 	durationVar(fs, &c.ReminderAfter, "onboarding-reminder-after", "ONBOARDING_REMINDER_AFTER", env, 24*time.Hour, "send a reminder email when unverified this long", &errs)
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
+	fs.StringVar(&c.DeployWorkspace, "deploy-workspace", or(env("DEPLOY_WORKSPACE"), filepath.Join(os.TempDir(), "flowbridge-deploys")), "root of BlueprintDeploy workspaces (DEPLOY_WORKSPACE)")
+	durationVar(fs, &c.DeployHeartbeatTimeout, "deploy-heartbeat-timeout", "DEPLOY_HEARTBEAT_TIMEOUT", env, 10*time.Second, "retry a deploy step whose worker went silent this long", &errs)
 	durationVar(fs, &c.PaymentTenantWait, "payment-tenant-wait", "PAYMENT_TENANT_WAIT", env, 24*time.Hour, "how long a payment for an unknown Stripe customer waits for its tenant", &errs)
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
 	errs = append(errs, c.Common.validate())
+	if c.DeployWorkspace == "" {
+		errs = append(errs, invalid("DEPLOY_WORKSPACE", "must not be empty"))
+	}
+	if c.DeployHeartbeatTimeout < time.Second {
+		errs = append(errs, invalid("DEPLOY_HEARTBEAT_TIMEOUT", "must be at least 1s"))
+	}
 	if c.PaymentTenantWait <= 0 {
 		errs = append(errs, invalid("PAYMENT_TENANT_WAIT", "must be positive"))
 	}

@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -35,15 +37,17 @@ func TestLoadWorkerDefaults(t *testing.T) {
 	got, err := config.LoadWorker(nil, envOf(workerKey))
 	require.NoError(t, err)
 	want := config.Worker{
-		Common:            contractCommon,
-		SMTPAddr:          "127.0.0.1:1025",
-		MailFrom:          "flowbridge <no-reply@flowbridge.local>",
-		StripeAPIBase:     "https://api.stripe.com",
-		StripeAPIKey:      "sk_test_123",
-		AppURL:            "http://localhost:3000",
-		ReminderAfter:     24 * time.Hour,
-		ExpireAfter:       72 * time.Hour,
-		PaymentTenantWait: 24 * time.Hour,
+		Common:                 contractCommon,
+		SMTPAddr:               "127.0.0.1:1025",
+		MailFrom:               "flowbridge <no-reply@flowbridge.local>",
+		StripeAPIBase:          "https://api.stripe.com",
+		StripeAPIKey:           "sk_test_123",
+		AppURL:                 "http://localhost:3000",
+		ReminderAfter:          24 * time.Hour,
+		ExpireAfter:            72 * time.Hour,
+		PaymentTenantWait:      24 * time.Hour,
+		DeployWorkspace:        filepath.Join(os.TempDir(), "flowbridge-deploys"),
+		DeployHeartbeatTimeout: 10 * time.Second,
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 }

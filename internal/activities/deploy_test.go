@@ -1,0 +1,541 @@
+package activities_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/testenv"
+	"github.com/flowbridge/flowbridge/schemas"
+)
+
+// deployEvents is an in-memory Publisher that keeps what it is given and, like the
+// stream, drops an event whose id it already holds.
+type deployEvents struct {
+	mu  sync.Mutex
+	evs []events.Event
+}
+
+var _ activities.Publisher = (*deployEvents)(nil)
+
+func (p *deployEvents) Publish(_ context.Context, ev events.Event) (events.PublishResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.evs {
+		if e.ID() == ev.ID() {
+			return events.PublishResult{Duplicate: true}, nil
+		}
+	}
+	p.evs = append(p.evs, ev.Clone())
+	return events.PublishResult{Sequence: uint64(len(p.evs))}, nil
+}
+
+// about returns the events whose subject is workflowID, in publishing order.
+func (p *deployEvents) about(workflowID string) []events.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []events.Event
+	for _, e := range p.evs {
+		if e.Subject() == workflowID {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func deployTypes(evs []events.Event) []string {
+	out := []string{}
+	for _, e := range evs {
+		out = append(out, e.Type())
+	}
+	return out
+}
+
+// deployData decodes a deploy event's data, after checking it against its schema.
+func deployData(t *testing.T, ev events.Event) activities.DeployEventData {
+	t.Helper()
+	sch, err := events.LoadSchemas(schemas.FS)
+	require.NoError(t, err)
+	require.NoError(t, sch.Validate(ev), "%s data breaks schemas/%s.json", ev.Type(), ev.Type())
+	var d activities.DeployEventData
+	require.NoError(t, json.Unmarshal(ev.Data(), &d))
+	return d
+}
+
+// cancelCalls is a WorkflowCanceller that records its calls and answers errs[id].
+type cancelCalls struct {
+	mu   sync.Mutex
+	ids  []string
+	errs map[string]error
+}
+
+func (c *cancelCalls) CancelWorkflow(_ context.Context, workflowID, _ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = append(c.ids, workflowID)
+	return c.errs[workflowID]
+}
+
+// blueprintRepo is a git repository in a temporary directory, cloned by file:// URL.
+type blueprintRepo struct {
+	dir string
+}
+
+func newBlueprintRepo(t *testing.T) *blueprintRepo {
+	t.Helper()
+	r := &blueprintRepo{dir: t.TempDir()}
+	r.git(t, "init", "--quiet", "--initial-branch=main")
+	return r
+}
+
+func (r *blueprintRepo) URL() string { return "file://" + r.dir }
+
+func (r *blueprintRepo) git(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", r.dir, "-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "git %v: %s", args, out)
+	return strings.TrimSpace(string(out))
+}
+
+// commit writes files (path → content) and commits them, returning the commit's sha.
+func (r *blueprintRepo) commit(t *testing.T, msg string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(r.dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	r.git(t, "add", "-A")
+	r.git(t, "commit", "--quiet", "-m", msg)
+	return r.git(t, "rev-parse", "HEAD")
+}
+
+// blueprintYAML is a blueprint whose commands are small shell commands; deploy writes
+// state (what the health server answers) into file.
+func blueprintYAML(build, test, deployState, stateFile, healthURL string) string {
+	return fmt.Sprintf(`build: %q
+test: %q
+deploy:
+  run: %q
+  timeout: 30s
+health:
+  url: %s
+  timeout: 3s
+  interval: 50ms
+`, build, test, fmt.Sprintf("echo deploying && printf %%s %s > %s", deployState, stateFile), healthURL)
+}
+
+// healthServer answers 200 while file holds "ok", 503 with its content otherwise.
+func healthServer(t *testing.T, file string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b, err := os.ReadFile(file)
+		if err == nil && strings.TrimSpace(string(b)) == "ok" {
+			fmt.Fprintln(w, "ok")
+			return
+		}
+		http.Error(w, "state: "+string(b), http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// deployFixture is one test's deploy activities: its own PostgreSQL schema and workspace
+// root, a recording publisher and canceller.
+type deployFixture struct {
+	deploys *activities.Deploys
+	store   *store.Store
+	pub     *deployEvents
+	cancels *cancelCalls
+	env     *testsuite.TestActivityEnvironment
+}
+
+func newDeployFixture(t *testing.T) *deployFixture {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, testenv.Postgres(t))
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	f := &deployFixture{store: st, pub: &deployEvents{}, cancels: &cancelCalls{errs: map[string]error{}}}
+	f.deploys, err = activities.NewDeploys(activities.Deploys{
+		Store: st, Publisher: f.pub, Temporal: f.cancels, WorkspaceRoot: filepath.Join(t.TempDir(), "ws"), Log: testenv.Logger(t),
+	})
+	require.NoError(t, err)
+	var s testsuite.WorkflowTestSuite
+	f.env = s.NewTestActivityEnvironment()
+	f.env.RegisterActivity(f.deploys)
+	return f
+}
+
+func (f *deployFixture) target(repo *blueprintRepo, sha string) activities.DeployTarget {
+	return activities.DeployTarget{
+		DeployID: "deploy-acme-site-" + sha, Repository: "acme/site", CloneURL: repo.URL(), Ref: "refs/heads/main", CommitSHA: sha,
+	}
+}
+
+func (f *deployFixture) prepare(t *testing.T, tg activities.DeployTarget) activities.Blueprint {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.deploys.PrepareDeploy, tg)
+	require.NoError(t, err)
+	var b activities.Blueprint
+	require.NoError(t, v.Get(&b))
+	return b
+}
+
+func (f *deployFixture) step(t *testing.T, in activities.DeployStepInput) activities.StepResult {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.deploys.RunDeployStep, in)
+	require.NoError(t, err)
+	var res activities.StepResult
+	require.NoError(t, v.Get(&res))
+	return res
+}
+
+func TestParseBlueprint(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		want    activities.Blueprint
+		wantErr string
+	}{
+		{
+			name: "commands as strings take the defaults",
+			yaml: "build: make\ntest: make test\ndeploy: ./deploy.sh\nhealth:\n  url: http://127.0.0.1:8080/healthz\n",
+			want: activities.Blueprint{
+				Build:  activities.BlueprintStep{Run: "make", Timeout: activities.DefaultStepTimeout},
+				Test:   activities.BlueprintStep{Run: "make test", Timeout: activities.DefaultStepTimeout},
+				Deploy: activities.BlueprintStep{Run: "./deploy.sh", Timeout: activities.DefaultStepTimeout},
+				Health: activities.BlueprintHealth{URL: "http://127.0.0.1:8080/healthz", Timeout: activities.DefaultHealthTimeout, Interval: activities.DefaultHealthInterval},
+			},
+		},
+		{
+			name: "steps as mappings with timeouts; build and test may be left out",
+			yaml: "deploy:\n  run: kubectl apply -f k8s/\n  timeout: 15m\nhealth:\n  url: https://site.example.com/healthz\n  timeout: 5m\n  interval: 10s\n",
+			want: activities.Blueprint{
+				Build:  activities.BlueprintStep{Timeout: activities.DefaultStepTimeout},
+				Test:   activities.BlueprintStep{Timeout: activities.DefaultStepTimeout},
+				Deploy: activities.BlueprintStep{Run: "kubectl apply -f k8s/", Timeout: 15 * time.Minute},
+				Health: activities.BlueprintHealth{URL: "https://site.example.com/healthz", Timeout: 5 * time.Minute, Interval: 10 * time.Second},
+			},
+		},
+		{name: "empty", yaml: "", wantErr: "blueprint.yaml is empty"},
+		{name: "no deploy command", yaml: "build: make\nhealth:\n  url: http://x/\n", wantErr: "deploy: a command is required"},
+		{name: "no health url", yaml: "deploy: ./d.sh\n", wantErr: "health.url: want an absolute http(s) URL"},
+		{name: "relative health url", yaml: "deploy: ./d.sh\nhealth:\n  url: /healthz\n", wantErr: "health.url"},
+		{name: "unknown field", yaml: "deploy: ./d.sh\nhealthcheck: http://x/\n", wantErr: "field healthcheck not found"},
+		{name: "unknown step field", yaml: "deploy:\n  command: ./d.sh\nhealth:\n  url: http://x/\n", wantErr: `unknown step field "command"`},
+		{name: "timeout over the maximum", yaml: "deploy:\n  run: ./d.sh\n  timeout: 2h\nhealth:\n  url: http://x/\n", wantErr: "deploy.timeout 2h0m0s: must be positive and at most 1h0m0s"},
+		{name: "timeout without a unit", yaml: "deploy:\n  run: ./d.sh\n  timeout: 30\nhealth:\n  url: http://x/\n", wantErr: "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := activities.ParseBlueprint([]byte(tt.yaml))
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// The four steps against a real git repository: checkout and blueprint, build, test and
+// deploy in one workspace, health from a server that reads what deploy wrote, cleanup.
+func TestDeployStepsAgainstGitRepo(t *testing.T) {
+	f := newDeployFixture(t)
+	state := filepath.Join(t.TempDir(), "state")
+	srv := healthServer(t, state)
+	repo := newBlueprintRepo(t)
+	sha := repo.commit(t, "first", map[string]string{
+		activities.BlueprintFile: blueprintYAML("echo building && mkdir -p out && echo ok > out/artifact", "test -f out/artifact && echo tested", "ok", state, srv.URL+"/healthz"),
+	})
+	tg := f.target(repo, sha)
+
+	b := f.prepare(t, tg)
+	require.Equal(t, srv.URL+"/healthz", b.Health.URL)
+	require.Equal(t, 30*time.Second, b.Deploy.Timeout)
+	for _, s := range []struct {
+		name string
+		step activities.BlueprintStep
+		want string
+	}{{activities.StepBuild, b.Build, "building"}, {activities.StepTest, b.Test, "tested"}, {activities.StepDeploy, b.Deploy, "deploying"}} {
+		res := f.step(t, activities.DeployStepInput{Target: tg, Step: s.name, Run: s.step.Run, Timeout: s.step.Timeout})
+		require.True(t, res.OK, "%s: %+v", s.name, res)
+		require.Equal(t, []string{s.want}, res.Tail, s.name)
+	}
+	state1, err := os.ReadFile(state)
+	require.NoError(t, err)
+	require.Equal(t, "ok", string(state1))
+
+	v, err := f.env.ExecuteActivity(f.deploys.CheckDeployHealth, activities.DeployHealthInput{URL: b.Health.URL, Timeout: b.Health.Timeout, Interval: b.Health.Interval})
+	require.NoError(t, err)
+	var health activities.HealthResult
+	require.NoError(t, v.Get(&health))
+	require.True(t, health.Healthy, "%+v", health)
+	require.Equal(t, 1, health.Probes)
+
+	ws := filepath.Join(f.deploys.WorkspaceRoot, tg.DeployID)
+	require.DirExists(t, filepath.Join(ws, "src", "out"))
+	_, err = f.env.ExecuteActivity(f.deploys.CleanupDeployWorkspace, tg)
+	require.NoError(t, err)
+	require.NoDirExists(t, ws)
+
+	// A step whose workspace is gone checks the commit out again, without the build.
+	res := f.step(t, activities.DeployStepInput{Target: tg, Step: activities.StepTest, Run: b.Test.Run, Timeout: b.Test.Timeout})
+	require.False(t, res.OK)
+	require.Equal(t, "exit status 1", res.Reason)
+}
+
+func TestPrepareDeployWithoutBlueprint(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := newBlueprintRepo(t)
+	sha := repo.commit(t, "no blueprint", map[string]string{"README": "hello\n"})
+	_, err := f.env.ExecuteActivity(f.deploys.PrepareDeploy, f.target(repo, sha))
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrorTypeInvalidBlueprint, app.Type())
+	require.True(t, app.NonRetryable())
+	require.Contains(t, app.Message(), "has no blueprint.yaml")
+
+	_, err = f.env.ExecuteActivity(f.deploys.PrepareDeploy, f.target(repo, "0123456789abcdef0123456789abcdef01234567"))
+	require.ErrorContains(t, err, "commit 0123456789abcdef0123456789abcdef01234567 is not on a branch or tag of "+repo.URL())
+}
+
+func TestRunDeployStepFailureKeepsTheTail(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := newBlueprintRepo(t)
+	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
+	res := f.step(t, activities.DeployStepInput{
+		Target: f.target(repo, sha), Step: activities.StepTest,
+		Run: `i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done; echo "to stderr" >&2; printf "no newline"; exit 3`,
+	})
+	require.False(t, res.OK)
+	require.Equal(t, "exit status 3", res.Reason)
+	require.Equal(t, 3, res.ExitCode)
+	require.Equal(t, 102, res.Lines)
+	require.Len(t, res.Tail, activities.TailLines)
+	require.Equal(t, "line 63", res.Tail[0])
+	require.Equal(t, []string{"line 100", "to stderr", "no newline"}, res.Tail[len(res.Tail)-3:])
+}
+
+// A step that outlives its timeout is killed with every process it started, and its
+// result says so.
+func TestRunDeployStepTimeoutKillsItsProcessGroup(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := newBlueprintRepo(t)
+	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
+	pidFile := filepath.Join(t.TempDir(), "sleep.pid")
+	res := f.step(t, activities.DeployStepInput{
+		Target: f.target(repo, sha), Step: activities.StepBuild, Timeout: 500 * time.Millisecond,
+		Run: fmt.Sprintf("sleep 300 & echo $! > %s; echo started; wait", pidFile),
+	})
+	require.False(t, res.OK)
+	require.Equal(t, "timed out after 500ms", res.Reason)
+	require.Equal(t, []string{"started"}, res.Tail)
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	testenv.Eventually(t, 5*time.Second, func() bool { return !processRunning(pid) }, "sleep (pid %d) still runs after its step timed out", pid)
+}
+
+// processRunning reports whether pid is a live process (a zombie is not).
+func processRunning(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func TestCheckDeployHealthNotHealthy(t *testing.T) {
+	f := newDeployFixture(t)
+	state := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, os.WriteFile(state, []byte("broken"), 0o644))
+	srv := healthServer(t, state)
+	v, err := f.env.ExecuteActivity(f.deploys.CheckDeployHealth, activities.DeployHealthInput{URL: srv.URL, Timeout: 300 * time.Millisecond, Interval: 50 * time.Millisecond})
+	require.NoError(t, err)
+	var res activities.HealthResult
+	require.NoError(t, v.Get(&res))
+	require.False(t, res.Healthy)
+	require.Greater(t, res.Probes, 1)
+	require.Contains(t, res.Reason, "503 Service Unavailable: state: broken (not healthy after 300ms")
+	require.Len(t, res.Tail, res.Probes)
+}
+
+func TestRollbackDeployRunsTheGoodCommitsDeploy(t *testing.T) {
+	f := newDeployFixture(t)
+	state := filepath.Join(t.TempDir(), "state")
+	from := filepath.Join(t.TempDir(), "from")
+	repo := newBlueprintRepo(t)
+	good := repo.commit(t, "good", map[string]string{
+		activities.BlueprintFile: fmt.Sprintf("deploy: echo v1 > %s && echo $BLUEPRINT_ROLLBACK_FROM > %s\nhealth:\n  url: http://good.example/healthz\n", state, from),
+	})
+	bad := repo.commit(t, "bad", map[string]string{
+		activities.BlueprintFile: fmt.Sprintf("deploy: echo v2 > %s\nhealth:\n  url: http://bad.example/healthz\n", state),
+	})
+	v, err := f.env.ExecuteActivity(f.deploys.RollbackDeploy, activities.RollbackInput{Target: f.target(repo, bad), CommitSHA: good})
+	require.NoError(t, err)
+	var res activities.RollbackResult
+	require.NoError(t, v.Get(&res))
+	require.True(t, res.Deploy.OK, "%+v", res.Deploy)
+	require.Equal(t, "http://good.example/healthz", res.Health.URL)
+	for file, want := range map[string]string{state: "v1", from: bad} {
+		b, err := os.ReadFile(file)
+		require.NoError(t, err)
+		require.Equal(t, want, strings.TrimSpace(string(b)))
+	}
+}
+
+func TestSupersedeOlderDeploys(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := newBlueprintRepo(t)
+	t0 := time.Now().UTC().Add(-time.Hour)
+	older, newer, late := f.target(repo, "aaaaaaa"), f.target(repo, "bbbbbbb"), f.target(repo, "0000000")
+	older.PushedAt, newer.PushedAt, late.PushedAt = t0, t0.Add(time.Minute), t0.Add(30*time.Second)
+
+	supersede := func(tg activities.DeployTarget) activities.SupersedeResult {
+		t.Helper()
+		v, err := f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, tg)
+		require.NoError(t, err)
+		var res activities.SupersedeResult
+		require.NoError(t, v.Get(&res))
+		return res
+	}
+	require.Equal(t, activities.SupersedeResult{}, supersede(older))
+	require.Equal(t, activities.SupersedeResult{Cancelled: []string{older.DeployID}}, supersede(newer))
+	require.Equal(t, []string{older.DeployID}, f.cancels.ids)
+	v, err := f.env.ExecuteActivity(f.deploys.DeploySupersededBy, older)
+	require.NoError(t, err)
+	var by string
+	require.NoError(t, v.Get(&by))
+	require.Equal(t, "bbbbbbb", by)
+
+	// A push older than the running one, delivered late, is superseded by it.
+	require.Equal(t, activities.SupersedeResult{SupersededBy: "bbbbbbb"}, supersede(late))
+
+	// A superseded deploy whose workflow is gone is marked failed.
+	next := f.target(repo, "ccccccc")
+	next.PushedAt = t0.Add(2 * time.Minute)
+	f.cancels.errs[newer.DeployID] = serviceerror.NewNotFound("workflow execution already completed")
+	require.Equal(t, activities.SupersedeResult{Cancelled: []string{newer.DeployID}}, supersede(next))
+	d, err := f.store.DeployByID(context.Background(), newer.DeployID)
+	require.NoError(t, err)
+	require.Equal(t, store.DeployFailed, d.Status)
+
+	// Any other error is returned, for Temporal to retry.
+	f.cancels.errs[next.DeployID] = serviceerror.NewUnavailable("try later")
+	last := f.target(repo, "ddddddd")
+	last.PushedAt = t0.Add(3 * time.Minute)
+	_, err = f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, last)
+	require.ErrorContains(t, err, "cancel superseded deploy "+next.DeployID)
+}
+
+func TestFinishDeployRecordsTheLastGoodCommit(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := newBlueprintRepo(t)
+	lastGood := func(tg activities.DeployTarget) string {
+		t.Helper()
+		v, err := f.env.ExecuteActivity(f.deploys.LastGoodDeploy, tg)
+		require.NoError(t, err)
+		var sha string
+		require.NoError(t, v.Get(&sha))
+		return sha
+	}
+	for _, c := range []struct{ sha, status string }{{"1111111", activities.DeployStatusSucceeded}, {"2222222", activities.DeployStatusFailed}} {
+		tg := f.target(repo, c.sha)
+		_, err := f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, tg)
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"1111111": "", "2222222": "1111111"}[c.sha], lastGood(tg))
+		_, err = f.env.ExecuteActivity(f.deploys.FinishDeploy, activities.FinishDeployInput{Target: tg, Status: c.status})
+		require.NoError(t, err)
+	}
+	require.Equal(t, "1111111", lastGood(f.target(repo, "3333333")))
+}
+
+func TestEmitDeployEvent(t *testing.T) {
+	f := newDeployFixture(t)
+	cause := activities.Cause{EventID: "evt-push", CorrelationID: "corr-1"}
+	in := activities.DeployEventInput{Type: activities.EventDeployFailed, Cause: cause, Data: activities.DeployEventData{
+		Repository: "acme/site", CommitSHA: "abc1234", Ref: "refs/heads/main", Step: activities.StepTest, Reason: "test failed: exit status 1", OutputTail: "FAIL",
+	}}
+	for range 2 { // a retried activity emits the same id, which the stream drops
+		_, err := f.env.ExecuteActivity(f.deploys.EmitDeployEvent, in)
+		require.NoError(t, err)
+	}
+	require.Len(t, f.pub.evs, 1)
+	ev := f.pub.evs[0]
+	require.Equal(t, activities.ResultEventID(ev.Subject(), activities.EventDeployFailed), ev.ID())
+	require.Equal(t, "evt-push", ev.Extensions()[events.ExtCausationID])
+	require.Equal(t, in.Data, deployData(t, ev))
+
+	_, err := f.env.ExecuteActivity(f.deploys.EmitDeployEvent, activities.DeployEventInput{Type: "deploy.exploded"})
+	require.ErrorContains(t, err, "unknown event type deploy.exploded")
+}
+
+func TestNewDeploysChecksItsDependencies(t *testing.T) {
+	ok := activities.Deploys{Store: &store.Store{}, Publisher: &deployEvents{}, Temporal: &cancelCalls{}, WorkspaceRoot: t.TempDir()}
+	tests := []struct {
+		name    string
+		edit    func(*activities.Deploys)
+		wantErr string
+	}{
+		{"complete", func(*activities.Deploys) {}, ""},
+		{"no store", func(d *activities.Deploys) { d.Store = nil }, "Store is nil"},
+		{"no publisher", func(d *activities.Deploys) { d.Publisher = nil }, "Publisher is nil"},
+		{"no Temporal client", func(d *activities.Deploys) { d.Temporal = nil }, "Temporal is nil"},
+		{"no workspace root", func(d *activities.Deploys) { d.WorkspaceRoot = "" }, "WorkspaceRoot is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := ok
+			tt.edit(&d)
+			got, err := activities.NewDeploys(d)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.True(t, filepath.IsAbs(got.WorkspaceRoot))
+		})
+	}
+}
+
+// The worker registers Activities and Deploys side by side, where an activity's name is
+// its method's name: the two must not share one.
+func TestDeploysRegisterBesideActivities(t *testing.T) {
+	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"}) // never dialled
+	require.NoError(t, err)
+	defer c.Close()
+	w := worker.New(c, "registry-only", worker.Options{})
+	w.RegisterActivity(&activities.Activities{})
+	require.Panics(t, func() { w.RegisterActivity(&activities.Activities{}) }, "a clash must panic")
+	require.NotPanics(t, func() { w.RegisterActivity(&activities.Deploys{}) })
+}

@@ -1,0 +1,346 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowbridge/flowbridge/internal/activities"
+)
+
+// DeployConfig holds BlueprintDeploy's timings. Zero fields take the defaults.
+type DeployConfig struct {
+	// HeartbeatTimeout is how long a checkout, step, health check or rollback may go
+	// without heartbeating before Temporal retries it on another worker. A cancelled step
+	// notices within about 80% of it. Optional: defaults to 10s.
+	HeartbeatTimeout time.Duration
+}
+
+func (c DeployConfig) withDefaults() DeployConfig {
+	if c.HeartbeatTimeout <= 0 {
+		c.HeartbeatTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// Deploy carries the configuration of BlueprintDeploy; the worker registers its method.
+type Deploy struct {
+	Config DeployConfig
+}
+
+// BlueprintPushed is the data of a blueprint.pushed event.
+type BlueprintPushed struct {
+	Repository string `json:"repository"`
+	CloneURL   string `json:"clone_url"`
+	Ref        string `json:"ref"`
+	CommitSHA  string `json:"commit_sha"`
+	Pusher     string `json:"pusher,omitempty"`
+	Message    string `json:"message,omitempty"`
+}
+
+// DeployResult is what BlueprintDeploy returns, and the details of its DeployFailed
+// error.
+type DeployResult struct {
+	Status       string `json:"status"`         // DeploySucceeded, DeployFailed or DeploySuperseded
+	Step         string `json:"step,omitempty"` // where it failed: one of activities.Step*
+	Reason       string `json:"reason,omitempty"`
+	RolledBackTo string `json:"rolled_back_to,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
+}
+
+// Deploy outcomes.
+const (
+	DeploySucceeded = "succeeded"
+	DeployFailed    = "failed"
+	// DeploySuperseded: a newer push to the same ref was already deploying when this one
+	// began, so it did nothing.
+	DeploySuperseded = "superseded"
+	// DeployCancelled: cancelled while running, by a newer push or by hand. The workflow
+	// ends cancelled rather than returning this.
+	DeployCancelled = "cancelled"
+)
+
+// ErrorTypeDeployFailed is the type of the non-retryable application error that
+// BlueprintDeploy ends with when the deploy failed; its details are the DeployResult.
+const ErrorTypeDeployFailed = "DeployFailed"
+
+// BlueprintDeploy deploys the pushed commit of a blueprint repository: it emits
+// deploy.started, supersedes (cancels) the older deploys of the same ref still running,
+// checks the commit out and reads its blueprint.yaml, runs its build, test and deploy
+// commands, then polls its health URL. A deploy that is not healthy in time is rolled
+// back: the last good commit of the ref is deployed again. It ends with deploy.succeeded
+// (recording the commit as the last good one) or deploy.failed saying which step failed,
+// why, and the tail of its output.
+//
+// Cancelled — a newer push superseded it — it kills the running step, emits
+// deploy.failed "superseded by <sha>" and ends cancelled. A failed deploy ends the
+// workflow with a DeployFailed error.
+func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev Event) (DeployResult, error) {
+	var in BlueprintPushed
+	if err := ev.DecodeData(&in); err != nil || in.Repository == "" || in.CloneURL == "" || in.Ref == "" || in.CommitSHA == "" {
+		return DeployResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("event %s: data must carry repository, clone_url, ref and commit_sha", ev.ID), "InvalidInput", err)
+	}
+	var cfg DeployConfig
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return d.Config.withDefaults() }).Get(&cfg); err != nil {
+		return DeployResult{}, err
+	}
+	info := workflow.GetInfo(ctx)
+	r := &deployRun{
+		cfg:   cfg,
+		in:    in,
+		cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID},
+		target: activities.DeployTarget{
+			DeployID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+			Repository: in.Repository, CloneURL: in.CloneURL, Ref: in.Ref, CommitSHA: in.CommitSHA, PushedAt: ev.Time,
+		},
+	}
+	return r.run(ctx)
+}
+
+// deployRun is one run of BlueprintDeploy.
+type deployRun struct {
+	cfg       DeployConfig
+	in        BlueprintPushed
+	cause     activities.Cause
+	target    activities.DeployTarget
+	healthURL string
+}
+
+func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
+	var a *activities.Deploys
+	log := workflow.GetLogger(ctx)
+	defer r.cleanup(ctx)
+
+	started := r.event(activities.EventDeployStarted, activities.DeployEventData{Pusher: r.in.Pusher, Message: r.in.Message})
+	if err := workflow.ExecuteActivity(r.short(ctx), a.EmitDeployEvent, started).Get(ctx, nil); err != nil {
+		return r.stopped(ctx, activities.StepQueued, err, nil)
+	}
+	var sup activities.SupersedeResult
+	if err := workflow.ExecuteActivity(r.short(ctx), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
+		return r.stopped(ctx, activities.StepQueued, err, nil)
+	}
+	if sup.SupersededBy != "" {
+		res := DeployResult{Status: DeploySuperseded, Step: activities.StepQueued, Reason: "superseded by " + sup.SupersededBy, SupersededBy: sup.SupersededBy}
+		return r.end(ctx, res, nil)
+	}
+
+	var bp activities.Blueprint
+	if err := workflow.ExecuteActivity(r.long(ctx, 0), a.PrepareDeploy, r.target).Get(ctx, &bp); err != nil {
+		return r.stopped(ctx, activities.StepCheckout, err, nil)
+	}
+	r.healthURL = bp.Health.URL
+	steps := []struct {
+		name string
+		step activities.BlueprintStep
+	}{{activities.StepBuild, bp.Build}, {activities.StepTest, bp.Test}, {activities.StepDeploy, bp.Deploy}}
+	for _, s := range steps {
+		if s.step.Run == "" {
+			log.Info("Blueprint has no command for this step; skipped", "step", s.name)
+			continue
+		}
+		in := activities.DeployStepInput{Target: r.target, Step: s.name, Run: s.step.Run, Timeout: s.step.Timeout}
+		var res activities.StepResult
+		if err := workflow.ExecuteActivity(r.long(ctx, s.step.Timeout), a.RunDeployStep, in).Get(ctx, &res); err != nil {
+			return r.stopped(ctx, s.name, err, nil)
+		}
+		if !res.OK {
+			return r.end(ctx, DeployResult{Status: DeployFailed, Step: s.name, Reason: s.name + " failed: " + res.Reason}, res.Tail)
+		}
+	}
+
+	health, err := r.health(ctx, bp.Health)
+	if err != nil {
+		return r.stopped(ctx, activities.StepHealth, err, nil)
+	}
+	if !health.Healthy {
+		return r.rollback(ctx, health)
+	}
+	return r.end(ctx, DeployResult{Status: DeploySucceeded}, nil)
+}
+
+// rollback deploys the last good commit again after health failed the deploy, and
+// checks that commit's health.
+func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResult) (DeployResult, error) {
+	var a *activities.Deploys
+	res := DeployResult{Status: DeployFailed, Step: activities.StepHealth, Reason: "health check failed: " + health.Reason}
+	tail := health.Tail
+	var good string
+	if err := workflow.ExecuteActivity(r.short(ctx), a.LastGoodDeploy, r.target).Get(ctx, &good); err != nil {
+		return r.stopped(ctx, activities.StepRollback, err, tail)
+	}
+	switch good {
+	case "":
+		res.Reason += "; no earlier good deploy to roll back to"
+		return r.end(ctx, res, tail)
+	case r.target.CommitSHA:
+		res.Reason += "; this commit is the last good one, so there is nothing to roll back to"
+		return r.end(ctx, res, tail)
+	}
+	var rb activities.RollbackResult
+	in := activities.RollbackInput{Target: r.target, CommitSHA: good}
+	if err := workflow.ExecuteActivity(r.long(ctx, activities.MaxStepTimeout), a.RollbackDeploy, in).Get(ctx, &rb); err != nil {
+		if r.isCancel(ctx, err) {
+			return r.stopped(ctx, activities.StepRollback, err, tail)
+		}
+		res.Reason += fmt.Sprintf("; rollback to %s failed: %s", good, reasonOf(err))
+		return r.end(ctx, res, tail)
+	}
+	if !rb.Deploy.OK {
+		res.Reason += fmt.Sprintf("; rollback to %s failed: deploy %s", good, rb.Deploy.Reason)
+		return r.end(ctx, res, append(tail, rb.Deploy.Tail...))
+	}
+	res.RolledBackTo = good
+	res.Reason += "; rolled back to " + good
+	after, err := r.health(ctx, rb.Health)
+	if err != nil {
+		return r.stopped(ctx, activities.StepRollback, err, tail)
+	}
+	if !after.Healthy {
+		res.Reason += ", which is not healthy either: " + after.Reason
+	}
+	return r.end(ctx, res, tail)
+}
+
+func (r *deployRun) health(ctx workflow.Context, h activities.BlueprintHealth) (activities.HealthResult, error) {
+	var a *activities.Deploys
+	var res activities.HealthResult
+	in := activities.DeployHealthInput{URL: h.URL, Timeout: h.Timeout, Interval: h.Interval}
+	err := workflow.ExecuteActivity(r.long(ctx, h.Timeout), a.CheckDeployHealth, in).Get(ctx, &res)
+	return res, err
+}
+
+// stopped ends the deploy after an activity error: a cancellation, or a failure that
+// retries did not fix.
+func (r *deployRun) stopped(ctx workflow.Context, step string, err error, tail []string) (DeployResult, error) {
+	if r.isCancel(ctx, err) {
+		return r.cancelled(ctx, step, err, tail)
+	}
+	return r.end(ctx, DeployResult{Status: DeployFailed, Step: step, Reason: step + " failed: " + reasonOf(err)}, tail)
+}
+
+func (r *deployRun) isCancel(ctx workflow.Context, err error) bool {
+	return temporal.IsCanceledError(err) && ctx.Err() != nil
+}
+
+// cancelled reports a deploy cancelled in step — by a newer push, or by hand — and ends
+// the workflow cancelled. The interrupted activity's CanceledError carries its output so
+// far.
+func (r *deployRun) cancelled(ctx workflow.Context, step string, err error, tail []string) (DeployResult, error) {
+	var a *activities.Deploys
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		// StepResult and HealthResult carry a tail; RollbackResult carries its deploy's.
+		var details struct {
+			Tail   []string `json:"tail"`
+			Deploy struct {
+				Tail []string `json:"tail"`
+			} `json:"deploy"`
+		}
+		if canceled.Details(&details) == nil {
+			tail = append(append(tail, details.Tail...), details.Deploy.Tail...)
+		}
+	}
+	res := DeployResult{Status: DeployCancelled, Step: step, Reason: "cancelled"}
+	var by string
+	if err := workflow.ExecuteActivity(r.short(dctx), a.DeploySupersededBy, r.target).Get(dctx, &by); err != nil {
+		workflow.GetLogger(ctx).Warn("Could not tell what superseded the deploy", "err", err)
+	}
+	if by != "" {
+		res.Reason, res.SupersededBy = "superseded by "+by, by
+	}
+	if _, err := r.end(dctx, res, tail); err != nil {
+		return res, err
+	}
+	return res, temporal.NewCanceledError(res.Reason)
+}
+
+// end records how the deploy ended and emits deploy.succeeded or deploy.failed, on a
+// disconnected context: an outcome once reached is reported even if a cancellation
+// arrives meanwhile. A failed deploy is returned as a DeployFailed error.
+func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (DeployResult, error) {
+	var a *activities.Deploys
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	sctx := r.short(dctx)
+	status := activities.DeployStatusFailed
+	switch res.Status {
+	case DeploySucceeded:
+		status = activities.DeployStatusSucceeded
+	case DeploySuperseded, DeployCancelled:
+		status = activities.DeployStatusCancelled
+	}
+	finish := activities.FinishDeployInput{Target: r.target, Status: status, Step: res.Step, Reason: res.Reason, RolledBackTo: res.RolledBackTo}
+	if err := workflow.ExecuteActivity(sctx, a.FinishDeploy, finish).Get(sctx, nil); err != nil {
+		return res, err
+	}
+	ev := r.event(activities.EventDeployFailed, activities.DeployEventData{
+		Step: res.Step, Reason: res.Reason, OutputTail: strings.Join(tail[max(0, len(tail)-activities.TailLines):], "\n"),
+		RolledBackTo: res.RolledBackTo, SupersededBy: res.SupersededBy,
+	})
+	if res.Status == DeploySucceeded {
+		ev = r.event(activities.EventDeploySucceeded, activities.DeployEventData{HealthURL: r.healthURL})
+	}
+	if err := workflow.ExecuteActivity(sctx, a.EmitDeployEvent, ev).Get(sctx, nil); err != nil {
+		return res, err
+	}
+	workflow.GetLogger(ctx).Info("Deploy ended", "status", res.Status, "step", res.Step, "reason", res.Reason)
+	if res.Status == DeployFailed {
+		return res, temporal.NewNonRetryableApplicationError(res.Reason, ErrorTypeDeployFailed, nil, res)
+	}
+	return res, nil
+}
+
+// cleanup removes the deploy's workspace, however the deploy ended.
+func (r *deployRun) cleanup(ctx workflow.Context) {
+	var a *activities.Deploys
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	opts := workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), a.CleanupDeployWorkspace, r.target).Get(dctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("Deploy workspace not removed", "err", err)
+	}
+}
+
+// event is a deploy result event about this deploy's commit.
+func (r *deployRun) event(eventType string, data activities.DeployEventData) activities.DeployEventInput {
+	data.Repository, data.CommitSHA, data.Ref = r.target.Repository, r.target.CommitSHA, r.target.Ref
+	return activities.DeployEventInput{Type: eventType, Data: data, Cause: r.cause}
+}
+
+// short is for activities that only talk to PostgreSQL, NATS or Temporal.
+func (r *deployRun) short(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	})
+}
+
+// long is for the checkout, the steps, the health check and the rollback, which run
+// for up to timeout plus a checkout. A failing command is a result, not an error, so
+// retries are for lost workers and unreachable git servers; they heartbeat, and a
+// cancellation waits until their processes are gone.
+func (r *deployRun) long(ctx workflow.Context, timeout time.Duration) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: timeout + 15*time.Minute,
+		HeartbeatTimeout:    r.cfg.HeartbeatTimeout,
+		WaitForCancellation: true,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, MaximumInterval: time.Minute},
+	})
+}
+
+// reasonOf is the message of the failure behind an activity error.
+func reasonOf(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "timed out (" + timeout.TimeoutType().String() + ")"
+	}
+	return err.Error()
+}

@@ -1,0 +1,340 @@
+package workflows_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/workflows"
+)
+
+var dep *activities.Deploys
+
+const (
+	deploySHA = "c0ffee1"
+	goodSHA   = "900d000"
+	newerSHA  = "bbbbbbb"
+)
+
+func blueprintPushed(t *testing.T) workflows.Event {
+	t.Helper()
+	data, err := json.Marshal(workflows.BlueprintPushed{
+		Repository: "acme/site", CloneURL: "https://git.example/acme/site.git", Ref: "refs/heads/main", CommitSHA: deploySHA,
+		Pusher: "ada", Message: "Update the landing page",
+	})
+	require.NoError(t, err)
+	return workflows.Event{ID: "evt-push", Type: "blueprint.pushed", Source: "/test", Data: data, Time: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+var testBlueprint = activities.Blueprint{
+	Build:  activities.BlueprintStep{Run: "make", Timeout: time.Minute},
+	Test:   activities.BlueprintStep{Run: "make test", Timeout: time.Minute},
+	Deploy: activities.BlueprintStep{Run: "./deploy.sh", Timeout: time.Minute},
+	Health: activities.BlueprintHealth{URL: "http://site.test/healthz", Timeout: time.Minute, Interval: time.Second},
+}
+
+// deployEnv registers BlueprintDeploy and answers its activities as its fields say,
+// recording the calls.
+type deployEnv struct {
+	*testsuite.TestWorkflowEnvironment
+
+	// answers
+	supersededBy string                           // SupersedeOlderDeploys: a newer push runs
+	failStep     map[string]activities.StepResult // RunDeployStep: steps that fail
+	healthy      []bool                           // CheckDeployHealth, call by call; then healthy
+	lastGood     string                           // LastGoodDeploy
+	rollbackFail string                           // RollbackDeploy: its deploy's failure reason
+	blockStep    string                           // RunDeployStep: cancel the workflow in this step
+	prepareErr   error                            // PrepareDeploy
+	release      chan struct{}                    // closed when the test ends
+
+	mu        sync.Mutex
+	emitted   []activities.DeployEventInput
+	steps     []string
+	healthURL []string
+	rollbacks []string
+	finished  []activities.FinishDeployInput
+	cleanups  int
+}
+
+func newDeployEnv(t *testing.T) *deployEnv {
+	var s testsuite.WorkflowTestSuite
+	e := &deployEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), failStep: map[string]activities.StepResult{}, release: make(chan struct{})}
+	t.Cleanup(func() { close(e.release) })
+	d := &workflows.Deploy{Config: workflows.DeployConfig{HeartbeatTimeout: 5 * time.Second}}
+	e.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
+
+	e.OnActivity(dep.EmitDeployEvent, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeployEventInput) error {
+		e.record(func() { e.emitted = append(e.emitted, in) })
+		return nil
+	})
+	e.OnActivity(dep.SupersedeOlderDeploys, mock.Anything, mock.Anything).Return(func(_ context.Context, tg activities.DeployTarget) (activities.SupersedeResult, error) {
+		require.Equal(t, "acme/site", tg.Repository)
+		require.Equal(t, "refs/heads/main", tg.Ref)
+		require.Equal(t, deploySHA, tg.CommitSHA)
+		require.Equal(t, time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC), tg.PushedAt.UTC())
+		require.NotEmpty(t, tg.DeployID)
+		return activities.SupersedeResult{SupersededBy: e.supersededBy}, nil
+	})
+	e.OnActivity(dep.PrepareDeploy, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
+		if e.prepareErr != nil {
+			return activities.Blueprint{}, e.prepareErr
+		}
+		return testBlueprint, nil
+	})
+	e.OnActivity(dep.RunDeployStep, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
+		e.record(func() { e.steps = append(e.steps, in.Step) })
+		if in.Step == e.blockStep {
+			e.CancelWorkflow() // as a newer push would
+			select {
+			case <-ctx.Done():
+			case <-e.release:
+			}
+			return activities.StepResult{}, temporal.NewCanceledError()
+		}
+		if res, ok := e.failStep[in.Step]; ok {
+			res.Step = in.Step
+			return res, nil
+		}
+		return activities.StepResult{Step: in.Step, OK: true}, nil
+	})
+	e.OnActivity(dep.CheckDeployHealth, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeployHealthInput) (activities.HealthResult, error) {
+		healthy := true
+		e.record(func() {
+			e.healthURL = append(e.healthURL, in.URL)
+			if len(e.healthy) > 0 {
+				healthy, e.healthy = e.healthy[0], e.healthy[1:]
+			}
+		})
+		if healthy {
+			return activities.HealthResult{Healthy: true, Probes: 1}, nil
+		}
+		return activities.HealthResult{Reason: "GET " + in.URL + ": 503 Service Unavailable", Probes: 3, Tail: []string{"probe 1: 503", "probe 2: 503", "probe 3: 503"}}, nil
+	})
+	e.OnActivity(dep.LastGoodDeploy, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) (string, error) {
+		return e.lastGood, nil
+	})
+	e.OnActivity(dep.RollbackDeploy, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RollbackInput) (activities.RollbackResult, error) {
+		e.record(func() { e.rollbacks = append(e.rollbacks, in.CommitSHA) })
+		res := activities.RollbackResult{Deploy: activities.StepResult{Step: activities.StepRollback, OK: true}, Health: activities.BlueprintHealth{URL: "http://site.test/old-healthz"}}
+		if e.rollbackFail != "" {
+			res.Deploy = activities.StepResult{Step: activities.StepRollback, Reason: e.rollbackFail, Tail: []string{"rollback broke"}}
+		}
+		return res, nil
+	})
+	e.OnActivity(dep.DeploySupersededBy, mock.Anything, mock.Anything).Return(newerSHA, nil)
+	e.OnActivity(dep.FinishDeploy, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FinishDeployInput) error {
+		e.record(func() { e.finished = append(e.finished, in) })
+		return nil
+	})
+	e.OnActivity(dep.CleanupDeployWorkspace, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) error {
+		e.record(func() { e.cleanups++ })
+		return nil
+	})
+	return e
+}
+
+func (e *deployEnv) record(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f()
+}
+
+func (e *deployEnv) emittedTypes() []string {
+	out := []string{}
+	for _, ev := range e.emitted {
+		out = append(out, ev.Type)
+	}
+	return out
+}
+
+// failed returns the data of the deploy.failed event, which must be the last emitted.
+func (e *deployEnv) failed(t *testing.T) activities.DeployEventData {
+	t.Helper()
+	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeployFailed}, e.emittedTypes())
+	return e.emitted[1].Data
+}
+
+// failedResult checks that the workflow ended with a DeployFailed error and returns its
+// result.
+func (e *deployEnv) failedResult(t *testing.T) workflows.DeployResult {
+	t.Helper()
+	require.True(t, e.IsWorkflowCompleted())
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, e.GetWorkflowError(), &app)
+	require.Equal(t, workflows.ErrorTypeDeployFailed, app.Type())
+	var res workflows.DeployResult
+	require.NoError(t, app.Details(&res))
+	return res
+}
+
+func TestBlueprintDeploySucceeds(t *testing.T) {
+	e := newDeployEnv(t)
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	var res workflows.DeployResult
+	require.NoError(t, e.GetWorkflowResult(&res))
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySucceeded}, res)
+
+	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeploySucceeded}, e.emittedTypes())
+	started, succeeded := e.emitted[0], e.emitted[1]
+	require.Equal(t, activities.DeployEventData{Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main", Pusher: "ada", Message: "Update the landing page"}, started.Data)
+	require.Equal(t, activities.Cause{EventID: "evt-push"}, started.Cause)
+	require.Equal(t, activities.DeployEventData{Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main", HealthURL: "http://site.test/healthz"}, succeeded.Data)
+	require.Equal(t, []string{"build", "test", "deploy"}, e.steps)
+	require.Equal(t, []string{"http://site.test/healthz"}, e.healthURL)
+	require.Len(t, e.finished, 1)
+	require.Equal(t, activities.DeployStatusSucceeded, e.finished[0].Status)
+	require.Empty(t, e.rollbacks)
+	require.Equal(t, 1, e.cleanups)
+}
+
+func TestBlueprintDeployStepFails(t *testing.T) {
+	tests := []struct {
+		name      string
+		step      string
+		result    activities.StepResult
+		wantSteps []string
+	}{
+		{"test fails: no deploy", activities.StepTest, activities.StepResult{Reason: "exit status 1", ExitCode: 1, Tail: []string{"--- FAIL: TestHome", "FAIL"}}, []string{"build", "test"}},
+		{"build times out", activities.StepBuild, activities.StepResult{Reason: "timed out after 1m0s", ExitCode: -1, Tail: []string{"compiling"}}, []string{"build"}},
+		{"deploy fails: no health check", activities.StepDeploy, activities.StepResult{Reason: "exit status 2", ExitCode: 2}, []string{"build", "test", "deploy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newDeployEnv(t)
+			e.failStep[tt.step] = tt.result
+			e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+			wantReason := tt.step + " failed: " + tt.result.Reason
+			require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: tt.step, Reason: wantReason}, e.failedResult(t))
+			require.Equal(t, activities.DeployEventData{
+				Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main",
+				Step: tt.step, Reason: wantReason, OutputTail: strings.Join(tt.result.Tail, "\n"),
+			}, e.failed(t))
+			require.Equal(t, tt.wantSteps, e.steps)
+			require.Empty(t, e.healthURL)
+			require.Equal(t, []activities.FinishDeployInput{{Target: e.finished[0].Target, Status: activities.DeployStatusFailed, Step: tt.step, Reason: wantReason}}, e.finished)
+			require.Equal(t, 1, e.cleanups)
+		})
+	}
+}
+
+func TestBlueprintDeployUnhealthyRollsBack(t *testing.T) {
+	tests := []struct {
+		name          string
+		lastGood      string
+		rollbackFail  string
+		healthy       []bool
+		wantReason    string
+		wantRollbacks []string
+		wantRolledTo  string
+	}{
+		{
+			name: "rolled back to the last good commit", lastGood: goodSHA, healthy: []bool{false, true},
+			wantReason:    "health check failed: GET http://site.test/healthz: 503 Service Unavailable; rolled back to " + goodSHA,
+			wantRollbacks: []string{goodSHA}, wantRolledTo: goodSHA,
+		},
+		{
+			name: "rolled back, but that is not healthy either", lastGood: goodSHA, healthy: []bool{false, false},
+			wantReason: "health check failed: GET http://site.test/healthz: 503 Service Unavailable; rolled back to " + goodSHA +
+				", which is not healthy either: GET http://site.test/old-healthz: 503 Service Unavailable",
+			wantRollbacks: []string{goodSHA}, wantRolledTo: goodSHA,
+		},
+		{
+			name: "the rollback's deploy fails", lastGood: goodSHA, rollbackFail: "exit status 2", healthy: []bool{false},
+			wantReason:    "health check failed: GET http://site.test/healthz: 503 Service Unavailable; rollback to " + goodSHA + " failed: deploy exit status 2",
+			wantRollbacks: []string{goodSHA},
+		},
+		{
+			name: "nothing to roll back to", healthy: []bool{false},
+			wantReason: "health check failed: GET http://site.test/healthz: 503 Service Unavailable; no earlier good deploy to roll back to",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newDeployEnv(t)
+			e.lastGood, e.rollbackFail, e.healthy = tt.lastGood, tt.rollbackFail, tt.healthy
+			e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+			want := workflows.DeployResult{Status: workflows.DeployFailed, Step: activities.StepHealth, Reason: tt.wantReason, RolledBackTo: tt.wantRolledTo}
+			require.Equal(t, want, e.failedResult(t))
+			failed := e.failed(t)
+			require.Equal(t, activities.StepHealth, failed.Step)
+			require.Equal(t, tt.wantReason, failed.Reason)
+			require.Equal(t, tt.wantRolledTo, failed.RolledBackTo)
+			require.True(t, strings.HasPrefix(failed.OutputTail, "probe 1: 503\nprobe 2: 503\nprobe 3: 503"), failed.OutputTail)
+			require.Equal(t, tt.wantRollbacks, e.rollbacks)
+			require.Len(t, e.finished, 1)
+			require.Equal(t, tt.wantRolledTo, e.finished[0].RolledBackTo)
+			require.Equal(t, []string{"build", "test", "deploy"}, e.steps)
+		})
+	}
+}
+
+// A newer push cancels the deploy in its build: the step is interrupted, deploy.failed
+// says what superseded it, and the workflow ends cancelled.
+func TestBlueprintDeployCancelledBySupersedingPush(t *testing.T) {
+	e := newDeployEnv(t)
+	e.blockStep = activities.StepBuild
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	err := e.GetWorkflowError()
+	var canceled *temporal.CanceledError
+	require.True(t, errors.As(err, &canceled), "got %v, want a CanceledError", err)
+
+	failed := e.failed(t)
+	require.Equal(t, activities.StepBuild, failed.Step)
+	require.Equal(t, "superseded by "+newerSHA, failed.Reason)
+	require.Equal(t, newerSHA, failed.SupersededBy)
+	require.Equal(t, []string{"build"}, e.steps)
+	require.Len(t, e.finished, 1)
+	require.Equal(t, activities.DeployStatusCancelled, e.finished[0].Status)
+	require.Equal(t, 1, e.cleanups)
+}
+
+// A newer push was already deploying when this one began: it does nothing but say so.
+func TestBlueprintDeploySupersededBeforeItBegins(t *testing.T) {
+	e := newDeployEnv(t)
+	e.supersededBy = newerSHA
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	var res workflows.DeployResult
+	require.NoError(t, e.GetWorkflowResult(&res))
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySuperseded, Step: activities.StepQueued, Reason: "superseded by " + newerSHA, SupersededBy: newerSHA}, res)
+	failed := e.failed(t)
+	require.Equal(t, activities.StepQueued, failed.Step)
+	require.Equal(t, "superseded by "+newerSHA, failed.Reason)
+	require.Empty(t, e.steps)
+	require.Equal(t, activities.DeployStatusCancelled, e.finished[0].Status)
+}
+
+func TestBlueprintDeployWithoutValidBlueprint(t *testing.T) {
+	e := newDeployEnv(t)
+	e.prepareErr = temporal.NewNonRetryableApplicationError("commit c0ffee1 has no blueprint.yaml at its root", activities.ErrorTypeInvalidBlueprint, nil)
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	res := e.failedResult(t)
+	require.Equal(t, activities.StepCheckout, res.Step)
+	require.Equal(t, "checkout failed: commit c0ffee1 has no blueprint.yaml at its root", res.Reason)
+	require.Equal(t, activities.StepCheckout, e.failed(t).Step)
+	require.Empty(t, e.steps)
+}
+
+func TestBlueprintDeployRejectsBadInput(t *testing.T) {
+	e := newDeployEnv(t)
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, workflows.Event{ID: "bad", Data: json.RawMessage(`{"repository":"acme/site"}`)})
+	require.True(t, e.IsWorkflowCompleted())
+	require.ErrorContains(t, e.GetWorkflowError(), "data must carry repository, clone_url, ref and commit_sha")
+	require.Empty(t, e.emitted)
+}
