@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 #
-# flowbridge container image: both binaries, bridge and worker, in /usr/local/bin of a
-# distroless (no shell, no package manager) image that runs as uid 65532.
+# flowbridge container images, both running as uid 65532: the bridge on distroless (no
+# shell, no package manager); the worker on Debian slim with git and a shell, which
+# BlueprintDeploy needs to check out blueprints and run their commands.
 #
 #   docker build -t flowbridge .                          # last stage: ENTRYPOINT bridge
 #   docker build --target bridge -t flowbridge-bridge .   # same thing, by name
 #   docker build --target worker -t flowbridge-worker .   # ENTRYPOINT worker
 #   docker run --rm flowbridge -h                         # bridge settings
-#   docker run --rm --entrypoint /usr/local/bin/worker flowbridge -h   # worker, same image
+#   docker run --rm flowbridge-worker -h                  # worker settings
 #
 # Settings are environment variables (docs/CONTRACT.md). The image sets only
 # HTTP_ADDR=0.0.0.0:8080, so the bridge is reachable from outside the container; the
@@ -74,19 +75,27 @@ RUN --mount=type=cache,target=/go/pkg/mod \
  && GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -ldflags="-s -w" -o /out/healthcheck main.go
 
-# ---- runtime: both binaries ----
-FROM ${RUNTIME_IMAGE} AS runtime
+# ---- bridge: consumer + HTTP ingress, on distroless (no shell, no package manager) ----
+FROM ${RUNTIME_IMAGE} AS bridge-runtime
 COPY --from=build /out/bridge /out/worker /out/healthcheck /usr/local/bin/
 ENV HTTP_ADDR=0.0.0.0:8080
 # Numeric, so Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 
-# ---- worker: the Temporal worker ----
-FROM runtime AS worker
+# ---- worker: the Temporal worker. BlueprintDeploy runs git and the blueprint's shell
+# commands, so this image has git and a shell (Debian slim), unlike the bridge's. ----
+FROM debian:bookworm-slim AS worker
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 65532 --user-group --home-dir /home/nonroot --create-home nonroot
+COPY --from=build /out/worker /usr/local/bin/
+ENV DEPLOY_WORKSPACE=/tmp/flowbridge-deploys
+USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/worker"]
 
-# ---- bridge: consumer + HTTP ingress (the default, being the last stage) ----
-FROM runtime AS bridge
+# ---- bridge (the default, being the last stage) ----
+FROM bridge-runtime AS bridge
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8080/readyz"]
