@@ -31,6 +31,7 @@ var ErrUsage = errors.New("usage")
 func commands() map[string]command {
 	return map[string]command{
 		"dlq":    dlqCommand(),
+		"events": eventsCommand(),
 		"routes": routesCommand(),
 	}
 }

@@ -15,8 +15,10 @@ import (
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ingress"
+	"github.com/flowbridge/flowbridge/internal/ledger"
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/routing"
+	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
@@ -40,8 +42,8 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 		return err
 	}
 	defer tc.Close()
-	// The bridge does not need PostgreSQL to route; the pool is opened lazily for
-	// readiness (and the event ledger).
+	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for
+	// readiness.
 	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
@@ -50,12 +52,21 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The event ledger connects (and migrates) in the background: routing never waits for
+	// PostgreSQL, and what the ledger cannot write is counted.
+	led, err := ledger.New(func(ctx context.Context) (*store.Store, error) {
+		return store.Open(ctx, cfg.DatabaseURL)
+	}, reg, log, ledger.Config{Buffer: cfg.LedgerBuffer, Retention: cfg.LedgerRetention})
+	if err != nil {
+		return err
+	}
 	br, err := bridge.New(js, tc, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
 		TaskQueue:  cfg.TaskQueue,
 		Namespace:  cfg.TemporalNamespace,
 		Lanes:      cfg.Lanes,
 		SignalWait: cfg.SignalWait,
 		AckWait:    cfg.AckWait,
+		Recorder:   led,
 	})
 	if err != nil {
 		return err
@@ -74,10 +85,16 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 		return err
 	}
 	ing.Mount(srv)
+	srv.Handle(ledger.Pattern, led.Handler())
 
+	// The ledger stops after the bridge, so it writes the outcomes of the drain.
+	ledgerCtx, stopLedger := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLedger()
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return led.Run(ledgerCtx) })
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error {
+		defer stopLedger()
 		err := retry.Until(ctx, log, "NATS JetStream (create streams "+events.Stream+", "+events.DLQStream+")", func(ctx context.Context) error {
 			return events.EnsureStreams(ctx, js, cfg.DuplicateWindow)
 		})

@@ -30,6 +30,10 @@ type Bridge struct {
 
 	StripeWebhookSecrets []string
 	GitHubWebhookSecrets []string
+	// LedgerRetention is how long the event ledger keeps an event; LedgerBuffer how many
+	// outcomes wait in memory for its writer (beyond that they are dropped and counted).
+	LedgerRetention time.Duration
+	LedgerBuffer    int
 	// MaxBodyBytes bounds an ingress request body (413 above it); MaxHeaderBytes its headers.
 	MaxBodyBytes   int64
 	MaxHeaderBytes int
@@ -67,6 +71,8 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
 	durationVar(fs, &c.AckWait, "ack-wait", "BRIDGE_ACK_WAIT", env, 30*time.Second, "redeliver an event held by a silent bridge after this long", &errs)
 	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
+	durationVar(fs, &c.LedgerRetention, "ledger-retention", "LEDGER_RETENTION", env, 7*24*time.Hour, "how long the event ledger keeps an event", &errs)
+	intVar(fs, &c.LedgerBuffer, "ledger-buffer", "LEDGER_BUFFER", env, 10000, "delivery outcomes held in memory for the event ledger", &errs)
 	var maxBody int
 	intVar(fs, &maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
 	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
@@ -84,6 +90,12 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 1024 {
 		errs = append(errs, invalid("INGRESS_MAX_BODY_BYTES", "and INGRESS_MAX_HEADER_BYTES must be at least 1024"))
+	}
+	if c.LedgerRetention < time.Hour {
+		errs = append(errs, invalid("LEDGER_RETENTION", "must be at least 1h"))
+	}
+	if c.LedgerBuffer < 1 {
+		errs = append(errs, invalid("LEDGER_BUFFER", "must be at least 1"))
 	}
 	if c.Lanes < 1 || c.Lanes > 4096 {
 		errs = append(errs, invalid("BRIDGE_LANES", "must be between 1 and 4096"))

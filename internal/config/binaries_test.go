@@ -26,6 +26,8 @@ func TestLoadBridgeDefaults(t *testing.T) {
 		DuplicateWindow: 10 * time.Minute,
 		MaxBodyBytes:    1 << 20,
 		MaxHeaderBytes:  64 << 10,
+		LedgerRetention: 7 * 24 * time.Hour,
+		LedgerBuffer:    10000,
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 	require.Empty(t, got.StripeWebhookSecrets, "STRIPE_WEBHOOK_SECRET unset: got %v, want none", got.StripeWebhookSecrets)
