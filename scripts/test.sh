@@ -5,7 +5,10 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ensure_tools
+# Only what the tests use: NATS servers are in-process, so no nats-server or nats CLI.
+ensure_tool temporal "$TEMPORAL_CLI"
+ensure_tool mailpit "$MAILPIT"
+ensure_tool stripe-mock "$STRIPE_MOCK"
 require_postgres
 # In memory: tests need no persistence, and SQLite's fsync would make them slower.
 start_temporal "$TEMPORAL_ADDRESS" ""
