@@ -19,8 +19,8 @@ lint: ## gofmt, go vet and workflowcheck (determinism of internal/workflows)
 	go vet ./...
 	go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./internal/workflows/...
 
-bench: ## Go benchmarks
-	go test -run '^$$' -bench . -benchmem ./...
+bench: ## benchmarks: bridged vs direct Temporal starts, per-event CPU, ledger hot path
+	@scripts/test.sh bench
 
 demo: ## publish a user.signedup and an email.verified to a running `make dev`
 	@scripts/demo.sh

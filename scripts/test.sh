@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: every test, against real servers. PostgreSQL must answer at DATABASE_URL (each
+# make test: every test, against real servers (make bench: the benchmarks, same servers). PostgreSQL must answer at DATABASE_URL (each
 # run uses its own schema). The Temporal dev server, mailpit and stripe-mock are started
 # here unless they already answer; NATS servers are started in-process by the tests.
 source "$(dirname "$0")/lib.sh"
@@ -17,5 +17,11 @@ use_or_start stripe-mock "$STRIPE_MOCK_ADDR" "$BIN/stripe-mock" -http-addr "$STR
 export STRIPE_API_BASE=${STRIPE_API_BASE:-http://$STRIPE_MOCK_ADDR}
 export FLOWBRIDGE_BIN=$BIN
 
+if [[ ${1:-} == bench ]]; then
+	# Benchmarks, not tests: no -race (it distorts timings). BENCHTIME=3s for steadier numbers.
+	say "go test -bench . ./... (benchtime ${BENCHTIME:-1s})"
+	go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-1s}" ./...
+	exit
+fi
 say "go test -race ./... ${GOTEST_FLAGS:-}"
 go test -race -count=1 -timeout 30m ${GOTEST_FLAGS:-} ./...
