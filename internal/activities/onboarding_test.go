@@ -3,8 +3,6 @@ package activities_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -77,18 +75,6 @@ func (d onboardingDeps) stored(t *testing.T, typ string) []events.Event {
 	return out
 }
 
-func mailsTo(t *testing.T, api, address string) int {
-	t.Helper()
-	resp, err := http.Get("http://" + api + "/api/v1/search?query=" + url.QueryEscape("to:"+address))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var body struct {
-		MessagesCount int `json:"messages_count"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	return body.MessagesCount
-}
-
 var cause = activities.Cause{EventID: "evt-signup", CorrelationID: "corr-1"}
 
 func TestSendEmailSendsOnceAndEmitsOnce(t *testing.T) {
@@ -102,8 +88,8 @@ func TestSendEmailSendsOnceAndEmitsOnce(t *testing.T) {
 		_, err := env.ExecuteActivity(d.acts.SendEmail, in)
 		require.NoError(t, err)
 	}
-	testenv.Eventually(t, 10*time.Second, func() bool { return mailsTo(t, d.mailAPI, address) >= 1 }, "no email for %s", address)
-	require.Equal(t, 1, mailsTo(t, d.mailAPI, address), "one email despite two attempts")
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(testenv.MailTo(t, d.mailAPI, address)) >= 1 }, "no email for %s", address)
+	require.Equal(t, 1, len(testenv.MailTo(t, d.mailAPI, address)), "one email despite two attempts")
 
 	sent := d.stored(t, "email.verification_sent")
 	require.Len(t, sent, 1, "one event despite two attempts")
@@ -114,7 +100,7 @@ func TestSendEmailSendsOnceAndEmitsOnce(t *testing.T) {
 	in.Kind = activities.EmailReminder
 	_, err := env.ExecuteActivity(d.acts.SendEmail, in)
 	require.NoError(t, err)
-	testenv.Eventually(t, 10*time.Second, func() bool { return mailsTo(t, d.mailAPI, address) == 2 }, "no reminder for %s", address)
+	testenv.Eventually(t, 10*time.Second, func() bool { return len(testenv.MailTo(t, d.mailAPI, address)) == 2 }, "no reminder for %s", address)
 	require.Len(t, d.stored(t, "email.verification_sent"), 1, "a reminder emits nothing")
 }
 

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -171,9 +168,9 @@ func TestSendInvoiceIsIdempotent(t *testing.T) {
 
 	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM sent_emails WHERE recipient = $1", to))
 	var msgs []string
-	testenv.Eventually(t, 10*time.Second, func() bool { msgs = mailpitSearch(t, f.mailAPI, to); return len(msgs) > 0 }, "no invoice to %s in mailpit", to)
+	testenv.Eventually(t, 10*time.Second, func() bool { msgs = testenv.MailTo(t, f.mailAPI, to); return len(msgs) > 0 }, "no invoice to %s in mailpit", to)
 	require.Len(t, msgs, 1, "invoice emails to %s in mailpit", to)
-	body := mailpitText(t, f.mailAPI, msgs[0])
+	body := testenv.MailText(t, f.mailAPI, msgs[0])
 	for _, want := range []string{"49.00 EUR", "2 × Seat", "40.00 EUR", "1 × Priority support", "9.00 EUR", in.PaymentID} {
 		require.Contains(t, body, want, "invoice body")
 	}
@@ -242,41 +239,4 @@ func TestFormatAmount(t *testing.T) {
 			require.Equal(t, tt.want, got, "got %v, want %v", got, tt.want)
 		})
 	}
-}
-
-// mailpitSearch returns the ids of the messages mailpit holds for address, checking that
-// messages_count agrees.
-func mailpitSearch(t *testing.T, apiAddr, address string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + apiAddr + "/api/v1/search?query=" + url.QueryEscape("to:"+address))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var body struct {
-		MessagesCount int `json:"messages_count"`
-		Messages      []struct {
-			ID string `json:"ID"`
-		} `json:"messages"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	ids := make([]string, len(body.Messages))
-	for i, m := range body.Messages {
-		ids[i] = m.ID
-	}
-	require.Len(t, ids, body.MessagesCount, "mailpit messages_count")
-	return ids
-}
-
-// mailpitText returns the plain-text body of message id.
-func mailpitText(t *testing.T, apiAddr, id string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + apiAddr + "/api/v1/message/" + url.PathEscape(id))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var msg struct {
-		Text string `json:"Text"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&msg))
-	return strings.ReplaceAll(msg.Text, "\r\n", "\n")
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -305,12 +303,5 @@ func (h *harness) lastEvent(typ string) (events.Event, bool) {
 // mailsTo counts the messages mailpit holds for address.
 func (h *harness) mailsTo(address string) int {
 	h.t.Helper()
-	resp, err := http.Get("http://" + h.mailAPI + "/api/v1/search?query=" + url.QueryEscape("to:"+address))
-	require.NoError(h.t, err)
-	defer resp.Body.Close()
-	var body struct {
-		MessagesCount int `json:"messages_count"`
-	}
-	require.NoError(h.t, json.NewDecoder(resp.Body).Decode(&body))
-	return body.MessagesCount
+	return len(testenv.MailTo(h.t, h.mailAPI, address))
 }

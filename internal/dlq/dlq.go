@@ -126,7 +126,7 @@ func newDeadLetter(seq uint64, subject string, storedAt time.Time, h nats.Header
 		Type:     typeOf(subject),
 		StoredAt: storedAt.UTC(),
 		EventID:  eventID(h, data),
-		Reason:   header(h, events.HeaderError),
+		Reason:   events.HeaderValue(h, events.HeaderError),
 		Header:   h,
 		Data:     data,
 	}
@@ -147,7 +147,7 @@ func typeOf(subject string) string {
 // eventID reads the CloudEvent id without decoding the whole event, which may be the very
 // thing that failed.
 func eventID(h nats.Header, data []byte) string {
-	if id := header(h, "ce-id"); id != "" {
+	if id := events.HeaderValue(h, "ce-id"); id != "" {
 		return id
 	}
 	var probe struct {
@@ -155,20 +155,6 @@ func eventID(h nats.Header, data []byte) string {
 	}
 	if json.Unmarshal(data, &probe) == nil {
 		return probe.ID
-	}
-	return ""
-}
-
-// header reads a header case-insensitively: publishers in other languages do not agree on
-// the case of ce- headers.
-func header(h nats.Header, key string) string {
-	if v := h.Get(key); v != "" {
-		return v
-	}
-	for k, vs := range h {
-		if strings.EqualFold(k, key) && len(vs) > 0 {
-			return vs[0]
-		}
 	}
 	return ""
 }

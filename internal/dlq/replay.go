@@ -111,7 +111,7 @@ func plan(dl DeadLetter) Replayed {
 func replayMsgID(dl DeadLetter) string {
 	id := dl.EventID
 	if id == "" {
-		id = header(dl.Header, events.HeaderMsgID)
+		id = events.HeaderValue(dl.Header, events.HeaderMsgID)
 	}
 	if id == "" {
 		return "replay-" + strconv.FormatUint(dl.Seq, 10)

@@ -22,8 +22,8 @@ const (
 // (attributes in ce-* headers, data in the body). Errors wrap ErrMalformed and say what
 // is wrong.
 func Decode(h nats.Header, body []byte) (Event, error) {
-	ct := headerValue(h, headerContentType)
-	if headerValue(h, "ce-specversion") == "" && isStructured(ct, body) {
+	ct := HeaderValue(h, headerContentType)
+	if HeaderValue(h, "ce-specversion") == "" && isStructured(ct, body) {
 		return decodeStructured(body)
 	}
 	return decodeBinary(h, body, ct)
@@ -50,7 +50,7 @@ func decodeStructured(body []byte) (Event, error) {
 }
 
 func decodeBinary(h nats.Header, body []byte, contentType string) (Event, error) {
-	spec := headerValue(h, "ce-specversion")
+	spec := HeaderValue(h, "ce-specversion")
 	if spec == "" {
 		return Event{}, fmt.Errorf("%w: no ce-specversion header and not a structured event (Content-Type %s)", ErrMalformed, contentType)
 	}
@@ -155,9 +155,9 @@ func Encode(ev Event) (*nats.Msg, error) {
 	return m, nil
 }
 
-// headerValue reads a header case-insensitively: publishers in other languages do not
+// HeaderValue reads a header case-insensitively: publishers in other languages do not
 // agree on the case of ce- headers.
-func headerValue(h nats.Header, key string) string {
+func HeaderValue(h nats.Header, key string) string {
 	if v := h.Get(key); v != "" {
 		return v
 	}

@@ -2,9 +2,6 @@ package mail_test
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
@@ -23,30 +20,14 @@ func TestSendDeliversToSMTPServer(t *testing.T) {
 	defer cancel()
 	require.NoError(t, m.Send(ctx, mail.Message{To: to, Subject: "Grüße", Body: "line one\n.\nline three\n", MessageID: testenv.ID("id-") + "@flowbridge"}))
 
-	var found struct {
-		Messages []struct {
-			ID      string `json:"ID"`
-			Subject string `json:"Subject"`
-		} `json:"messages"`
-	}
+	var ids []string
 	testenv.Eventually(t, 10*time.Second, func() bool {
-		resp, err := http.Get("http://" + api + "/api/v1/search?query=" + url.QueryEscape("to:"+to))
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		return json.NewDecoder(resp.Body).Decode(&found) == nil && len(found.Messages) == 1
+		ids = testenv.MailTo(t, api, to)
+		return len(ids) == 1
 	}, "message to %s not in mailpit", to)
-	require.Equal(t, "Grüße", found.Messages[0].Subject)
-
-	resp, err := http.Get("http://" + api + "/api/v1/message/" + found.Messages[0].ID)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var msg struct {
-		Text string `json:"Text"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&msg))
-	require.Equal(t, "line one\r\n.\r\nline three\r\n", msg.Text, "a lone dot survives SMTP dot-stuffing")
+	subject, text := testenv.MailMessage(t, api, ids[0])
+	require.Equal(t, "Grüße", subject, "a non-ASCII subject survives its encoding")
+	require.Equal(t, "line one\n.\nline three\n", text, "a lone dot survives SMTP dot-stuffing")
 }
 
 func TestNewAndSendRejectBadAddresses(t *testing.T) {

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,9 +106,9 @@ func (d *paymentDeps) requireProcessed(t *testing.T, in workflows.Paid, tenant s
 	require.Equal(t, 1, d.count(t, "SELECT count(*) FROM notifications WHERE tenant_id = $1", tenant.ID))
 
 	var ids []string
-	testenv.Eventually(t, 10*time.Second, func() bool { ids = mailpitSearch(t, d.mailAPI, invoiceTo); return len(ids) > 0 }, "no invoice to %s in mailpit", invoiceTo)
+	testenv.Eventually(t, 10*time.Second, func() bool { ids = testenv.MailTo(t, d.mailAPI, invoiceTo); return len(ids) > 0 }, "no invoice to %s in mailpit", invoiceTo)
 	require.Len(t, ids, 1, "invoices to %s", invoiceTo)
-	body := mailpitText(t, d.mailAPI, ids[0])
+	body := testenv.MailText(t, d.mailAPI, ids[0])
 	require.Contains(t, body, activities.FormatAmount(in.Amount, in.Currency))
 	for _, li := range in.LineItems {
 		require.Contains(t, body, li.Description)
@@ -479,39 +476,4 @@ func history(ctx context.Context, t *testing.T, c client.Client, wfID, runID str
 		h.Events = append(h.Events, ev)
 	}
 	return h
-}
-
-// mailpitSearch returns the ids of the messages mailpit holds for address.
-func mailpitSearch(t *testing.T, apiAddr, address string) []string {
-	t.Helper()
-	resp, err := http.Get("http://" + apiAddr + "/api/v1/search?query=" + url.QueryEscape("to:"+address))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var body struct {
-		MessagesCount int `json:"messages_count"`
-		Messages      []struct {
-			ID string `json:"ID"`
-		} `json:"messages"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-	ids := make([]string, len(body.Messages))
-	for i, m := range body.Messages {
-		ids[i] = m.ID
-	}
-	require.Len(t, ids, body.MessagesCount, "mailpit messages_count")
-	return ids
-}
-
-// mailpitText returns the plain-text body of message id.
-func mailpitText(t *testing.T, apiAddr, id string) string {
-	t.Helper()
-	resp, err := http.Get("http://" + apiAddr + "/api/v1/message/" + url.PathEscape(id))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	var msg struct {
-		Text string `json:"Text"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&msg))
-	return strings.ReplaceAll(msg.Text, "\r\n", "\n")
 }
