@@ -139,8 +139,7 @@ func (d *Deploys) EmitDeployEvent(ctx context.Context, in DeployEventInput) erro
 	default:
 		return temporal.NewNonRetryableApplicationError("EmitDeployEvent: unknown event type "+in.Type, "InvalidEvent", nil)
 	}
-	// Activities.emit needs only the publisher; sharing it keeps one way to emit.
-	return (&Activities{Publisher: d.Publisher}).emit(ctx, in.Cause, in.Type, in.Data)
+	return emitResult(ctx, d.Publisher, in.Cause, in.Type, in.Data)
 }
 
 // SupersedeResult is what SupersedeOlderDeploys did.

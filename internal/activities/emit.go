@@ -20,9 +20,14 @@ func ResultEventID(workflowID, eventType string) string {
 	return workflowID + "/" + eventType
 }
 
-// emit publishes a result event with the calling workflow's id as its subject, and the
-// causation and correlation ids of cause.
+// emit publishes a result event through a's publisher: see emitResult.
 func (a *Activities) emit(ctx context.Context, cause Cause, eventType string, data any) error {
+	return emitResult(ctx, a.Publisher, cause, eventType, data)
+}
+
+// emitResult publishes a result event with the calling workflow's id as its subject, the
+// causation and correlation ids of cause, and a deterministic id (ResultEventID).
+func emitResult(ctx context.Context, pub Publisher, cause Cause, eventType string, data any) error {
 	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
 	ev := cloudevents.New(cloudevents.CloudEventsVersionV1)
 	ev.SetID(ResultEventID(wfID, eventType))
@@ -41,7 +46,7 @@ func (a *Activities) emit(ctx context.Context, cause Cause, eventType string, da
 	if err := ev.SetData(cloudevents.ApplicationJSON, data); err != nil {
 		return temporal.NewNonRetryableApplicationError("encode "+eventType+" data", "InvalidEvent", err)
 	}
-	res, err := a.Publisher.Publish(ctx, ev)
+	res, err := pub.Publish(ctx, ev)
 	if err != nil {
 		return err
 	}
