@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -20,6 +21,10 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// ErrMigrationChanged is wrapped by Open's error when a migration the database applied
+// differs from the one embedded in this binary.
+var ErrMigrationChanged = errors.New("migration changed after it was applied")
 
 // migrationLock is the pg_advisory_lock key that serialises migrations when several
 // workers start at once.
@@ -143,7 +148,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock) //nolint:errcheck // released with the session anyway
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
+		ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS sha256 text`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -152,22 +158,29 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		var done bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name = $1)", name).Scan(&done); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		if done {
-			continue
-		}
 		sql, err := migrations.ReadFile(name)
 		if err != nil {
 			return err
+		}
+		sum := fmt.Sprintf("%x", sha256.Sum256(sql))
+		var applied string
+		err = conn.QueryRow(ctx, "SELECT coalesce(sha256, '') FROM schema_migrations WHERE name = $1", name).Scan(&applied)
+		switch {
+		case err == nil && applied != "" && applied != sum:
+			// A migration must never change once applied: this database has a different
+			// version of it than this binary, and migrating further could corrupt it.
+			return fmt.Errorf("migrate %s: %w: the database applied a different version of it (sha256 %.12s, this binary has %.12s)",
+				name, ErrMigrationChanged, applied, sum)
+		case err == nil:
+			continue
+		case !errors.Is(err, pgx.ErrNoRows):
+			return fmt.Errorf("migrate %s: %w", name, err)
 		}
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, string(sql)); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", name)
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)", name, sum)
 			return err
 		})
 		if err != nil {

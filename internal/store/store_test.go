@@ -96,3 +96,16 @@ func TestSentEmails(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, sent)
 }
+
+// A migration edited after a database applied it stops Open instead of being skipped.
+func TestOpenRefusesAChangedMigration(t *testing.T) {
+	url := testenv.Postgres(t)
+	s := mustOpenStore(t, url)
+	_, err := s.Pool().Exec(context.Background(), "UPDATE schema_migrations SET sha256 = 'abc' WHERE name = 'migrations/0001_onboarding.sql'")
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = store.Open(ctx, url)
+	require.ErrorIs(t, err, store.ErrMigrationChanged)
+	require.ErrorContains(t, err, "0001_onboarding.sql")
+}
