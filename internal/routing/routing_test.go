@@ -110,6 +110,25 @@ func TestDecideDefaultInputAndMemo(t *testing.T) {
 	require.Empty(t, d.TaskQueue, "the bridge's task queue")
 }
 
+// Only connector syncs run again under the same id: one user, one payment, one commit is one
+// workflow for ever; a connector is synced many times, one run at a time.
+func TestDefaultReusePolicies(t *testing.T) {
+	tbl := defaultTable(t)
+	for typ, want := range map[string]enumspb.WorkflowIdReusePolicy{
+		"user.signedup":            enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		"stripe.paid":              enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		"blueprint.pushed":         enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		"connector.sync.requested": enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	} {
+		data := `{"user_id":"u","email":"e@example.com","payment_id":"p","repository":"r","commit_sha":"abc1234","connector_id":"c"}`
+		ds, _, err := tbl.Decide(event(typ, data))
+		require.NoError(t, err)
+		require.Len(t, ds, 1)
+		require.Equal(t, want, ds[0].ReusePolicy, typ)
+		require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, ds[0].ConflictPolicy, typ)
+	}
+}
+
 func TestDecideUnroutable(t *testing.T) {
 	tbl := defaultTable(t)
 	tests := []struct {
