@@ -79,6 +79,7 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	ing, err := ingress.NewIngest(events.NewPublisher(js), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
 		GitHubSecrets: cfg.GitHubWebhookSecrets,
+		EventsTokens:  cfg.EventsTokens,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 	})
 	if err != nil {

@@ -30,6 +30,8 @@ type Bridge struct {
 
 	StripeWebhookSecrets []string
 	GitHubWebhookSecrets []string
+	// EventsTokens, when set, are the bearer tokens POST /events requires.
+	EventsTokens []string
 	// LedgerRetention is how long the event ledger keeps an event; LedgerBuffer how many
 	// outcomes wait in memory for its writer (beyond that they are dropped and counted).
 	LedgerRetention time.Duration
@@ -78,12 +80,14 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
+	tokens := env("INGRESS_EVENTS_TOKENS")
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
 	c.MaxBodyBytes = int64(maxBody)
 	c.StripeWebhookSecrets = SecretList(stripe)
 	c.GitHubWebhookSecrets = SecretList(github)
+	c.EventsTokens = SecretList(tokens)
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("HTTP_ADDR", "must not be empty"))

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,9 @@ import (
 // (attributes in ce-* headers, the data in the body). Every event is checked before any
 // is published, so a request is stored whole or not at all.
 func (in *Ingest) cloudEvents(r *http.Request) answer {
+	if len(in.cfg.EventsTokens) > 0 && !bearerMatches(r.Header.Get("Authorization"), in.cfg.EventsTokens) {
+		return refuse(http.StatusUnauthorized, failure{Error: "missing or wrong bearer token: send Authorization: Bearer <one of INGRESS_EVENTS_TOKENS>"})
+	}
 	body, fail := readBody(r)
 	if fail != nil {
 		return *fail
@@ -151,4 +155,18 @@ func binary(h http.Header, body []byte) (events.Event, *failure) {
 		ev.DataEncoded = body
 	}
 	return ev, nil
+}
+
+// bearerMatches reports, in constant time per token, whether header is "Bearer <t>" for
+// one of tokens.
+func bearerMatches(header string, tokens []string) bool {
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || got == "" {
+		return false
+	}
+	match := 0
+	for _, t := range tokens {
+		match |= subtle.ConstantTimeCompare([]byte(got), []byte(t))
+	}
+	return match == 1
 }

@@ -386,3 +386,38 @@ func TestCloudEventsBatchFailsPartWay(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Equal(t, ids, []string{got[0].ID(), got[1].ID()})
 }
+
+// With tokens configured, POST /events takes only requests bearing one of them (either
+// of two, so a token can be rotated) and stores nothing for the others.
+func TestCloudEventsBearerToken(t *testing.T) {
+	w := newWorld(t, ingress.IngestConfig{EventsTokens: []string{"old-token", "new-token"}})
+	tests := []struct {
+		name   string
+		auth   string
+		status int
+	}{
+		{"no header", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer nope", http.StatusUnauthorized},
+		{"not bearer", "Basic new-token", http.StatusUnauthorized},
+		{"empty bearer", "Bearer ", http.StatusUnauthorized},
+		{"old token", "Bearer old-token", http.StatusAccepted},
+		{"new token", "Bearer new-token", http.StatusAccepted},
+	}
+	accepted := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := structuredHeader()
+			if tt.auth != "" {
+				h.Set("Authorization", tt.auth)
+			}
+			res := w.post("/events", h, structuredEvent(t, testenv.ID("ev-"), "user.signedup", signedUp()))
+			requireStatus(t, tt.status, res)
+			if tt.status == http.StatusAccepted {
+				accepted++
+			} else {
+				require.Contains(t, res.Body["error"], "bearer token")
+			}
+			require.Len(t, w.stored(), accepted, "got %d stored, want %d", len(w.stored()), accepted)
+		})
+	}
+}

@@ -53,6 +53,10 @@ type IngestConfig struct {
 	// GitHubSecrets are the GitHub webhook secrets, as StripeSecrets.
 	// Optional: when empty, /webhooks/github answers 503 and publishes nothing.
 	GitHubSecrets []string
+	// EventsTokens, when set, are the bearer tokens POST /events accepts (any of them, so
+	// a token can be rotated); a request without one is answered 401. Optional: when
+	// empty, /events is open to whoever reaches HTTP_ADDR (127.0.0.1 by default).
+	EventsTokens []string
 	// MaxBodyBytes bounds a request body; a larger one is answered 413.
 	// Optional: defaults to DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
