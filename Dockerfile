@@ -83,15 +83,22 @@ ENV HTTP_ADDR=0.0.0.0:8080
 USER 65532:65532
 
 # ---- worker: the Temporal worker. BlueprintDeploy runs git and the blueprint's shell
-# commands, so this image has git and a shell (Debian slim), unlike the bridge's. ----
+# commands, so this image has git and a shell (Debian slim), unlike the bridge's.
+# Debian slim has no curl or wget either: the worker's health check is the same static
+# probe as the bridge's (no extra packages), on the worker's HTTP server, which the image
+# opens to the container's network like the bridge's. ----
 FROM debian:bookworm-slim AS worker
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 65532 --user-group --home-dir /home/nonroot --create-home nonroot
-COPY --from=build /out/worker /usr/local/bin/
-ENV DEPLOY_WORKSPACE=/tmp/flowbridge-deploys
+COPY --from=build /out/worker /out/healthcheck /usr/local/bin/
+ENV DEPLOY_WORKSPACE=/tmp/flowbridge-deploys \
+    WORKER_HTTP_ADDR=0.0.0.0:8081
 USER 65532:65532
+EXPOSE 8081
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/healthcheck", "http://127.0.0.1:8081/readyz"]
 ENTRYPOINT ["/usr/local/bin/worker"]
 
 # ---- bridge (the default, being the last stage) ----

@@ -44,6 +44,8 @@ type Bridge struct {
 // Worker configures cmd/worker.
 type Worker struct {
 	Common
+	// HTTPAddr serves /healthz, /readyz and /metrics (WORKER_HTTP_ADDR).
+	HTTPAddr      string
 	SMTPAddr      string
 	MailFrom      string
 	StripeAPIBase string
@@ -122,6 +124,7 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	var errs []error
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	c.Common.register(fs, env)
+	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("WORKER_HTTP_ADDR"), DefaultWorkerHTTPAddr), "HTTP listen address of /healthz, /readyz and /metrics (WORKER_HTTP_ADDR)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", or(env("SMTP_ADDR"), "127.0.0.1:1025"), "SMTP server host:port (SMTP_ADDR)")
 	fs.StringVar(&c.MailFrom, "mail-from", or(env("MAIL_FROM"), "flowbridge <no-reply@flowbridge.local>"), "From address of emails (MAIL_FROM)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
@@ -137,6 +140,9 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 		return c, err
 	}
 	errs = append(errs, c.Common.validate())
+	if c.HTTPAddr == "" {
+		errs = append(errs, invalid("WORKER_HTTP_ADDR", "must not be empty"))
+	}
 	if c.DeployWorkspace == "" {
 		errs = append(errs, invalid("DEPLOY_WORKSPACE", "must not be empty"))
 	}

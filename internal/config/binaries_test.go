@@ -40,6 +40,7 @@ func TestLoadWorkerDefaults(t *testing.T) {
 	require.NoError(t, err)
 	want := config.Worker{
 		Common:                 contractCommon,
+		HTTPAddr:               "127.0.0.1:8081",
 		SMTPAddr:               "127.0.0.1:1025",
 		MailFrom:               "flowbridge <no-reply@flowbridge.local>",
 		StripeAPIBase:          "https://api.stripe.com",
@@ -116,6 +117,8 @@ func TestLoadWorkerSources(t *testing.T) {
 	}{
 		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Worker) any { return c.NATSURL }, want: "nats://nats:4222"},
 		{name: "env TEMPORAL_TASK_QUEUE", env: map[string]string{"TEMPORAL_TASK_QUEUE": "fb-green"}, get: func(c config.Worker) any { return c.TaskQueue }, want: "fb-green"},
+		{name: "env WORKER_HTTP_ADDR", env: map[string]string{"WORKER_HTTP_ADDR": "0.0.0.0:8081"}, get: func(c config.Worker) any { return c.HTTPAddr }, want: "0.0.0.0:8081"},
+		{name: "flag -http-addr", env: map[string]string{"WORKER_HTTP_ADDR": "0.0.0.0:8081"}, args: []string{"-http-addr=127.0.0.1:9091"}, get: func(c config.Worker) any { return c.HTTPAddr }, want: "127.0.0.1:9091"},
 		{name: "env SMTP_ADDR", env: map[string]string{"SMTP_ADDR": "mail:25"}, get: func(c config.Worker) any { return c.SMTPAddr }, want: "mail:25"},
 		{name: "env MAIL_FROM", env: map[string]string{"MAIL_FROM": "ops@example.com"}, get: func(c config.Worker) any { return c.MailFrom }, want: "ops@example.com"},
 		{name: "env STRIPE_API_BASE", env: map[string]string{"STRIPE_API_BASE": "http://127.0.0.1:12111"}, get: func(c config.Worker) any { return c.StripeAPIBase }, want: "http://127.0.0.1:12111"},

@@ -24,6 +24,7 @@ const (
 	DefaultTaskQueue         = "flowbridge"
 	DefaultDatabaseURL       = "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable"
 	DefaultHTTPAddr          = "127.0.0.1:8080"
+	DefaultWorkerHTTPAddr    = "127.0.0.1:8081"
 )
 
 // ErrInvalid is wrapped by every validation error Load returns.

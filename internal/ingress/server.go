@@ -96,7 +96,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info().Str("addr", ln.Addr().String()).Msg("HTTP ingress listening")
+	s.log.Info().Str("addr", ln.Addr().String()).Msg("HTTP server listening")
 	select {
 	case err := <-errc:
 		return fmt.Errorf("HTTP server: %w", err)
