@@ -26,11 +26,18 @@ func (a *Activities) emit(ctx context.Context, cause Cause, eventType string, da
 }
 
 // emitResult publishes a result event with the calling workflow's id as its subject, the
-// causation and correlation ids of cause, and a deterministic id (ResultEventID).
+// causation and correlation ids of cause, and the deterministic id ResultEventID.
 func emitResult(ctx context.Context, pub Publisher, cause Cause, eventType string, data any) error {
+	id := ResultEventID(activity.GetInfo(ctx).WorkflowExecution.ID, eventType)
+	return emitResultWithID(ctx, pub, id, cause, eventType, data)
+}
+
+// emitResultWithID is emitResult with an id of the caller's: one that must still be the
+// same on every attempt of the activity.
+func emitResultWithID(ctx context.Context, pub Publisher, id string, cause Cause, eventType string, data any) error {
 	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
 	ev := cloudevents.New(cloudevents.CloudEventsVersionV1)
-	ev.SetID(ResultEventID(wfID, eventType))
+	ev.SetID(id)
 	ev.SetType(eventType)
 	ev.SetSource(Source)
 	ev.SetSubject(wfID)

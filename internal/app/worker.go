@@ -116,6 +116,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		Onboarding: workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter},
 		Payments:   workflows.PaymentConfig{TenantWait: cfg.PaymentTenantWait},
 		Deploy:     workflows.DeployConfig{HeartbeatTimeout: cfg.DeployHeartbeatTimeout},
+		Connectors: workflows.ConnectorConfig{MaxPages: cfg.ConnectorSyncMaxPages},
 	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
@@ -138,6 +139,7 @@ type Workflows struct {
 	Onboarding workflows.OnboardingConfig
 	Payments   workflows.PaymentConfig
 	Deploy     workflows.DeployConfig
+	Connectors workflows.ConnectorConfig
 }
 
 // Register registers every workflow and activity with r (a worker). deploys may be nil
@@ -149,6 +151,8 @@ func Register(r worker.Registry, acts *activities.Activities, deploys *activitie
 	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
 	d := &workflows.Deploy{Config: cfg.Deploy}
 	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
+	cs := &workflows.Connectors{Config: cfg.Connectors}
+	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
 	r.RegisterActivity(acts)
 	if deploys != nil {
 		r.RegisterActivity(deploys)

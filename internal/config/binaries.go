@@ -57,6 +57,8 @@ type Worker struct {
 	// PaymentTenantWait is how long a payment for an unknown Stripe customer waits for its
 	// tenant before PaymentProcessing fails.
 	PaymentTenantWait time.Duration
+	// ConnectorSyncMaxPages is the most pages of its source one ConnectorSync reads.
+	ConnectorSyncMaxPages int
 	// DeployWorkspace is the root of BlueprintDeploy's per-deploy workspaces.
 	DeployWorkspace string
 	// DeployHeartbeatTimeout: a deploy step whose worker went silent this long is retried.
@@ -135,6 +137,7 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
 	fs.StringVar(&c.DeployWorkspace, "deploy-workspace", or(env("DEPLOY_WORKSPACE"), filepath.Join(os.TempDir(), "flowbridge-deploys")), "root of BlueprintDeploy workspaces (DEPLOY_WORKSPACE)")
 	durationVar(fs, &c.DeployHeartbeatTimeout, "deploy-heartbeat-timeout", "DEPLOY_HEARTBEAT_TIMEOUT", env, 10*time.Second, "retry a deploy step whose worker went silent this long", &errs)
+	intVar(fs, &c.ConnectorSyncMaxPages, "connector-sync-max-pages", "CONNECTOR_SYNC_MAX_PAGES", env, 1000, "most pages one connector sync reads", &errs)
 	durationVar(fs, &c.PaymentTenantWait, "payment-tenant-wait", "PAYMENT_TENANT_WAIT", env, 24*time.Hour, "how long a payment for an unknown Stripe customer waits for its tenant", &errs)
 	if err := parse(fs, args); err != nil {
 		return c, err
@@ -142,6 +145,9 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("WORKER_HTTP_ADDR", "must not be empty"))
+	}
+	if c.ConnectorSyncMaxPages < 1 {
+		errs = append(errs, invalid("CONNECTOR_SYNC_MAX_PAGES", "must be at least 1"))
 	}
 	if c.DeployWorkspace == "" {
 		errs = append(errs, invalid("DEPLOY_WORKSPACE", "must not be empty"))

@@ -51,6 +51,7 @@ func TestLoadWorkerDefaults(t *testing.T) {
 		PaymentTenantWait:      24 * time.Hour,
 		DeployWorkspace:        filepath.Join(os.TempDir(), "flowbridge-deploys"),
 		DeployHeartbeatTimeout: 10 * time.Second,
+		ConnectorSyncMaxPages:  1000,
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 }

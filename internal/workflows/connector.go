@@ -1,0 +1,146 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/flowbridge/flowbridge/internal/activities"
+)
+
+// ConnectorConfig holds ConnectorSync's limits. Zero fields take the defaults.
+type ConnectorConfig struct {
+	// MaxPages is the most pages of its source one sync reads. A sync that reaches it ends
+	// with has_more set in connector.synced, and the next sync continues from there.
+	// Optional: defaults to 1000.
+	MaxPages int
+}
+
+func (c ConnectorConfig) withDefaults() ConnectorConfig {
+	if c.MaxPages <= 0 {
+		c.MaxPages = 1000
+	}
+	return c
+}
+
+// ErrorTypeConnectorSyncFailed is the type of ConnectorSync's failure when its activities
+// failed for a reason of no type of their own (PostgreSQL unreachable, timeouts).
+const ErrorTypeConnectorSyncFailed = "ConnectorSyncFailed"
+
+// pagesPerActivity is the most pages one SyncConnectorPages call reads.
+//
+// A sync is a loop of such calls rather than one call or one call per page. A call of
+// ten pages stays within a plain StartToCloseTimeout, and its heartbeats (one per page)
+// let a retry resume after the last stored page; the connector's cursor in PostgreSQL
+// carries the position from call to call and from sync to sync. Each call adds about six
+// events to the history, so a sync of 1000 pages (the default limit) stays near 600:
+// small enough that no continue-as-new is needed, and each sync is a new run anyway.
+const pagesPerActivity = 10
+
+// sourceAttempts bounds the attempts of one SyncConnectorPages call. With retries 1s
+// apart at first, backing off to a minute, a source that stays unavailable fails the
+// sync after about a quarter of an hour (the connector records why); the next request
+// continues from the stored cursor.
+const sourceAttempts = 20
+
+// Connectors carries the configuration of ConnectorSync; the worker registers its method.
+type Connectors struct {
+	Config ConnectorConfig
+}
+
+// ConnectorSyncRequested is the data of a connector.sync.requested event.
+type ConnectorSyncRequested struct {
+	ConnectorID string `json:"connector_id"`
+}
+
+// ConnectorSync copies the records of a connector's source into connector_records: it
+// reads the source page by page from the connector's stored cursor until the source has
+// no next page or the sync has read MaxPages pages, then records the sync on the
+// connector (last_synced_at) and emits connector.synced with what it read; it returns
+// the same data. A source that is down is retried with backoff for about a quarter of an
+// hour.
+//
+// It fails with a non-retryable error: ErrorTypeInvalidInput for an event without a
+// connector_id; activities.ErrorTypeConnectorNotFound or activities.ErrorTypeConnectorDisabled
+// when the connector does not exist or is disabled; otherwise the failing activity's type
+// (activities.ErrorTypeSourceRejected for a 4xx answer, ...) or ErrorTypeConnectorSyncFailed,
+// after recording the reason in the connector's last_error. The pages stored before a
+// failure stay stored, with the cursor after them.
+func (c *Connectors) ConnectorSync(ctx workflow.Context, ev Event) (activities.ConnectorSynced, error) {
+	var in ConnectorSyncRequested
+	if err := ev.DecodeData(&in); err != nil || in.ConnectorID == "" {
+		return activities.ConnectorSynced{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("event %s: data must carry connector_id", ev.ID), ErrorTypeInvalidInput, err)
+	}
+	var cfg ConnectorConfig
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return c.Config.withDefaults() }).Get(&cfg); err != nil {
+		return activities.ConnectorSynced{}, err
+	}
+	var a *activities.Activities
+	pagesCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		// A page is one request (at most SourceRequestTimeout) and one transaction.
+		HeartbeatTimeout:    activities.SourceRequestTimeout + 30*time.Second,
+		StartToCloseTimeout: pagesPerActivity * (activities.SourceRequestTimeout + 30*time.Second),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: sourceAttempts,
+		},
+	})
+	res := activities.ConnectorSynced{ConnectorID: in.ConnectorID}
+	done := false
+	for !done && res.Pages < cfg.MaxPages {
+		var p activities.SyncProgress
+		call := activities.SyncPagesInput{ConnectorID: in.ConnectorID, MaxPages: min(pagesPerActivity, cfg.MaxPages-res.Pages)}
+		if err := workflow.ExecuteActivity(pagesCtx, a.SyncConnectorPages, call).Get(ctx, &p); err != nil {
+			return activities.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
+		}
+		res.Pages += p.Pages
+		res.Records += p.Records
+		res.Cursor = p.Cursor
+		done = p.Done
+	}
+	res.HasMore = !done
+
+	shortCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	})
+	complete := activities.CompleteSyncInput{Synced: res, Cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}}
+	if err := workflow.ExecuteActivity(shortCtx, a.CompleteConnectorSync, complete).Get(ctx, nil); err != nil {
+		return activities.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
+	}
+	return res, nil
+}
+
+// syncFailed records why the sync of connector id failed in the connector's last_error,
+// and returns the error ConnectorSync ends with: a non-retryable application error whose
+// message is the activity's own ("no connector c1: create it in table connectors", not
+// "activity error (...)"), with err as its cause. A cancelled sync records nothing.
+func syncFailed(ctx workflow.Context, id string, err error) error {
+	if temporal.IsCanceledError(err) {
+		return err
+	}
+	reason, typ := fmt.Sprintf("connector %s: sync failed: %v", id, err), ErrorTypeConnectorSyncFailed
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case activities.ErrorTypeConnectorNotFound, activities.ErrorTypeConnectorDisabled:
+			// Nothing to record: no row, or a connector that someone turned off.
+			return temporal.NewNonRetryableApplicationError(appErr.Message(), appErr.Type(), err)
+		case activities.ErrorTypeInvalidConnector, activities.ErrorTypeSourceRejected,
+			activities.ErrorTypeBadSourceResponse, activities.ErrorTypeSourceUnavailable:
+			reason, typ = appErr.Message(), appErr.Type()
+		}
+	}
+	var a *activities.Activities
+	recordCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
+	})
+	if rerr := workflow.ExecuteActivity(recordCtx, a.FailConnectorSync, activities.FailSyncInput{ConnectorID: id, Reason: reason}).Get(ctx, nil); rerr != nil {
+		workflow.GetLogger(ctx).Error("Could not record the failed sync on its connector", "connector_id", id, "reason", reason, "err", rerr)
+	}
+	return temporal.NewNonRetryableApplicationError(reason, typ, err)
+}
