@@ -18,6 +18,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/retry"
+	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
@@ -117,7 +118,15 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		Payments:   workflows.PaymentConfig{TenantWait: cfg.PaymentTenantWait},
 		Deploy:     workflows.DeployConfig{HeartbeatTimeout: cfg.DeployHeartbeatTimeout},
 		Connectors: workflows.ConnectorConfig{MaxPages: cfg.ConnectorSyncMaxPages},
+		Scheduled: workflows.ScheduledConfig{
+			EmailRetention: cfg.SentEmailRetention, NotificationRetention: cfg.NotificationRetention,
+			WorkspaceRoot: deploys.WorkspaceRoot, WorkspaceMaxAge: cfg.DeployWorkspaceRetention,
+			BackupDir: cfg.BackupDir, BackupKeep: cfg.BackupKeep,
+		},
 	})
+	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 	}
@@ -140,6 +149,7 @@ type Workflows struct {
 	Payments   workflows.PaymentConfig
 	Deploy     workflows.DeployConfig
 	Connectors workflows.ConnectorConfig
+	Scheduled  workflows.ScheduledConfig
 }
 
 // Register registers every workflow and activity with r (a worker). deploys may be nil
@@ -153,8 +163,35 @@ func Register(r worker.Registry, acts *activities.Activities, deploys *activitie
 	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
 	cs := &workflows.Connectors{Config: cfg.Connectors}
 	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
+	sw := &workflows.Scheduled{Config: cfg.Scheduled}
+	r.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: workflows.DailyReportWorkflow})
+	r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: workflows.CleanupWorkflow})
+	r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: workflows.BackupWorkflow})
 	r.RegisterActivity(acts)
 	if deploys != nil {
 		r.RegisterActivity(deploys)
 	}
+}
+
+// ensureSchedules creates or updates the daily-report, cleanup and backup schedules,
+// retrying while Temporal is away; a schedule Temporal refuses stops the worker.
+func ensureSchedules(ctx context.Context, tc client.Client, cfg config.Worker, log zerolog.Logger) error {
+	specs := schedules.Specs(schedules.Crons{DailyReport: cfg.ScheduleDailyReport, Cleanup: cfg.ScheduleCleanup, Backup: cfg.ScheduleBackup})
+	var invalid error
+	err := retry.Until(ctx, log, "Temporal schedules", func(ctx context.Context) error {
+		err := schedules.EnsureSchedules(ctx, tc, cfg.TaskQueue, specs...)
+		if errors.Is(err, schedules.ErrInvalidSpec) {
+			invalid = err // retrying cannot help
+			return nil
+		}
+		return err
+	})
+	if invalid != nil {
+		return fmt.Errorf("%w (check SCHEDULE_DAILY_REPORT, SCHEDULE_CLEANUP and SCHEDULE_BACKUP)", invalid)
+	}
+	if err != nil {
+		return ignoreCanceled(err)
+	}
+	log.Info().Msg("Schedules daily-report, cleanup and backup ensured")
+	return nil
 }

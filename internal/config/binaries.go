@@ -59,6 +59,17 @@ type Worker struct {
 	PaymentTenantWait time.Duration
 	// ConnectorSyncMaxPages is the most pages of its source one ConnectorSync reads.
 	ConnectorSyncMaxPages int
+	// Schedules (cron, UTC) of the scheduled workflows the worker keeps in Temporal.
+	ScheduleDailyReport string
+	ScheduleCleanup     string
+	ScheduleBackup      string
+	// BackupDir holds the Backup workflow's backups; BackupKeep is how many are kept.
+	BackupDir  string
+	BackupKeep int
+	// Retentions applied by the Cleanup workflow.
+	SentEmailRetention       time.Duration
+	NotificationRetention    time.Duration
+	DeployWorkspaceRetention time.Duration
 	// DeployWorkspace is the root of BlueprintDeploy's per-deploy workspaces.
 	DeployWorkspace string
 	// DeployHeartbeatTimeout: a deploy step whose worker went silent this long is retried.
@@ -137,6 +148,14 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
 	fs.StringVar(&c.DeployWorkspace, "deploy-workspace", or(env("DEPLOY_WORKSPACE"), filepath.Join(os.TempDir(), "flowbridge-deploys")), "root of BlueprintDeploy workspaces (DEPLOY_WORKSPACE)")
 	durationVar(fs, &c.DeployHeartbeatTimeout, "deploy-heartbeat-timeout", "DEPLOY_HEARTBEAT_TIMEOUT", env, 10*time.Second, "retry a deploy step whose worker went silent this long", &errs)
+	fs.StringVar(&c.ScheduleDailyReport, "schedule-daily-report", or(env("SCHEDULE_DAILY_REPORT"), "0 6 * * *"), "cron (UTC) of the daily-report schedule (SCHEDULE_DAILY_REPORT)")
+	fs.StringVar(&c.ScheduleCleanup, "schedule-cleanup", or(env("SCHEDULE_CLEANUP"), "0 * * * *"), "cron (UTC) of the cleanup schedule (SCHEDULE_CLEANUP)")
+	fs.StringVar(&c.ScheduleBackup, "schedule-backup", or(env("SCHEDULE_BACKUP"), "0 2 * * *"), "cron (UTC) of the backup schedule (SCHEDULE_BACKUP)")
+	fs.StringVar(&c.BackupDir, "backup-dir", or(env("BACKUP_DIR"), filepath.Join(os.TempDir(), "flowbridge-backups")), "where the Backup workflow writes (BACKUP_DIR)")
+	intVar(fs, &c.BackupKeep, "backup-keep", "BACKUP_KEEP", env, 7, "how many backups are kept", &errs)
+	durationVar(fs, &c.SentEmailRetention, "sent-email-retention", "SENT_EMAIL_RETENTION", env, 30*24*time.Hour, "how long a sent email's record is kept", &errs)
+	durationVar(fs, &c.NotificationRetention, "notification-retention", "NOTIFICATION_RETENTION", env, 90*24*time.Hour, "how long an in-app notification is kept", &errs)
+	durationVar(fs, &c.DeployWorkspaceRetention, "deploy-workspace-retention", "DEPLOY_WORKSPACE_RETENTION", env, 24*time.Hour, "how long a workspace left by a finished deploy is kept", &errs)
 	intVar(fs, &c.ConnectorSyncMaxPages, "connector-sync-max-pages", "CONNECTOR_SYNC_MAX_PAGES", env, 1000, "most pages one connector sync reads", &errs)
 	durationVar(fs, &c.PaymentTenantWait, "payment-tenant-wait", "PAYMENT_TENANT_WAIT", env, 24*time.Hour, "how long a payment for an unknown Stripe customer waits for its tenant", &errs)
 	if err := parse(fs, args); err != nil {
@@ -145,6 +164,25 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("WORKER_HTTP_ADDR", "must not be empty"))
+	}
+	for name, v := range map[string]string{"SCHEDULE_DAILY_REPORT": c.ScheduleDailyReport, "SCHEDULE_CLEANUP": c.ScheduleCleanup, "SCHEDULE_BACKUP": c.ScheduleBackup, "BACKUP_DIR": c.BackupDir} {
+		if v == "" {
+			errs = append(errs, invalid(name, "must not be empty"))
+		}
+	}
+	if c.BackupKeep < 1 {
+		errs = append(errs, invalid("BACKUP_KEEP", "must be at least 1"))
+	}
+	if c.SentEmailRetention < 24*time.Hour || c.SentEmailRetention <= c.ExpireAfter {
+		// The record stops a retried activity from sending an email twice: it must outlive
+		// the longest onboarding.
+		errs = append(errs, invalid("SENT_EMAIL_RETENTION", "must be at least 24h and longer than ONBOARDING_EXPIRE_AFTER"))
+	}
+	if c.NotificationRetention < 24*time.Hour {
+		errs = append(errs, invalid("NOTIFICATION_RETENTION", "must be at least 24h"))
+	}
+	if c.DeployWorkspaceRetention < time.Hour {
+		errs = append(errs, invalid("DEPLOY_WORKSPACE_RETENTION", "must be at least 1h"))
 	}
 	if c.ConnectorSyncMaxPages < 1 {
 		errs = append(errs, invalid("CONNECTOR_SYNC_MAX_PAGES", "must be at least 1"))
