@@ -91,9 +91,12 @@ FROM debian:bookworm-slim AS worker
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --uid 65532 --user-group --home-dir /home/nonroot --create-home nonroot
+ && useradd --uid 65532 --user-group --home-dir /home/nonroot --create-home nonroot \
+ && install -d -o 65532 -g 65532 /var/lib/flowbridge/backups
 COPY --from=build /out/worker /out/healthcheck /usr/local/bin/
+# A volume mounted at /var/lib/flowbridge/backups starts owned by the worker's user.
 ENV DEPLOY_WORKSPACE=/tmp/flowbridge-deploys \
+    BACKUP_DIR=/var/lib/flowbridge/backups \
     WORKER_HTTP_ADDR=0.0.0.0:8081
 USER 65532:65532
 EXPOSE 8081
