@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,7 +95,9 @@ type Bridge struct {
 	recorder Recorder
 	limits   *limits
 	log      zerolog.Logger
-	cfg      Config
+	// taken and settled count messages handed to the bridge and acked or NAKed by it.
+	taken, settled atomic.Int64
+	cfg            Config
 }
 
 // New returns a bridge. Every routed event type must have a schema, so that a
@@ -138,6 +141,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		b.taken.Add(1)
 		it := b.prepare(msg)
 		lanes[laneOf(it.key, len(lanes))] <- it
 	},
@@ -165,10 +169,14 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}()
 	select {
 	case <-drained:
-		b.log.Info().Msg("Bridge drained")
+		// Every event the bridge took is settled. (A message the server sent while the
+		// pull subscription was closing never reached the bridge: it is redelivered to
+		// another replica after AckWait.)
+		b.log.Info().Int64("taken", b.taken.Load()).Int64("settled", b.settled.Load()).Msg("Bridge drained")
 	case <-time.After(b.cfg.DrainTimeout):
 		cancelWork()
-		b.log.Warn().Dur("timeout", b.cfg.DrainTimeout).Msg("Bridge drain timed out; unfinished events will be redelivered")
+		b.log.Warn().Dur("timeout", b.cfg.DrainTimeout).Int64("taken", b.taken.Load()).Int64("settled", b.settled.Load()).
+			Msg("Bridge drain timed out; unfinished events will be redelivered")
 	}
 	return nil
 }

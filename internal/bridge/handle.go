@@ -117,6 +117,7 @@ func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Tim
 	b.metrics.observe(typ, action, begin)
 	out.SettledAt = time.Now()
 	b.recorder.Record(out)
+	defer b.settled.Add(1)
 	if out.Outcome == OutcomeRetried {
 		b.settle(it.msg, log, nakWithDelay(out.RetryIn))
 		return
