@@ -102,7 +102,7 @@ func (s *pagedSource) requests() []string {
 type connectorFixture struct {
 	acts   *activities.Activities
 	store  *store.Store
-	pub    *recorder
+	pub    *testenv.Events
 	source *pagedSource
 	beats  []activities.SyncProgress
 	mu     sync.Mutex
@@ -115,7 +115,7 @@ func newConnectorFixture(t *testing.T) *connectorFixture {
 	st, err := store.Open(ctx, testenv.Postgres(t))
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	f := &connectorFixture{store: st, pub: &recorder{}, source: newPagedSource(t, threePages)}
+	f := &connectorFixture{store: st, pub: &testenv.Events{}, source: newPagedSource(t, threePages)}
 	f.acts = &activities.Activities{Store: st, Publisher: f.pub, Log: testenv.Logger(t)}
 	return f
 }
@@ -249,7 +249,7 @@ func TestSyncConnectorPagesStoresEveryRecordOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, activities.SyncProgress{Pages: 3, Records: 5, Cursor: "c3", Done: true}, got)
 	require.Equal(t, wantRecords, f.records(t, c.ID))
-	require.Empty(t, f.pub.published(), "reading pages emits nothing")
+	require.Empty(t, f.pub.Published(), "reading pages emits nothing")
 }
 
 func TestSyncConnectorPagesStoresTheCursorPerPage(t *testing.T) {
@@ -418,7 +418,7 @@ func TestCompleteConnectorSync(t *testing.T) {
 
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
-	evs := f.pub.published()
+	evs := f.pub.Published()
 	require.Len(t, evs, 2, "published events")
 	for _, ev := range evs {
 		require.Equal(t, activities.EventConnectorSynced, ev.Type())
@@ -434,7 +434,7 @@ func TestCompleteConnectorSync(t *testing.T) {
 
 	_, err = e.ExecuteActivity(f.acts.CompleteConnectorSync, activities.CompleteSyncInput{Synced: activities.ConnectorSynced{ConnectorID: "conn-nobody"}, Cause: cause})
 	requireConnectorError(t, err, activities.ErrorTypeConnectorNotFound, false, "connector conn-nobody was deleted during its sync")
-	require.Len(t, f.pub.published(), 2, "nothing emitted for a deleted connector")
+	require.Len(t, f.pub.Published(), 2, "nothing emitted for a deleted connector")
 }
 
 func TestFailConnectorSync(t *testing.T) {
@@ -451,5 +451,5 @@ func TestFailConnectorSync(t *testing.T) {
 
 	_, err = e.ExecuteActivity(f.acts.FailConnectorSync, activities.FailSyncInput{ConnectorID: "conn-nobody", Reason: "no connector"})
 	require.NoError(t, err, "a missing connector has nowhere to record the failure")
-	require.Empty(t, f.pub.published())
+	require.Empty(t, f.pub.Published())
 }

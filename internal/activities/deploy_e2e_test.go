@@ -32,7 +32,7 @@ import (
 type deployE2E struct {
 	tc      client.Client
 	store   *store.Store
-	pub     *deployEvents
+	pub     *testenv.Events
 	deploys *activities.Deploys
 	queue   string
 	repo    *blueprintRepo
@@ -51,7 +51,7 @@ func newDeployE2E(t *testing.T) *deployE2E {
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
 	e := &deployE2E{
-		tc: tc, store: st, pub: &deployEvents{}, queue: testenv.ID("test-"), repo: newBlueprintRepo(t),
+		tc: tc, store: st, pub: &testenv.Events{}, queue: testenv.ID("test-"), repo: newBlueprintRepo(t),
 		name: testenv.ID("acme/site-"), state: filepath.Join(t.TempDir(), "state"), t0: time.Now().UTC(),
 	}
 	e.health = healthServer(t, e.state).URL + "/healthz"
@@ -99,7 +99,7 @@ func (e *deployE2E) push(t *testing.T, sha string, after time.Duration) client.W
 // emitted returns the types of the events run emitted, and the data of the last one.
 func (e *deployE2E) emitted(t *testing.T, run client.WorkflowRun) ([]string, activities.DeployEventData) {
 	t.Helper()
-	evs := e.pub.about(run.GetID())
+	evs := e.pub.About(run.GetID())
 	require.NotEmpty(t, evs, "events of %s", run.GetID())
 	return deployTypes(evs), deployData(t, evs[len(evs)-1])
 }

@@ -29,40 +29,6 @@ import (
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
-// deployEvents is an in-memory Publisher that keeps what it is given and, like the
-// stream, drops an event whose id it already holds.
-type deployEvents struct {
-	mu  sync.Mutex
-	evs []events.Event
-}
-
-var _ activities.Publisher = (*deployEvents)(nil)
-
-func (p *deployEvents) Publish(_ context.Context, ev events.Event) (events.PublishResult, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, e := range p.evs {
-		if e.ID() == ev.ID() {
-			return events.PublishResult{Duplicate: true}, nil
-		}
-	}
-	p.evs = append(p.evs, ev.Clone())
-	return events.PublishResult{Sequence: uint64(len(p.evs))}, nil
-}
-
-// about returns the events whose subject is workflowID, in publishing order.
-func (p *deployEvents) about(workflowID string) []events.Event {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []events.Event
-	for _, e := range p.evs {
-		if e.Subject() == workflowID {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 func deployTypes(evs []events.Event) []string {
 	out := []string{}
 	for _, e := range evs {
@@ -167,7 +133,7 @@ func healthServer(t *testing.T, file string) *httptest.Server {
 type deployFixture struct {
 	deploys *activities.Deploys
 	store   *store.Store
-	pub     *deployEvents
+	pub     *testenv.Events
 	cancels *cancelCalls
 	env     *testsuite.TestActivityEnvironment
 }
@@ -179,7 +145,7 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	st, err := store.Open(ctx, testenv.Postgres(t))
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	f := &deployFixture{store: st, pub: &deployEvents{}, cancels: &cancelCalls{errs: map[string]error{}}}
+	f := &deployFixture{store: st, pub: &testenv.Events{}, cancels: &cancelCalls{errs: map[string]error{}}}
 	f.deploys, err = activities.NewDeploys(activities.Deploys{
 		Store: st, Publisher: f.pub, Temporal: f.cancels, WorkspaceRoot: filepath.Join(t.TempDir(), "ws"), Log: testenv.Logger(t),
 	})
@@ -490,8 +456,8 @@ func TestEmitDeployEvent(t *testing.T) {
 		_, err := f.env.ExecuteActivity(f.deploys.EmitDeployEvent, in)
 		require.NoError(t, err)
 	}
-	require.Len(t, f.pub.evs, 1)
-	ev := f.pub.evs[0]
+	require.Len(t, f.pub.Stored(), 1)
+	ev := f.pub.Stored()[0]
 	require.Equal(t, activities.ResultEventID(ev.Subject(), activities.EventDeployFailed), ev.ID())
 	require.Equal(t, "evt-push", ev.Extensions()[events.ExtCausationID])
 	require.Equal(t, in.Data, deployData(t, ev))
@@ -501,7 +467,7 @@ func TestEmitDeployEvent(t *testing.T) {
 }
 
 func TestNewDeploysChecksItsDependencies(t *testing.T) {
-	ok := activities.Deploys{Store: &store.Store{}, Publisher: &deployEvents{}, Temporal: &cancelCalls{}, WorkspaceRoot: t.TempDir()}
+	ok := activities.Deploys{Store: &store.Store{}, Publisher: &testenv.Events{}, Temporal: &cancelCalls{}, WorkspaceRoot: t.TempDir()}
 	tests := []struct {
 		name    string
 		edit    func(*activities.Deploys)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,35 +19,12 @@ import (
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
-// recorder is an in-memory Publisher that keeps every event it is given. It drops
-// nothing: tests check that a retried activity publishes the same id, which the stream
-// de-duplicates.
-type recorder struct {
-	mu  sync.Mutex
-	evs []events.Event
-}
-
-var _ activities.Publisher = (*recorder)(nil)
-
-func (r *recorder) Publish(_ context.Context, ev events.Event) (events.PublishResult, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, ev.Clone())
-	return events.PublishResult{Sequence: uint64(len(r.evs))}, nil
-}
-
-func (r *recorder) published() []events.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]events.Event(nil), r.evs...)
-}
-
 // paymentFixture is one test's activities: its own PostgreSQL schema, mailpit, and a
 // recording publisher.
 type paymentFixture struct {
 	acts    *activities.Activities
 	store   *store.Store
-	pub     *recorder
+	pub     *testenv.Events
 	mailAPI string
 	env     *testsuite.TestActivityEnvironment
 	tenant  store.Tenant
@@ -65,7 +41,7 @@ func newPaymentFixture(t *testing.T) *paymentFixture {
 	t.Cleanup(st.Close)
 	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
 	require.NoError(t, err)
-	f := &paymentFixture{store: st, pub: &recorder{}, mailAPI: apiAddr}
+	f := &paymentFixture{store: st, pub: &testenv.Events{}, mailAPI: apiAddr}
 	f.acts = &activities.Activities{Store: st, Mailer: mailer, Publisher: f.pub, Log: testenv.Logger(t)}
 	var s testsuite.WorkflowTestSuite
 	f.env = s.NewTestActivityEnvironment()
@@ -95,7 +71,7 @@ func (f *paymentFixture) requireEmitted(t *testing.T, typ string, n int, want an
 	t.Helper()
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
-	evs := f.pub.published()
+	evs := f.pub.Published()
 	require.Len(t, evs, n, "published events")
 	wantData, err := json.Marshal(want)
 	require.NoError(t, err)
@@ -129,7 +105,7 @@ func TestFindTenantByStripeCustomer(t *testing.T) {
 	require.NoError(t, v.Get(&got))
 	want := activities.CustomerTenant{TenantID: f.tenant.ID, OwnerUserID: f.tenant.OwnerUserID, OwnerEmail: f.tenant.OwnerEmail}
 	require.Equal(t, want, got, "got %v, want %v", got, want)
-	require.Empty(t, f.pub.published(), "a lookup emits nothing")
+	require.Empty(t, f.pub.Published(), "a lookup emits nothing")
 }
 
 func TestRecordPaymentIsIdempotent(t *testing.T) {
@@ -186,7 +162,7 @@ func TestSendInvoiceWithoutRecipient(t *testing.T) {
 	require.True(t, errors.As(err, &appErr), "got %v, want an application error", err)
 	require.True(t, appErr.NonRetryable(), "got a retryable error, want a non-retryable one")
 	require.ErrorContains(t, err, "invoice of payment pi_1: no recipient")
-	require.Empty(t, f.pub.published())
+	require.Empty(t, f.pub.Published())
 }
 
 func TestNotifyUserIsIdempotent(t *testing.T) {

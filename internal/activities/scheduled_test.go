@@ -24,7 +24,7 @@ import (
 type scheduledFixture struct {
 	acts  *activities.Activities
 	store *store.Store
-	pub   *recorder
+	pub   *testenv.Events
 	env   *testsuite.TestActivityEnvironment
 }
 
@@ -35,7 +35,7 @@ func newScheduledFixture(t *testing.T) *scheduledFixture {
 	st, err := store.Open(ctx, testenv.Postgres(t))
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	f := &scheduledFixture{store: st, pub: &recorder{}}
+	f := &scheduledFixture{store: st, pub: &testenv.Events{}}
 	f.acts = &activities.Activities{Store: st, Publisher: f.pub, Log: testenv.Logger(t)}
 	var s testsuite.WorkflowTestSuite
 	f.env = s.NewTestActivityEnvironment()
@@ -86,7 +86,7 @@ func TestDailyReportNumbers(t *testing.T) {
 		Events:  map[string]int64{"routed": 1, "duplicate": 1},
 	}
 	require.Equal(t, want, got, "got %v, want %v", got, want)
-	require.Empty(t, f.pub.published(), "reading the numbers emits nothing")
+	require.Empty(t, f.pub.Published(), "reading the numbers emits nothing")
 
 	for _, bad := range []string{"", "2026-3-1", "01.03.2026", "2026-02-30"} {
 		_, err := f.env.ExecuteActivity(f.acts.DailyReportNumbers, activities.ReportInput{Date: bad})
@@ -113,7 +113,7 @@ func TestEmitDailyReport(t *testing.T) {
 	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pub := &recorder{}
+			pub := &testenv.Events{}
 			acts := &activities.Activities{Publisher: pub, Log: testenv.Logger(t)}
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
@@ -122,7 +122,7 @@ func TestEmitDailyReport(t *testing.T) {
 				_, err := env.ExecuteActivity(acts.EmitDailyReport, tt.report)
 				require.NoError(t, err)
 			}
-			evs := pub.published()
+			evs := pub.Published()
 			require.Len(t, evs, 2)
 			for _, ev := range evs {
 				require.Equal(t, "daily-report-"+tt.report.Date+"/report.daily", ev.ID(), "one id per date")
@@ -136,7 +136,7 @@ func TestEmitDailyReport(t *testing.T) {
 		})
 	}
 
-	acts := &activities.Activities{Publisher: &recorder{}}
+	acts := &activities.Activities{Publisher: &testenv.Events{}}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)

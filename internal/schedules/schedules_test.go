@@ -172,27 +172,6 @@ func TestEnsureSchedulesRejectsInvalidSpecs(t *testing.T) {
 	}
 }
 
-// recorder is an in-memory Publisher that keeps every event it is given.
-type recorder struct {
-	mu  sync.Mutex
-	evs []events.Event
-}
-
-var _ activities.Publisher = (*recorder)(nil)
-
-func (r *recorder) Publish(_ context.Context, ev events.Event) (events.PublishResult, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, ev.Clone())
-	return events.PublishResult{Sequence: uint64(len(r.evs))}, nil
-}
-
-func (r *recorder) published() []events.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]events.Event(nil), r.evs...)
-}
-
 // TestDailyReportOnSchedule runs the daily-report schedule on the Temporal dev server,
 // with a worker of the test's own and the real activities: a start triggered now reports
 // yesterday, a start backfilled for a past day reports the day before that one, each
@@ -216,7 +195,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 	require.NoError(t, err)
 
 	taskQueue := testenv.ID("test-")
-	pub := &recorder{}
+	pub := &testenv.Events{}
 	acts := &activities.Activities{Store: st, Publisher: pub, Log: testenv.Logger(t)}
 	sw := &workflows.Scheduled{}
 	w := worker.New(c, taskQueue, worker.Options{})
@@ -266,7 +245,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 		require.Equal(t, want.Events, got.Events)
 
 		var evs []events.Event
-		for _, ev := range pub.published() {
+		for _, ev := range pub.Published() {
 			if ev.ID() == activities.ReportEventID(wantDate) {
 				evs = append(evs, ev)
 			}
@@ -280,7 +259,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, history(ctx, t, c, wfID, run.StartWorkflowResult.FirstExecutionRunID)))
 	}
 	require.True(t, seen["2026-01-14"], "the backfilled run reports the day before its nominal time: got %v", seen)
-	require.Len(t, pub.published(), 2, "one report per run")
+	require.Len(t, pub.Published(), 2, "one report per run")
 }
 
 func mustDay(t *testing.T, date string) time.Time {

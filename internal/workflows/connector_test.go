@@ -111,7 +111,7 @@ func (s *pageSource) requests(cursor string) int {
 type connectorDeps struct {
 	acts  *activities.Activities
 	store *store.Store
-	pub   *eventRecorder
+	pub   *testenv.Events
 }
 
 func newConnectorDeps(t *testing.T) *connectorDeps {
@@ -121,7 +121,7 @@ func newConnectorDeps(t *testing.T) *connectorDeps {
 	st, err := store.Open(ctx, testenv.Postgres(t))
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	pub := &eventRecorder{}
+	pub := &testenv.Events{}
 	return &connectorDeps{acts: &activities.Activities{Store: st, Publisher: pub, Log: testenv.Logger(t)}, store: st, pub: pub}
 }
 
@@ -264,7 +264,7 @@ func TestConnectorSync(t *testing.T) {
 			require.Empty(t, stored.LastError, "a success clears the last error")
 			require.Equal(t, 2*want.Pages, deps.records(t, c.ID))
 			wfID := "connector-sync-" + c.ID
-			requireSynced(t, deps.pub.published(), wfID, []string{e.runID}, []workflows.Event{ev}, []activities.ConnectorSynced{want})
+			requireSynced(t, deps.pub.Published(), wfID, []string{e.runID}, []workflows.Event{ev}, []activities.ConnectorSynced{want})
 
 			next := newConnectorEnv(t, cfg, deps.acts)
 			_, got, err = next.run(t, c.ID)
@@ -304,7 +304,7 @@ func TestConnectorSyncRefusesConnector(t *testing.T) {
 			require.Zero(t, e.calls["CompleteConnectorSync"])
 		})
 	}
-	require.Empty(t, deps.pub.published())
+	require.Empty(t, deps.pub.Published())
 	require.Zero(t, src.requests(""), "the source is not asked")
 	require.Empty(t, deps.connector(t, disabled.ID).LastError)
 }
@@ -343,7 +343,7 @@ func TestConnectorSyncSourceFails(t *testing.T) {
 				require.NoError(t, err)
 				want := activities.ConnectorSynced{ConnectorID: c.ID, Records: 6, Pages: 3, Cursor: "p2"}
 				require.Equal(t, want, got, "got %v, want %v", got, want)
-				require.Len(t, deps.pub.published(), 1)
+				require.Len(t, deps.pub.Published(), 1)
 				require.Equal(t, 6, deps.records(t, c.ID))
 				// A failed attempt sends its last heartbeat along, so the retry resumes
 				// after the page it stored.
@@ -351,7 +351,7 @@ func TestConnectorSyncSourceFails(t *testing.T) {
 				return
 			}
 			requireAppError(t, err, tt.typ, append([]string{"connector " + c.ID + ": GET "}, tt.msg...)...)
-			require.Empty(t, deps.pub.published(), "no connector.synced for a failed sync")
+			require.Empty(t, deps.pub.Published(), "no connector.synced for a failed sync")
 			for _, m := range tt.msg {
 				require.Contains(t, stored.LastError, m, "last_error")
 			}
@@ -424,7 +424,7 @@ func TestConnectorSyncOnTemporal(t *testing.T) {
 		{ConnectorID: conn.ID, Records: 2, Pages: 1, Cursor: "p2"}, // the last page again
 	}
 	require.Equal(t, want, results, "got %v, want %v", results, want)
-	requireSynced(t, deps.pub.published(), wfID, runIDs, requests, want)
+	requireSynced(t, deps.pub.Published(), wfID, runIDs, requests, want)
 	require.Equal(t, 6, deps.records(t, conn.ID))
 	stored := deps.connector(t, conn.ID)
 	require.False(t, stored.LastSyncedAt.IsZero())

@@ -32,27 +32,6 @@ import (
 // paymentEvents are the result events of a processed payment, in order.
 var paymentEvents = []string{"payment.recorded", "invoice.sent", "payment.processed"}
 
-// eventRecorder is an in-memory Publisher that keeps every event it is given.
-type eventRecorder struct {
-	mu  sync.Mutex
-	evs []events.Event
-}
-
-var _ activities.Publisher = (*eventRecorder)(nil)
-
-func (r *eventRecorder) Publish(_ context.Context, ev events.Event) (events.PublishResult, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, ev.Clone())
-	return events.PublishResult{Sequence: uint64(len(r.evs))}, nil
-}
-
-func (r *eventRecorder) published() []events.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]events.Event(nil), r.evs...)
-}
-
 // paymentDeps are real activities on a PostgreSQL schema of the test's own and mailpit,
 // publishing to pub.
 type paymentDeps struct {
@@ -184,7 +163,7 @@ func TestPaymentProcessing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pub := &eventRecorder{}
+			pub := &testenv.Events{}
 			deps := newPaymentDeps(t, pub)
 			customer := testenv.ID("cus_")
 			var tenant store.Tenant
@@ -231,7 +210,7 @@ func TestPaymentProcessing(t *testing.T) {
 			require.NotEmpty(t, res.NotificationID)
 			want := workflows.PaymentResult{PaymentID: in.PaymentID, TenantID: tenant.ID, InvoiceTo: invoiceTo, NotificationID: res.NotificationID}
 			require.Equal(t, want, res, "got %v, want %v", res, want)
-			requireResultEvents(t, pub.published(), wfID, ev)
+			requireResultEvents(t, pub.Published(), wfID, ev)
 			deps.requireProcessed(t, in, tenant, invoiceTo)
 
 			// The payment proceeds within a poll interval of its tenant appearing.
@@ -403,7 +382,7 @@ func TestPaymentProcessingOnTemporal(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := testenv.Temporal(t)
-			pub := &eventRecorder{}
+			pub := &testenv.Events{}
 			deps := newPaymentDeps(t, pub)
 			customer := testenv.ID("cus_")
 			var tenant store.Tenant
@@ -435,13 +414,13 @@ func TestPaymentProcessingOnTemporal(t *testing.T) {
 			err = run.Get(ctx, &res)
 			if tt.tenant == "never" {
 				requireAppError(t, err, workflows.ErrorTypeUnknownCustomer, "no tenant has Stripe customer "+customer, "tenant wait 4s")
-				require.Empty(t, pub.published())
+				require.Empty(t, pub.Published())
 				require.Zero(t, deps.count(t, "SELECT count(*) FROM payments"))
 			} else {
 				require.NoError(t, err)
 				want := workflows.PaymentResult{PaymentID: in.PaymentID, TenantID: tenant.ID, InvoiceTo: in.Email, NotificationID: res.NotificationID}
 				require.Equal(t, want, res, "got %v, want %v", res, want)
-				requireResultEvents(t, pub.published(), wfID, ev)
+				requireResultEvents(t, pub.Published(), wfID, ev)
 				deps.requireProcessed(t, in, tenant, in.Email)
 			}
 

@@ -122,13 +122,13 @@ func TestDailyReportRejectsBadDates(t *testing.T) {
 // flakyPublisher records every event, and fails the first publish after storing it, as
 // a publish whose acknowledgement was lost does.
 type flakyPublisher struct {
-	eventRecorder
+	testenv.Events
 	mu     sync.Mutex
 	failed bool
 }
 
 func (p *flakyPublisher) Publish(ctx context.Context, ev events.Event) (events.PublishResult, error) {
-	res, _ := p.eventRecorder.Publish(ctx, ev)
+	res, _ := p.Events.Publish(ctx, ev)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.failed {
@@ -162,7 +162,7 @@ func TestDailyReportEmitsOncePerDate(t *testing.T) {
 	require.NoError(t, e.GetWorkflowResult(&got))
 	require.Equal(t, "2026-03-01", got.Date)
 	require.Equal(t, int64(2), got.Signups)
-	evs := pub.published()
+	evs := pub.Published()
 	require.Len(t, evs, 2, "the first publish and its retry")
 	for _, ev := range evs {
 		require.Equal(t, activities.ReportEventID("2026-03-01"), ev.ID(), "one id per date")
@@ -352,7 +352,7 @@ func TestScheduledWorkflowsOnTemporal(t *testing.T) {
 	}
 	w := worker.New(c, taskQueue, worker.Options{})
 	register(w)
-	w.RegisterActivity(&activities.Activities{Store: st, Publisher: &eventRecorder{}, Log: testenv.Logger(t)})
+	w.RegisterActivity(&activities.Activities{Store: st, Publisher: &testenv.Events{}, Log: testenv.Logger(t)})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
