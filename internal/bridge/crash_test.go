@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/flowbridge/flowbridge/internal/bridge"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
@@ -173,4 +174,46 @@ func drainedLine(t *testing.T, logPath string) (line struct{ Taken, Settled int6
 	}
 	t.Fatalf("no \"Bridge drained\" line in the bridge's log:\n%s", b)
 	return line
+}
+
+// A restart of NATS in the middle of the stream (its JetStream files kept, as a restarted
+// server keeps them) loses nothing and starts nothing twice: the bridge reconnects and
+// carries on with the durable consumer.
+func TestNATSRestartLosesNothing(t *testing.T) {
+	const n = 200
+	h := newHarness(t)
+	h.startBridge(h.temporal, bridge.Config{AckWait: 2 * time.Second})
+	prefix := testenv.ID("nr") + "-"
+	publish := func(i int) {
+		user := fmt.Sprintf("%s%04d", prefix, i)
+		ev := newEvent(t, "evt-"+user, "user.signedup", map[string]string{"user_id": user, "email": user + "@example.com"})
+		// While NATS is restarting a publish fails at once: a publisher retries, and the
+		// stream's duplicate window makes a retry after a lost answer harmless.
+		testenv.Eventually(t, 30*time.Second, func() bool {
+			_, err := h.pub.Publish(context.Background(), ev)
+			return err == nil
+		}, "could not publish %s", ev.ID())
+	}
+	for i := range n / 2 {
+		publish(i)
+	}
+	testenv.Eventually(t, 30*time.Second, func() bool { return h.consumerAckFloor() >= n/4 }, "the bridge routed too few events before the restart")
+	h.nats.Restart()
+	for i := n / 2; i < n; i++ {
+		publish(i)
+	}
+	h.consumerSettled(90 * time.Second)
+
+	var count int64
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		resp, err := h.temporal.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("TaskQueue = '%s'", h.taskQueue),
+		})
+		if err != nil {
+			return false
+		}
+		count = resp.GetCount()
+		return count == n
+	}, "%d workflow executions on the task queue, want %d", count, n)
+	require.Empty(t, h.dlq())
 }
