@@ -30,7 +30,7 @@ cat >&2 <<MSG
     Temporal UI   http://localhost:${TEMPORAL_UI_PORT:-8082}
     bridge        http://${HTTP_ADDR:-127.0.0.1:8080}  (/healthz /readyz /metrics, /events/{id})
     worker        http://${WORKER_HTTP_ADDR:-127.0.0.1:8081}  (/healthz /readyz /metrics)
-    mailpit API   http://$MAILPIT_ADDR/api/v1/messages
+    mailpit       http://$MAILPIT_ADDR  (inbox; API /api/v1/messages)
     NATS          $NATS_URL
   Try it:  make demo     Stop: Ctrl-C
 

@@ -22,7 +22,8 @@ die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 # CLI build takes about 5 minutes; later builds reuse the Go build cache).
 ensure_tool() {
 	local name=$1 mod=$2 stamp="$BIN/.$1.version"
-	if [[ -x $BIN/$name && -f $stamp && $(cat "$stamp") == "$mod" ]]; then return; fi
+	# A stamp of "$mod+ui" (mailpit with its web UI, see ensure_mailpit_ui) also counts.
+	if [[ -x $BIN/$name && -f $stamp && $(cat "$stamp") == "$mod"* ]]; then return; fi
 	local note=""
 	[[ $name == temporal ]] && note="; the first build takes about 5 minutes"
 	say "building $name from $mod (once$note)"
@@ -41,8 +42,33 @@ ensure_tools() {
 	ensure_tool temporal "$TEMPORAL_CLI"
 	ensure_tool nats-server "$NATS_SERVER"
 	ensure_tool nats "$NATS_CLI"
-	ensure_tool mailpit "$MAILPIT"
+	ensure_mailpit_ui
 	ensure_tool stripe-mock "$STRIPE_MOCK"
+}
+
+# ensure_mailpit_ui builds mailpit with its web inbox. The Go module ships the UI's
+# sources but not the built UI, so this builds it with npm (about 15 s) and then the
+# binary; without npm it falls back to mailpit without the UI (its REST API still works).
+ensure_mailpit_ui() {
+	local stamp="$BIN/.mailpit.version"
+	if [[ -x $BIN/mailpit && -f $stamp && $(cat "$stamp") == "$MAILPIT+ui" ]]; then return; fi
+	if ! command -v npm >/dev/null; then
+		say "no npm: building mailpit without its web UI (read mail through its API)"
+		ensure_tool mailpit "$MAILPIT"
+		return
+	fi
+	say "building mailpit with its web UI (once; npm and go, about a minute)"
+	local dir src="$STATE/build/mailpit"
+	dir=$(GOFLAGS=-mod=mod go mod download -json "$MAILPIT" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+	[[ -n $dir ]] || die "could not download $MAILPIT"
+	rm -rf "$src" && mkdir -p "$(dirname "$src")" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+	if ! ( cd "$src" && npm ci --no-audit --no-fund && npm run package && GOFLAGS=-mod=mod go build -o "$BIN/mailpit" . ) >"$STATE/logs/build-mailpit.log" 2>&1; then
+		tail -20 "$STATE/logs/build-mailpit.log" >&2
+		say "mailpit's web UI did not build (log above); using mailpit without it"
+		ensure_tool mailpit "$MAILPIT"
+		return
+	fi
+	echo "$MAILPIT+ui" >"$stamp"
 }
 
 # port_open HOST:PORT
