@@ -12,7 +12,7 @@ start_temporal "$TEMPORAL_ADDRESS" "${TEMPORAL_UI_PORT:-8082}" --db-filename "$S
 nats_addr=$(hostport "$NATS_URL" 4222)
 use_or_start nats "$nats_addr" "$BIN/nats-server" -js -a "${nats_addr%:*}" -p "${nats_addr##*:}" -sd "$STATE/nats"
 use_or_start mailpit "$SMTP_ADDR" "$BIN/mailpit" --smtp "$SMTP_ADDR" --listen "$MAILPIT_ADDR" --database "$STATE/mailpit.db"
-use_or_start stripe-mock "$STRIPE_MOCK_ADDR" "$BIN/stripe-mock" -http-addr "$STRIPE_MOCK_ADDR"
+use_or_start stripe-mock "$STRIPE_MOCK_ADDR" "$BIN/stripe-mock" -http-addr "$STRIPE_MOCK_ADDR" -https-addr "$STRIPE_MOCK_HTTPS_ADDR"
 
 say "building bridge and worker"
 go build -o "$BIN/bridge" ./cmd/bridge

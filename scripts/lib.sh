@@ -157,4 +157,7 @@ to a server that answers. The database itself is created and migrated by the wor
 : "${SMTP_ADDR:=127.0.0.1:1025}"
 : "${MAILPIT_ADDR:=127.0.0.1:8025}"
 : "${STRIPE_MOCK_ADDR:=127.0.0.1:12111}"
-export NATS_URL TEMPORAL_ADDRESS DATABASE_URL SMTP_ADDR MAILPIT_ADDR STRIPE_MOCK_ADDR
+# stripe-mock also serves HTTPS, by default on every interface at 12112: keep it beside
+# the HTTP port, on loopback.
+: "${STRIPE_MOCK_HTTPS_ADDR:=${STRIPE_MOCK_ADDR%:*}:$((${STRIPE_MOCK_ADDR##*:} + 1))}"
+export NATS_URL TEMPORAL_ADDRESS DATABASE_URL SMTP_ADDR MAILPIT_ADDR STRIPE_MOCK_ADDR STRIPE_MOCK_HTTPS_ADDR

@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# make test: every test, against real servers (make bench: the benchmarks, same servers). PostgreSQL must answer at DATABASE_URL (each
-# run uses its own schema). The Temporal dev server, mailpit and stripe-mock are started
-# here unless they already answer; NATS servers are started in-process by the tests.
+# make test: every test, against real servers (make bench: the benchmarks, same servers).
+# PostgreSQL must answer at DATABASE_URL; each test uses a schema of its own. The Temporal
+# dev server (in memory), mailpit and stripe-mock are the tests' own, on ports of their own
+# (TEST_* below), so a running `make dev` stack is never touched; each is reused if it
+# already answers. NATS servers are started in-process by the tests.
+
+# The tests read the contract's variables; these point them at the test servers.
+export TEMPORAL_ADDRESS=${TEST_TEMPORAL_ADDRESS:-127.0.0.1:7243}
+export SMTP_ADDR=${TEST_SMTP_ADDR:-127.0.0.1:11025}
+export MAILPIT_ADDR=${TEST_MAILPIT_ADDR:-127.0.0.1:18025}
+export STRIPE_MOCK_ADDR=${TEST_STRIPE_MOCK_ADDR:-127.0.0.1:12211}
+export STRIPE_API_BASE=http://$STRIPE_MOCK_ADDR
+export FLOWBRIDGE_STATE=${FLOWBRIDGE_STATE:-$(cd "$(dirname "$0")/.." && pwd)/.dev/test}
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -13,9 +23,7 @@ require_postgres
 # In memory: tests need no persistence, and SQLite's fsync would make them slower.
 start_temporal "$TEMPORAL_ADDRESS" ""
 use_or_start mailpit "$SMTP_ADDR" "$BIN/mailpit" --smtp "$SMTP_ADDR" --listen "$MAILPIT_ADDR"
-use_or_start stripe-mock "$STRIPE_MOCK_ADDR" "$BIN/stripe-mock" -http-addr "$STRIPE_MOCK_ADDR"
-export STRIPE_API_BASE=${STRIPE_API_BASE:-http://$STRIPE_MOCK_ADDR}
-export FLOWBRIDGE_BIN=$BIN
+use_or_start stripe-mock "$STRIPE_MOCK_ADDR" "$BIN/stripe-mock" -http-addr "$STRIPE_MOCK_ADDR" -https-addr "$STRIPE_MOCK_HTTPS_ADDR"
 
 if [[ ${1:-} == bench ]]; then
 	# Benchmarks, not tests: no -race (it distorts timings). BENCHTIME=3s for steadier numbers.

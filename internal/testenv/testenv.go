@@ -28,6 +28,15 @@ import (
 
 const howTo = "run the tests with `make test`, which starts it"
 
+// Where `make test` runs the test servers when the environment names no others: ports of
+// their own, so tests never touch a `make dev` stack (7233, 1025, 8025, 12111-12112).
+const (
+	DefaultTemporalAddress = "127.0.0.1:7243"
+	DefaultSMTPAddr        = "127.0.0.1:11025"
+	DefaultMailpitAddr     = "127.0.0.1:18025"
+	DefaultStripeAPIBase   = "http://127.0.0.1:12211"
+)
+
 // missing fails under CI and skips elsewhere.
 func missing(t testing.TB, what string, err error) {
 	t.Helper()
@@ -124,7 +133,7 @@ func (n *NATS) Restart() {
 // that `make test` starts), closed when the test ends.
 func Temporal(t testing.TB) client.Client {
 	t.Helper()
-	addr := env("TEMPORAL_ADDRESS", config.DefaultTemporalAddress)
+	addr := TemporalAddress()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := client.DialContext(ctx, client.Options{
@@ -140,7 +149,7 @@ func Temporal(t testing.TB) client.Client {
 }
 
 // TemporalAddress is the address Temporal tests use.
-func TemporalAddress() string { return env("TEMPORAL_ADDRESS", config.DefaultTemporalAddress) }
+func TemporalAddress() string { return env("TEMPORAL_ADDRESS", DefaultTemporalAddress) }
 
 // Postgres returns a DATABASE_URL confined to a new schema of its own (search_path),
 // dropped when the test ends.
@@ -193,8 +202,8 @@ func withDatabase(url, db string) string {
 // Mailpit returns the SMTP and HTTP API addresses of mailpit (SMTP_ADDR, MAILPIT_ADDR).
 func Mailpit(t testing.TB) (smtpAddr, apiAddr string) {
 	t.Helper()
-	smtpAddr = env("SMTP_ADDR", "127.0.0.1:1025")
-	apiAddr = env("MAILPIT_ADDR", "127.0.0.1:8025")
+	smtpAddr = env("SMTP_ADDR", DefaultSMTPAddr)
+	apiAddr = env("MAILPIT_ADDR", DefaultMailpitAddr)
 	for _, a := range []string{smtpAddr, apiAddr} {
 		if err := dial(a); err != nil {
 			missing(t, "mailpit at "+a+" (SMTP_ADDR, MAILPIT_ADDR)", err)
@@ -206,7 +215,7 @@ func Mailpit(t testing.TB) (smtpAddr, apiAddr string) {
 // StripeMock returns the base URL of stripe-mock (STRIPE_API_BASE).
 func StripeMock(t testing.TB) string {
 	t.Helper()
-	base := env("STRIPE_API_BASE", "http://127.0.0.1:12111")
+	base := env("STRIPE_API_BASE", DefaultStripeAPIBase)
 	if err := dial(strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")); err != nil {
 		missing(t, "stripe-mock at "+base+" (STRIPE_API_BASE)", err)
 	}
