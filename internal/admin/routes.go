@@ -67,14 +67,14 @@ func loadRoutes(file string) (*routing.Table, *events.Schemas, string, error) {
 	if err != nil {
 		return nil, nil, "", err
 	}
-	name := routing.DefaultFile
-	var tbl *routing.Table
-	if file == "" || file == "-" {
-		tbl, err = routing.Default()
-	} else {
-		name = file
-		tbl, err = routing.LoadFile(file)
+	if file == "-" {
+		file = ""
 	}
+	name := file
+	if name == "" {
+		name = routing.DefaultFile
+	}
+	tbl, err := routing.Load(file)
 	if err != nil {
 		return nil, nil, name, err
 	}

@@ -28,7 +28,7 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	if err != nil {
 		return err
 	}
-	routes, err := LoadRoutes(cfg.RoutesFile)
+	routes, err := routing.Load(cfg.RoutesFile)
 	if err != nil {
 		return err
 	}
@@ -112,12 +112,4 @@ func ignoreCanceled(err error) error {
 		return nil
 	}
 	return err
-}
-
-// LoadRoutes compiles the routes file at path, or the embedded default when path is "".
-func LoadRoutes(path string) (*routing.Table, error) {
-	if path == "" {
-		return routing.Default()
-	}
-	return routing.LoadFile(path)
 }

@@ -108,6 +108,15 @@ func LoadFile(path string) (*Table, error) {
 	return Parse(data, path)
 }
 
+// Load compiles the routes file at path, or the embedded default table when path is "".
+// The bridge and `bridge routes` both load routes through it.
+func Load(path string) (*Table, error) {
+	if path == "" {
+		return Default()
+	}
+	return LoadFile(path)
+}
+
 // Default is the contract's routing table, embedded from default.yaml.
 func Default() (*Table, error) { return Parse(defaultRoutes, DefaultFile) }
 
