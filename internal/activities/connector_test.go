@@ -110,11 +110,7 @@ type connectorFixture struct {
 
 func newConnectorFixture(t *testing.T) *connectorFixture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	f := &connectorFixture{store: st, pub: &testenv.Events{}, source: newPagedSource(t, threePages)}
 	f.acts = &activities.Activities{Store: st, Publisher: f.pub, Log: testenv.Logger(t)}
 	return f

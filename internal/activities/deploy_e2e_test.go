@@ -45,16 +45,13 @@ type deployE2E struct {
 func newDeployE2E(t *testing.T) *deployE2E {
 	t.Helper()
 	tc := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	e := &deployE2E{
 		tc: tc, store: st, pub: &testenv.Events{}, queue: testenv.ID("test-"), repo: newBlueprintRepo(t),
 		name: testenv.ID("acme/site-"), state: filepath.Join(t.TempDir(), "state"), t0: time.Now().UTC(),
 	}
 	e.health = healthServer(t, e.state).URL + "/healthz"
+	var err error
 	e.deploys, err = activities.NewDeploys(activities.Deploys{
 		Store: st, Publisher: e.pub, Temporal: tc, WorkspaceRoot: filepath.Join(t.TempDir(), "ws"), Log: testenv.Logger(t),
 	})

@@ -140,12 +140,9 @@ type deployFixture struct {
 
 func newDeployFixture(t *testing.T) *deployFixture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	f := &deployFixture{store: st, pub: &testenv.Events{}, cancels: &cancelCalls{errs: map[string]error{}}}
+	var err error
 	f.deploys, err = activities.NewDeploys(activities.Deploys{
 		Store: st, Publisher: f.pub, Temporal: f.cancels, WorkspaceRoot: filepath.Join(t.TempDir(), "ws"), Log: testenv.Logger(t),
 	})

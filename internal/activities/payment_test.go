@@ -36,9 +36,7 @@ func newPaymentFixture(t *testing.T) *paymentFixture {
 	smtpAddr, apiAddr := testenv.Mailpit(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
 	require.NoError(t, err)
 	f := &paymentFixture{store: st, pub: &testenv.Events{}, mailAPI: apiAddr}

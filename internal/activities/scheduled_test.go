@@ -30,11 +30,7 @@ type scheduledFixture struct {
 
 func newScheduledFixture(t *testing.T) *scheduledFixture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	f := &scheduledFixture{store: st, pub: &testenv.Events{}}
 	f.acts = &activities.Activities{Store: st, Publisher: f.pub, Log: testenv.Logger(t)}
 	var s testsuite.WorkflowTestSuite

@@ -16,7 +16,6 @@ import (
 	"github.com/flowbridge/flowbridge/internal/activities"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/schedules"
-	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 	"github.com/flowbridge/flowbridge/schemas"
@@ -180,15 +179,13 @@ func TestDailyReportOnSchedule(t *testing.T) {
 	c := testenv.Temporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 
 	// A signup yesterday, and one on the backfilled day's eve.
 	yesterday := time.Now().UTC().Add(-24 * time.Hour)
 	backfilled := time.Date(2026, 1, 15, 6, 0, 0, 0, time.UTC) // a nominal time
 	eve := time.Date(2026, 1, 14, 18, 0, 0, 0, time.UTC)
-	_, err = st.Pool().Exec(ctx, `INSERT INTO tenants (owner_user_id, owner_email, created_at) VALUES ('u-1', 'a@example.com', $1), ('u-2', 'b@example.com', $2)`, yesterday, eve)
+	_, err := st.Pool().Exec(ctx, `INSERT INTO tenants (owner_user_id, owner_email, created_at) VALUES ('u-1', 'a@example.com', $1), ('u-2', 'b@example.com', $2)`, yesterday, eve)
 	require.NoError(t, err)
 	_, err = st.Pool().Exec(ctx, `INSERT INTO ledger_events (event_id, event_type, source, subject, received_at, settled_at, outcome)
 		VALUES ('e-1', 'user.signedup', '/t', 'events.user.signedup', $1, $1, 'routed')`, eve)

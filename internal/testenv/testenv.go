@@ -24,6 +24,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/store"
 )
 
 const howTo = "run the tests with `make test`, which starts it"
@@ -240,4 +241,18 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, msg strin
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Store opens flowbridge's database on a schema of the test's own (Postgres), migrated,
+// and closes it when the test ends.
+func Store(t testing.TB) *store.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, Postgres(t))
+	if err != nil {
+		t.Fatalf("open the test database: %v", err)
+	}
+	t.Cleanup(st.Close)
+	return st
 }

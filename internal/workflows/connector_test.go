@@ -116,11 +116,7 @@ type connectorDeps struct {
 
 func newConnectorDeps(t *testing.T) *connectorDeps {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	pub := &testenv.Events{}
 	return &connectorDeps{acts: &activities.Activities{Store: st, Publisher: pub, Log: testenv.Logger(t)}, store: st, pub: pub}
 }

@@ -43,11 +43,7 @@ type paymentDeps struct {
 func newPaymentDeps(t *testing.T, pub activities.Publisher) *paymentDeps {
 	t.Helper()
 	smtpAddr, apiAddr := testenv.Mailpit(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
+	st := testenv.Store(t)
 	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
 	require.NoError(t, err)
 	acts := &activities.Activities{Store: st, Mailer: mailer, Publisher: pub, Log: testenv.Logger(t)}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/activities"
 	"github.com/flowbridge/flowbridge/internal/events"
-	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
@@ -143,10 +142,8 @@ func (p *flakyPublisher) Publish(ctx context.Context, ev events.Event) (events.P
 func TestDailyReportEmitsOncePerDate(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	_, err = st.Pool().Exec(ctx, `INSERT INTO tenants (owner_user_id, owner_email, created_at) VALUES
+	st := testenv.Store(t)
+	_, err := st.Pool().Exec(ctx, `INSERT INTO tenants (owner_user_id, owner_email, created_at) VALUES
 		('u-1', 'a@example.com', '2026-03-01T10:00:00Z'), ('u-2', 'b@example.com', '2026-03-01T23:59:59Z'), ('u-3', 'c@example.com', '2026-03-02T00:00:00Z')`)
 	require.NoError(t, err)
 	pub := &flakyPublisher{}
@@ -331,10 +328,8 @@ func TestScheduledWorkflowsOnTemporal(t *testing.T) {
 	c := testenv.Temporal(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	_, err = st.Pool().Exec(ctx, `INSERT INTO sent_emails (key, recipient, subject, sent_at) VALUES
+	st := testenv.Store(t)
+	_, err := st.Pool().Exec(ctx, `INSERT INTO sent_emails (key, recipient, subject, sent_at) VALUES
 		('old', 'a@example.com', 's', now() - interval '31 days'), ('new', 'a@example.com', 's', now())`)
 	require.NoError(t, err)
 	root, backups := t.TempDir(), t.TempDir()
