@@ -261,6 +261,7 @@ func TestTwoReplicasRouteEveryEventOnce(t *testing.T) {
 	t.Logf("replica a routed %v, replica b routed %v", a.count(t, "routed"), b.count(t, "routed"))
 	require.Equal(t, float64(n), routed, "every event routed")
 	require.Zero(t, a.count(t, "duplicate")+b.count(t, "duplicate"), "no event handled twice")
+	h.waitExecutions(n)
 	require.Empty(t, h.dlq())
 	for _, i := range []int{0, n / 2, n - 1} {
 		h.waitExists(fmt.Sprintf("onboarding-%s%04d", prefix, i))

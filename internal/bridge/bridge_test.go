@@ -239,8 +239,8 @@ func TestUndeliverableSignalsAreDeadLettered(t *testing.T) {
 	require.Len(t, reasons, 2)
 	var sawNever, sawClosed bool
 	for _, r := range reasons {
-		sawNever = sawNever || (contains(r, "onboarding-"+never) && contains(r, "did not exist"))
-		sawClosed = sawClosed || (contains(r, "onboarding-"+closed) && contains(r, "already closed"))
+		sawNever = sawNever || (strings.Contains(r, "onboarding-"+never) && strings.Contains(r, "did not exist"))
+		sawClosed = sawClosed || (strings.Contains(r, "onboarding-"+closed) && strings.Contains(r, "already closed"))
 	}
 	require.True(t, sawNever, "reasons: %v", reasons)
 	require.True(t, sawClosed, "reasons: %v", reasons)
@@ -267,5 +267,3 @@ func TestTemporalDownLosesNothing(t *testing.T) {
 	require.Equal(t, 1.0, up.count(t, "routed"))
 	require.Empty(t, h.dlq())
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

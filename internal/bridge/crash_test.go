@@ -52,17 +52,7 @@ func TestBridgeKilledMidStreamRoutesEveryEventOnce(t *testing.T) {
 
 	// Each of the n workflow ids exists, and there are exactly n executions on the task
 	// queue: no id was started twice.
-	var count int64
-	testenv.Eventually(t, 30*time.Second, func() bool {
-		resp, err := h.temporal.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("TaskQueue = '%s'", h.taskQueue),
-		})
-		if err != nil {
-			return false
-		}
-		count = resp.GetCount()
-		return count == n
-	}, "%d workflow executions on the task queue, want %d", count, n)
+	h.waitExecutions(n)
 	for _, i := range []int{0, n / 3, n / 2, n - 1} {
 		h.waitExists(fmt.Sprintf("onboarding-%s%04d", prefix, i))
 	}
@@ -204,8 +194,16 @@ func TestNATSRestartLosesNothing(t *testing.T) {
 	}
 	h.consumerSettled(90 * time.Second)
 
+	h.waitExecutions(n)
+	require.Empty(t, h.dlq())
+}
+
+// waitExecutions waits until the harness's task queue has exactly n workflow executions
+// (runs, not ids: a workflow started twice would count twice). Visibility lags a little.
+func (h *harness) waitExecutions(n int64) {
+	h.t.Helper()
 	var count int64
-	testenv.Eventually(t, 30*time.Second, func() bool {
+	testenv.Eventually(h.t, 30*time.Second, func() bool {
 		resp, err := h.temporal.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
 			Query: fmt.Sprintf("TaskQueue = '%s'", h.taskQueue),
 		})
@@ -215,5 +213,4 @@ func TestNATSRestartLosesNothing(t *testing.T) {
 		count = resp.GetCount()
 		return count == n
 	}, "%d workflow executions on the task queue, want %d", count, n)
-	require.Empty(t, h.dlq())
 }
