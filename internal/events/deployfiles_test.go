@@ -1,0 +1,46 @@
+package events_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowbridge/flowbridge/internal/events"
+)
+
+// deploy/nats holds the stream and consumer definitions for operators who create them
+// with the nats CLI; they must say what the bridge itself would create.
+func TestDeployFilesMatchTheCode(t *testing.T) {
+	dir := filepath.Join("..", "..", "deploy", "nats")
+	read := func(name string, v any) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, v), name)
+	}
+	for _, want := range events.StreamConfigs(10 * time.Minute) {
+		var got jetstream.StreamConfig
+		read(want.Name+".stream.json", &got)
+		require.Equal(t, want.Name, got.Name)
+		require.Equal(t, want.Subjects, got.Subjects, want.Name)
+		require.Equal(t, want.Storage, got.Storage, want.Name)
+		require.Equal(t, want.Retention, got.Retention, want.Name)
+		require.Equal(t, want.Duplicates, got.Duplicates, want.Name)
+		require.Equal(t, want.MaxAge, got.MaxAge, want.Name)
+	}
+	want := events.BridgeConsumerConfig(events.BridgeConsumer, 32*8, 30*time.Second)
+	var got jetstream.ConsumerConfig
+	read("EVENTS.bridge.consumer.json", &got)
+	require.Equal(t, want.Durable, got.Durable)
+	require.Equal(t, want.FilterSubject, got.FilterSubject)
+	require.Equal(t, want.DeliverPolicy, got.DeliverPolicy)
+	require.Equal(t, want.AckPolicy, got.AckPolicy)
+	require.Equal(t, want.AckWait, got.AckWait)
+	require.Equal(t, want.MaxDeliver, got.MaxDeliver)
+	require.Equal(t, want.MaxAckPending, got.MaxAckPending)
+}
