@@ -26,11 +26,9 @@ import (
 )
 
 // RunWorker runs the Temporal worker, and its HTTP server for operators, until ctx ends.
+// It returns an error, so that the process exits non-zero and is restarted, when the
+// worker fails or NATS closes its connection for good.
 func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error {
-	mailer, err := mail.New(cfg.SMTPAddr, cfg.MailFrom)
-	if err != nil {
-		return err
-	}
 	// NATS first: connecting does not wait for the server (it is retried in the
 	// background), and the server's liveness check is the connection's.
 	nc, err := connectNATS(cfg.Common, "flowbridge-worker", log)
@@ -38,6 +36,15 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 		return err
 	}
 	defer nc.Close()
+	return runWorkerWith(ctx, cfg, log, nc)
+}
+
+// runWorkerWith is RunWorker on a NATS connection the caller opened and closes.
+func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *natsConn) error {
+	mailer, err := mail.New(cfg.SMTPAddr, cfg.MailFrom)
+	if err != nil {
+		return err
+	}
 	web, err := newWorkerHTTP(cfg.HTTPAddr, log, map[string]ops.Check{"nats": nc.Alive})
 	if err != nil {
 		return err
