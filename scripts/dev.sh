@@ -28,8 +28,9 @@ cat >&2 <<MSG
 
   flowbridge is running.
     Temporal UI   http://localhost:${TEMPORAL_UI_PORT:-8082}
-    bridge        http://${HTTP_ADDR:-127.0.0.1:8080}  (/healthz /readyz /metrics, /events/{id})
-    worker        http://${WORKER_HTTP_ADDR:-127.0.0.1:8081}  (/healthz /readyz /metrics)
+    bridge        http://${HTTP_ADDR:-127.0.0.1:8080}  (webhooks, POST /events, /healthz /readyz)
+    bridge admin  http://${ADMIN_ADDR:-127.0.0.1:9090}  (/metrics /readyz /events/{id} /debug/pprof/)
+    worker        http://${WORKER_HTTP_ADDR:-127.0.0.1:8081}  (/healthz /readyz /metrics /debug/pprof/)
     mailpit       http://$MAILPIT_ADDR  (inbox; API /api/v1/messages)
     NATS          $NATS_URL
   Try it:  make demo     Stop: Ctrl-C

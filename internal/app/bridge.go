@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
@@ -16,95 +18,187 @@ import (
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ingress"
 	"github.com/flowbridge/flowbridge/internal/ledger"
+	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
-// RunBridge runs the bridge — consumer and HTTP ingress — until ctx ends.
+// RunBridge runs the bridge — the consumer, the public HTTP ingress (HTTP_ADDR) and the
+// operators' admin server (ADMIN_ADDR) — until ctx ends. It returns an error, so that the
+// process exits non-zero and is restarted, when a part fails or NATS closes one of its
+// connections for good.
 func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error {
-	sch, err := events.LoadSchemas(schemas.FS)
+	p, err := newBridgeProcess(ctx, cfg, log)
 	if err != nil {
 		return err
+	}
+	return p.run(ctx)
+}
+
+// bridgeProcess is the bridge's parts, connected and listening, before they run.
+type bridgeProcess struct {
+	cfg config.Bridge
+	log zerolog.Logger
+	// The ingress publishes on a connection of its own: the server closes a connection
+	// over one bad publish, and that must not stop the consumer.
+	ingressNATS, consumerNATS *natsConn
+	temporal                  client.Client
+	pool                      *pgxpool.Pool
+	ledger                    *ledger.Ledger
+	bridge                    *bridge.Bridge
+	public                    *ingress.Server
+	admin                     *ops.Server
+	publicLn, adminLn         net.Listener
+}
+
+// newBridgeProcess connects (NATS, Temporal and PostgreSQL lazily: none needs to be up),
+// builds the parts and opens both listeners, so that an address in use fails start-up.
+func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger) (_ *bridgeProcess, err error) {
+	p := &bridgeProcess{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	sch, err := events.LoadSchemas(schemas.FS)
+	if err != nil {
+		return nil, err
 	}
 	routes, err := routing.Load(cfg.RoutesFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	nc, js, err := connectNATS(cfg.Common, "flowbridge-bridge", log)
-	if err != nil {
-		return err
+	if p.consumerNATS, err = connectNATS(cfg.Common, "flowbridge-bridge-consumer", log); err != nil {
+		return nil, err
 	}
-	defer nc.Close()
-	tc, err := newTemporalClient(cfg.Common, log)
-	if err != nil {
-		return err
+	if p.ingressNATS, err = connectNATS(cfg.Common, "flowbridge-bridge-ingress", log); err != nil {
+		return nil, err
 	}
-	defer tc.Close()
-	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for
-	// readiness.
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+	if p.temporal, err = newTemporalClient(cfg.Common, log); err != nil {
+		return nil, err
 	}
-	defer pool.Close()
+	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for the
+	// admin address's readiness.
+	if p.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The event ledger connects (and migrates) in the background: routing never waits for
 	// PostgreSQL, and what the ledger cannot write is counted.
-	led, err := ledger.New(func(ctx context.Context) (*store.Store, error) {
+	p.ledger, err = ledger.New(func(ctx context.Context) (*store.Store, error) {
 		return store.Open(ctx, cfg.DatabaseURL)
 	}, reg, log, ledger.Config{Buffer: cfg.LedgerBuffer, Retention: cfg.LedgerRetention})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	br, err := bridge.New(js, tc, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
+	p.bridge, err = bridge.New(p.consumerNATS.JS, p.temporal, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
 		TaskQueue:  cfg.TaskQueue,
 		Namespace:  cfg.TemporalNamespace,
 		Lanes:      cfg.Lanes,
 		SignalWait: cfg.SignalWait,
 		AckWait:    cfg.AckWait,
-		Recorder:   led,
+		Recorder:   p.ledger,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	srv := ingress.New(ingress.Config{Addr: cfg.HTTPAddr, MaxHeaderBytes: cfg.MaxHeaderBytes}, log, reg, map[string]ingress.Check{
-		"nats":       natsCheck(nc),
-		"temporal":   temporalCheck(tc),
-		"postgresql": pool.Ping,
-	})
-	ing, err := ingress.NewIngest(events.NewPublisher(js), sch, reg, log, ingress.IngestConfig{
+
+	// Alive while neither NATS connection is closed for good. The public port is ready
+	// when the ingress can publish: a Temporal or PostgreSQL outage must not take the
+	// webhooks out of a load balancer, since the stream keeps the events until they are
+	// back. The admin address shows every dependency.
+	live := map[string]ops.Check{
+		"nats_ingress":  p.ingressNATS.Alive,
+		"nats_consumer": p.consumerNATS.Alive,
+	}
+	p.public = ingress.New(ingress.Config{
+		Addr:           cfg.HTTPAddr,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		Live:           live,
+		Ready:          map[string]ops.Check{"nats": p.ingressNATS.Ready},
+	}, log)
+	ing, err := ingress.NewIngest(events.NewPublisher(p.ingressNATS.JS), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
 		GitHubSecrets: cfg.GitHubWebhookSecrets,
 		EventsTokens:  cfg.EventsTokens,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ing.Mount(srv)
-	srv.Handle(ledger.Pattern, led.Handler())
+	ing.Mount(p.public)
+	p.admin = ops.New(ops.Config{
+		Addr:     cfg.AdminAddr,
+		Setting:  "ADMIN_ADDR",
+		Gatherer: reg,
+		Live:     live,
+		Ready: map[string]ops.Check{
+			"nats_ingress":  p.ingressNATS.Ready,
+			"nats_consumer": p.consumerNATS.Ready,
+			"temporal":      temporalCheck(p.temporal),
+			"postgresql":    postgresCheck(p.pool.Ping),
+		},
+	}, log)
+	p.admin.Handle(ledger.Pattern, p.ledger.Handler())
 
-	// The ledger stops after the bridge, so it writes the outcomes of the drain.
-	ledgerCtx, stopLedger := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLedger()
+	if p.publicLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen on %s (HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	if p.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return nil, fmt.Errorf("listen on %s (ADMIN_ADDR): %w", cfg.AdminAddr, err)
+	}
+	return p, nil
+}
+
+// run runs the parts until ctx ends or one fails, then closes everything.
+func (p *bridgeProcess) run(ctx context.Context) error {
+	defer p.close()
+	// The ledger stops after the bridge, so it writes the outcomes of the drain; the admin
+	// address too, so the drain can be watched; and the watch of the NATS connections, so
+	// a connection lost during the drain still fails the run.
+	afterDrain, stopAfterDrain := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAfterDrain()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return led.Run(ledgerCtx) })
-	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error { return p.ingressNATS.Watch(afterDrain) })
+	g.Go(func() error { return p.consumerNATS.Watch(afterDrain) })
+	g.Go(func() error { return p.ledger.Run(afterDrain) })
+	g.Go(func() error { return p.admin.Serve(afterDrain, p.adminLn) })
+	g.Go(func() error { return p.public.Serve(ctx, p.publicLn) })
 	g.Go(func() error {
-		defer stopLedger()
-		err := retry.Until(ctx, log, "NATS JetStream (create streams "+events.Stream+", "+events.DLQStream+")", func(ctx context.Context) error {
-			return events.EnsureStreams(ctx, js, cfg.DuplicateWindow)
+		defer stopAfterDrain()
+		err := retry.Until(ctx, p.log, "NATS JetStream (create streams "+events.Stream+", "+events.DLQStream+")", func(ctx context.Context) error {
+			return events.EnsureStreams(ctx, p.consumerNATS.JS, p.cfg.DuplicateWindow)
 		})
 		if err != nil {
 			return ignoreCanceled(err)
 		}
-		return br.Run(ctx)
+		return p.bridge.Run(ctx)
 	})
 	return g.Wait()
+}
+
+// close releases what newBridgeProcess opened.
+func (p *bridgeProcess) close() {
+	for _, ln := range []net.Listener{p.publicLn, p.adminLn} {
+		if ln != nil {
+			_ = ln.Close() // already closed once served
+		}
+	}
+	if p.pool != nil {
+		p.pool.Close()
+	}
+	if p.temporal != nil {
+		p.temporal.Close()
+	}
+	for _, nc := range []*natsConn{p.ingressNATS, p.consumerNATS} {
+		if nc != nil {
+			nc.Close()
+		}
+	}
 }
 
 func ignoreCanceled(err error) error {

@@ -7,6 +7,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,8 +20,27 @@ import (
 	"github.com/flowbridge/flowbridge/internal/logging"
 )
 
-// connectNATS connects to NATS and keeps reconnecting for ever, logging each change.
-func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// natsConn is a connection to NATS that reconnects for ever, and reports when it is closed
+// all the same: nats.go gives a connection up for good when the server closes it with an
+// error (a protocol violation such as a subject over the control-line limit, an
+// authorization error), and a process holding such a connection would stay up doing
+// nothing. Watch turns that into an error that ends the process, so that its supervisor
+// restarts it; our own Close is not reported.
+type natsConn struct {
+	*nats.Conn
+	JS   jetstream.JetStream
+	name string
+	lost chan struct{} // closed once the connection is closed, by whomever
+	ours atomic.Bool   // Close was called: the close is our own shutdown
+}
+
+// connectNATS connects to NATS as name (the connection's name on the server), keeps
+// reconnecting for ever and logs each change. It fails only on a malformed NATS_URL or
+// options: an unreachable server is retried in the background.
+func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*natsConn, error) {
+	c := &natsConn{name: name, lost: make(chan struct{})}
+	log = log.With().Str("nats_connection", name).Logger()
+	var lostOnce sync.Once
 	nc, err := nats.Connect(cfg.NATSURL,
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
@@ -30,12 +51,18 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*nats.Conn
 		// after all, and activities retry rather than believe a buffered publish.
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
-			if !c.IsClosed() { // not our own shutdown
+			if !c.IsClosed() { // closed: ClosedHandler says why
 				log.Warn().Err(err).Msg("Disconnected from NATS; reconnecting")
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("Reconnected to NATS")
+		}),
+		nats.ClosedHandler(func(nc *nats.Conn) {
+			lostOnce.Do(func() { close(c.lost) })
+			if err := c.failure(nc); err != nil {
+				log.Error().Err(err).Msg("NATS connection closed for good; the process exits so that it is restarted")
+			}
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			ev := log.Warn().Err(err)
@@ -46,15 +73,58 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*nats.Conn
 		}),
 	)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w", cfg.NATSURL, err)
+		return nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w", cfg.NATSURL, err)
 	}
+	c.Conn = nc
 	js, err := jetstream.New(nc)
 	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("JetStream: %w", err)
+		c.Close()
+		return nil, fmt.Errorf("JetStream: %w", err)
 	}
-	return nc, js, nil
+	c.JS = js
+	return c, nil
 }
+
+// Close closes the connection; that close is not a failure.
+func (c *natsConn) Close() {
+	c.ours.Store(true)
+	c.Conn.Close()
+}
+
+// Watch waits until ctx ends, and returns nil, or until the connection is closed other
+// than by Close, and returns an error naming the connection and why.
+func (c *natsConn) Watch(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-c.lost:
+		return c.failure(c.Conn)
+	}
+}
+
+// failure is why nc, the connection, was closed, or nil while it is not closed or was
+// closed by Close.
+func (c *natsConn) failure(nc *nats.Conn) error {
+	if !nc.IsClosed() || c.ours.Load() {
+		return nil
+	}
+	reason := "no reason given"
+	if err := nc.LastError(); err != nil {
+		reason = err.Error()
+	}
+	return fmt.Errorf("NATS connection %s was closed for good (%s): exiting so that the process is restarted with a new one", c.name, reason)
+}
+
+// Ready is a readiness check: the connection is up.
+func (c *natsConn) Ready(context.Context) error {
+	if !c.IsConnected() {
+		return fmt.Errorf("NATS at NATS_URL: connection %s is %s", c.name, c.Status())
+	}
+	return nil
+}
+
+// Alive is a liveness check: the connection was not closed for good.
+func (c *natsConn) Alive(context.Context) error { return c.failure(c.Conn) }
 
 // newTemporalClient returns a client that connects on first use, so a process can start
 // (and report not-ready) while Temporal is down.
@@ -68,22 +138,6 @@ func newTemporalClient(cfg config.Common, log zerolog.Logger) (client.Client, er
 		return nil, fmt.Errorf("Temporal client for %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
 	}
 	return c, nil
-}
-
-func natsCheck(nc *nats.Conn) func(context.Context) error {
-	return func(context.Context) error {
-		if !nc.IsConnected() {
-			return fmt.Errorf("NATS %s", nc.Status())
-		}
-		return nil
-	}
-}
-
-func temporalCheck(c client.Client) func(context.Context) error {
-	return func(ctx context.Context) error {
-		_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err
-	}
 }
 
 func temporalLogger(log zerolog.Logger) logging.Temporal {

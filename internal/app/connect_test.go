@@ -2,14 +2,20 @@ package app
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
+	"github.com/flowbridge/flowbridge/internal/ingress"
+	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
@@ -20,9 +26,10 @@ func TestPublishWhileNATSIsAwayFailsAndIsNeverFlushedLater(t *testing.T) {
 	n := testenv.StartNATS(t)
 	ctx := context.Background()
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 2*time.Minute))
-	nc, js, err := connectNATS(config.Common{NATSURL: n.URL}, "test", testenv.Logger(t))
+	nc, err := connectNATS(config.Common{NATSURL: n.URL}, "test", testenv.Logger(t))
 	require.NoError(t, err)
 	defer nc.Close()
+	js := nc.JS
 	testenv.Eventually(t, 5*time.Second, nc.IsConnected, "not connected")
 
 	n.Shutdown()
@@ -45,4 +52,64 @@ func TestPublishWhileNATSIsAwayFailsAndIsNeverFlushedLater(t *testing.T) {
 	info, err := s.Info(ctx)
 	require.NoError(t, err)
 	require.Zero(t, info.State.Msgs, "the failed publish was not stored after the reconnect")
+}
+
+// forceClose makes the NATS server close nc for good, as one bad publish did through the
+// ingress (issue 7): a subject longer than the server's control-line limit (4 KiB) is a
+// protocol violation, and nats.go does not reconnect after it.
+func forceClose(t *testing.T, nc *nats.Conn) {
+	t.Helper()
+	testenv.Eventually(t, 10*time.Second, nc.IsConnected, "not connected to NATS")
+	_ = nc.Publish("events."+strings.Repeat("x", 5000), nil) // the server answers with -ERR
+	_ = nc.Flush()
+	testenv.Eventually(t, 10*time.Second, nc.IsClosed, "the server did not close the connection: %v", nc.Status())
+}
+
+// A connection the server closes for good is reported: Watch returns an error naming the
+// connection and the server's reason, and liveness fails, on the public port (a fixed
+// word) and on the operations address (the reason).
+func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
+	n := testenv.StartNATS(t)
+	nc, err := connectNATS(config.Common{NATSURL: n.URL}, "flowbridge-test-ingress", testenv.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	live := map[string]ops.Check{"nats_ingress": nc.Alive}
+	public := httptest.NewServer(ingress.New(ingress.Config{Live: live}, testenv.Logger(t)).Handler())
+	t.Cleanup(public.Close)
+	admin := httptest.NewServer(ops.New(ops.Config{Live: live}, testenv.Logger(t)).Handler())
+	t.Cleanup(admin.Close)
+
+	status, body := workerGet(t, public, "/healthz")
+	require.Equal(t, http.StatusOK, status, "before: public /healthz got %d %s, want 200", status, body)
+
+	forceClose(t, nc.Conn)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	err = nc.Watch(ctx)
+	require.Error(t, err, "Watch returns an error once the server closed the connection")
+	for _, want := range []string{"flowbridge-test-ingress", "maximum control line exceeded"} {
+		require.ErrorContains(t, err, want)
+	}
+	require.Error(t, nc.Alive(ctx))
+
+	status, body = workerGet(t, public, "/healthz")
+	require.Equal(t, http.StatusServiceUnavailable, status, "public /healthz: got %d, want 503", status)
+	require.JSONEq(t, `{"status":"failing","checks":{"nats_ingress":"failed"}}`, body)
+	status, body = workerGet(t, admin, "/healthz")
+	require.Equal(t, http.StatusServiceUnavailable, status, "admin /healthz: got %d, want 503", status)
+	require.Contains(t, body, "maximum control line exceeded")
+}
+
+// Our own Close at shutdown is not a failure.
+func TestNATSConnectionClosedByUsIsNotAFailure(t *testing.T) {
+	n := testenv.StartNATS(t)
+	nc, err := connectNATS(config.Common{NATSURL: n.URL}, "flowbridge-test", testenv.Logger(t))
+	require.NoError(t, err)
+	testenv.Eventually(t, 10*time.Second, nc.IsConnected, "not connected to NATS")
+	nc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, nc.Watch(ctx), "Watch after our own Close")
+	require.NoError(t, ctx.Err(), "Watch returned because the connection closed, not at its deadline")
+	require.NoError(t, nc.Alive(ctx))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
@@ -17,6 +18,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
+	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/store"
@@ -24,34 +26,51 @@ import (
 )
 
 // RunWorker runs the Temporal worker, and its HTTP server for operators, until ctx ends.
+// It returns an error, so that the process exits non-zero and is restarted, when the
+// worker fails or NATS closes its connection for good.
 func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error {
+	// NATS first: connecting does not wait for the server (it is retried in the
+	// background), and the server's liveness check is the connection's.
+	nc, err := connectNATS(cfg.Common, "flowbridge-worker", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	return runWorkerWith(ctx, cfg, log, nc)
+}
+
+// runWorkerWith is RunWorker on a NATS connection the caller opened and closes.
+func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *natsConn) error {
 	mailer, err := mail.New(cfg.SMTPAddr, cfg.MailFrom)
 	if err != nil {
 		return err
 	}
-	web, err := newWorkerHTTP(cfg.HTTPAddr, log)
+	web, err := newWorkerHTTP(cfg.HTTPAddr, log, map[string]ops.Check{"nats": nc.Alive})
 	if err != nil {
 		return err
 	}
+	web.Ready.NATS.Set(nc.Ready)
 	// Listen first: an address in use fails start-up at once, not after the retries.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (WORKER_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	// The server answers probes while PostgreSQL and Temporal are retried, and stops
-	// after the worker, so its drain can be watched.
+	// after the worker, so its drain can be watched; so does the watch of the NATS
+	// connection, whose close for good ends the process with an error.
 	serverCtx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopServer()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return web.Server.Serve(serverCtx, ln) })
+	g.Go(func() error { return nc.Watch(serverCtx) })
 	g.Go(func() error {
 		defer stopServer()
-		return runWorker(ctx, cfg, log, mailer, web)
+		return runWorker(ctx, cfg, log, mailer, web, nc.JS)
 	})
 	return g.Wait()
 }
 
-func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP) error {
+func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream) error {
 	var st *store.Store
 	err := retry.Until(ctx, log, "PostgreSQL at DATABASE_URL", func(ctx context.Context) (err error) {
 		st, err = store.Open(ctx, cfg.DatabaseURL)
@@ -61,13 +80,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return ignoreCanceled(err)
 	}
 	defer st.Close()
-	web.Ready.PostgreSQL.Set(st.Ping)
-	nc, js, err := connectNATS(cfg.Common, "flowbridge-worker", log)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	web.Ready.NATS.Set(natsCheck(nc))
+	web.Ready.PostgreSQL.Set(postgresCheck(st.Ping))
 
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {

@@ -11,13 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
-	"github.com/flowbridge/flowbridge/internal/ingress"
 	"github.com/flowbridge/flowbridge/internal/metrics"
+	"github.com/flowbridge/flowbridge/internal/ops"
 )
 
-// workerHTTP is what the worker shows operators, on WORKER_HTTP_ADDR: GET /healthz
-// (alive), GET /readyz (PostgreSQL, NATS and Temporal reachable, the worker polling) and
-// GET /metrics (Go, process, the Temporal SDK's metrics and activity outcomes).
+// workerHTTP is what the worker shows operators, on WORKER_HTTP_ADDR, with the operations
+// server the bridge's admin address also uses: GET /healthz (alive: the NATS connection
+// not closed for good), GET /readyz (PostgreSQL, NATS and Temporal reachable, the worker
+// polling), GET /metrics (Go, process, the Temporal SDK's metrics and activity outcomes)
+// and pprof.
 type workerHTTP struct {
 	Registry *prometheus.Registry
 	// Temporal records the SDK's metrics: set it as client.Options.MetricsHandler.
@@ -25,12 +27,12 @@ type workerHTTP struct {
 	// Activities counts activity outcomes: add it to worker.Options.Interceptors.
 	Activities *metrics.ActivityOutcomes
 	Ready      *workerReadiness
-	Server     *ingress.Server
+	Server     *ops.Server
 }
 
-// newWorkerHTTP builds the worker's registry, readiness and server. It returns an error
-// only when a metric cannot be registered.
-func newWorkerHTTP(addr string, log zerolog.Logger) (*workerHTTP, error) {
+// newWorkerHTTP builds the worker's registry, readiness and server, whose /healthz runs
+// live. It returns an error only when a metric cannot be registered.
+func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check) (*workerHTTP, error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
@@ -52,15 +54,14 @@ func newWorkerHTTP(addr string, log zerolog.Logger) (*workerHTTP, error) {
 		Temporal:   tm,
 		Activities: acts,
 		Ready:      ready,
-		Server:     workerServer(addr, log, reg, ready.Checks()),
+		Server:     workerServer(addr, log, reg, live, ready.Checks()),
 	}, nil
 }
 
-// workerServer returns the worker's HTTP server: the bridge's ingress.Server without the
-// ingress routes. /readyz runs checks concurrently, each bounded by 2s, and answers 503
-// naming each check that failed.
-func workerServer(addr string, log zerolog.Logger, gatherer prometheus.Gatherer, checks map[string]ingress.Check) *ingress.Server {
-	return ingress.New(ingress.Config{Addr: addr}, log, gatherer, checks)
+// workerServer returns the worker's HTTP server. /healthz runs live, and /readyz ready,
+// concurrently, each check bounded by 2s, and answers 503 naming each check that failed.
+func workerServer(addr string, log zerolog.Logger, gatherer prometheus.Gatherer, live, ready map[string]ops.Check) *ops.Server {
+	return ops.New(ops.Config{Addr: addr, Setting: "WORKER_HTTP_ADDR", Gatherer: gatherer, Live: live, Ready: ready}, log)
 }
 
 // workerReadiness is what the worker's /readyz checks. The worker retries PostgreSQL and
@@ -87,8 +88,8 @@ func newWorkerReadiness() *workerReadiness {
 }
 
 // Checks returns the checks for workerServer.
-func (r *workerReadiness) Checks() map[string]ingress.Check {
-	return map[string]ingress.Check{
+func (r *workerReadiness) Checks() map[string]ops.Check {
+	return map[string]ops.Check{
 		"postgresql": r.PostgreSQL.Check,
 		"nats":       r.NATS.Check,
 		"temporal":   r.Temporal.Check,
@@ -126,11 +127,11 @@ func (r *workerReadiness) workerCheck(context.Context) error {
 // lateCheck is a readiness check that fails, saying what it waits for, until Set.
 type lateCheck struct {
 	what  string
-	check atomic.Pointer[ingress.Check]
+	check atomic.Pointer[ops.Check]
 }
 
 // Set makes check the check. Safe while the server runs.
-func (c *lateCheck) Set(check ingress.Check) { c.check.Store(&check) }
+func (c *lateCheck) Set(check ops.Check) { c.check.Store(&check) }
 
 // Check runs the check set, or fails when none is.
 func (c *lateCheck) Check(ctx context.Context) error {

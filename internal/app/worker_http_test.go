@@ -14,7 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/flowbridge/flowbridge/internal/ingress"
+	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
@@ -48,19 +49,19 @@ func TestWorkerServerReadyz(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	tests := []struct {
 		name       string
-		checks     map[string]ingress.Check
+		checks     map[string]ops.Check
 		wantStatus int
 		wantChecks map[string]string
 	}{
 		{
 			name:       "all pass",
-			checks:     map[string]ingress.Check{"postgresql": ok, "nats": ok, "temporal": ok, "worker": ok},
+			checks:     map[string]ops.Check{"postgresql": ok, "nats": ok, "temporal": ok, "worker": ok},
 			wantStatus: http.StatusOK,
 			wantChecks: map[string]string{"postgresql": "ok", "nats": "ok", "temporal": "ok", "worker": "ok"},
 		},
 		{
 			name: "one fails",
-			checks: map[string]ingress.Check{"postgresql": func(context.Context) error {
+			checks: map[string]ops.Check{"postgresql": func(context.Context) error {
 				return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 			}, "nats": ok, "temporal": ok, "worker": ok},
 			wantStatus: http.StatusServiceUnavailable,
@@ -68,7 +69,7 @@ func TestWorkerServerReadyz(t *testing.T) {
 		},
 		{
 			name: "one hangs past the check timeout",
-			checks: map[string]ingress.Check{"temporal": func(ctx context.Context) error {
+			checks: map[string]ops.Check{"temporal": func(ctx context.Context) error {
 				<-ctx.Done()
 				return ctx.Err()
 			}, "worker": ok},
@@ -78,7 +79,7 @@ func TestWorkerServerReadyz(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := httptest.NewServer(workerServer("127.0.0.1:0", testenv.Logger(t), prometheus.NewRegistry(), tt.checks).Handler())
+			srv := httptest.NewServer(workerServer("127.0.0.1:0", testenv.Logger(t), prometheus.NewRegistry(), nil, tt.checks).Handler())
 			t.Cleanup(srv.Close)
 			status, body := workerReadyz(t, srv)
 			require.Equal(t, tt.wantStatus, status, "status: got %d, want %d", status, tt.wantStatus)
@@ -93,7 +94,7 @@ func TestWorkerServerReadyz(t *testing.T) {
 // TestWorkerHTTPLifecycle follows the worker's readiness from start-up (nothing connected
 // yet) through running to draining, with the checks RunWorker sets.
 func TestWorkerHTTPLifecycle(t *testing.T) {
-	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t))
+	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t), nil)
 	require.NoError(t, err)
 	srv := httptest.NewServer(web.Server.Handler())
 	t.Cleanup(srv.Close)
@@ -111,7 +112,10 @@ func TestWorkerHTTPLifecycle(t *testing.T) {
 
 	// Real dependencies where they are cheap: an in-process NATS server.
 	nats := testenv.StartNATS(t)
-	web.Ready.NATS.Set(natsCheck(nats.Conn))
+	nc, err := connectNATS(config.Common{NATSURL: nats.URL}, "flowbridge-worker-test", testenv.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	web.Ready.NATS.Set(nc.Ready)
 	web.Ready.PostgreSQL.Set(func(context.Context) error { return nil })
 	web.Ready.Temporal.Set(func(context.Context) error { return nil })
 	status, body = workerReadyz(t, srv)
@@ -149,7 +153,7 @@ func TestWorkerHTTPLifecycle(t *testing.T) {
 }
 
 func TestWorkerHTTPMetrics(t *testing.T) {
-	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t))
+	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t), nil)
 	require.NoError(t, err)
 	srv := httptest.NewServer(web.Server.Handler())
 	t.Cleanup(srv.Close)

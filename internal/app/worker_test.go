@@ -1,12 +1,16 @@
 package app
 
 import (
+	"context"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/schedules"
+	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
 // The worker's default crons are the schedules package's: config stays a leaf package, so
@@ -17,4 +21,61 @@ func TestWorkerScheduleDefaultsMatch(t *testing.T) {
 	require.Equal(t, schedules.DefaultDailyReportCron, cfg.ScheduleDailyReport)
 	require.Equal(t, schedules.DefaultCleanupCron, cfg.ScheduleCleanup)
 	require.Equal(t, schedules.DefaultBackupCron, cfg.ScheduleBackup)
+}
+
+// When NATS closes the worker's connection for good — here while the worker still waits
+// for PostgreSQL — the worker's run ends with an error naming it, so the process exits
+// non-zero and is restarted.
+func TestWorkerExitsWhenNATSClosesItsConnection(t *testing.T) {
+	n := testenv.StartNATS(t)
+	cfg, err := config.LoadWorker(nil, func(k string) string {
+		return map[string]string{
+			"STRIPE_API_KEY":   "sk_test_1",
+			"NATS_URL":         n.URL,
+			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/secretdb?sslmode=disable",
+			"WORKER_HTTP_ADDR": "127.0.0.1:0",
+		}[k]
+	})
+	require.NoError(t, err)
+	nc, err := connectNATS(cfg.Common, "flowbridge-worker", testenv.Logger(t))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runWorkerWith(ctx, cfg, testenv.Logger(t), nc) }()
+
+	forceClose(t, nc.Conn)
+	select {
+	case err := <-done:
+		require.Error(t, err, "the run ends with an error")
+		require.ErrorContains(t, err, "flowbridge-worker")
+		require.ErrorContains(t, err, "maximum control line exceeded")
+	case <-time.After(60 * time.Second):
+		t.Fatal("the worker still runs 60s after NATS closed its connection")
+	}
+}
+
+// Our own shutdown ends the run without an error.
+func TestWorkerShutdownIsNotAFailure(t *testing.T) {
+	n := testenv.StartNATS(t)
+	cfg, err := config.LoadWorker(nil, func(k string) string {
+		return map[string]string{
+			"STRIPE_API_KEY":   "sk_test_1",
+			"NATS_URL":         n.URL,
+			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/secretdb?sslmode=disable",
+			"WORKER_HTTP_ADDR": "127.0.0.1:0",
+		}[k]
+	})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- RunWorker(ctx, cfg, testenv.Logger(t)) }()
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("the worker did not stop within 60s")
+	}
 }

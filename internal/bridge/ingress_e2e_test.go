@@ -33,7 +33,7 @@ func TestStripeWebhooksToOnePaymentWorkflow(t *testing.T) {
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
 	log := testenv.Logger(t)
-	srv := ingress.New(ingress.Config{}, log, prometheus.NewRegistry(), nil)
+	srv := ingress.New(ingress.Config{}, log)
 	ing, err := ingress.NewIngest(h.pub, sch, prometheus.NewRegistry(), log, ingress.IngestConfig{StripeSecrets: []string{secret}})
 	require.NoError(t, err)
 	ing.Mount(srv)

@@ -11,7 +11,11 @@ import (
 // Bridge configures cmd/bridge.
 type Bridge struct {
 	Common
+	// HTTPAddr is the public address: webhooks, POST /events, plain /healthz and /readyz.
 	HTTPAddr string
+	// AdminAddr is the operators' address (ADMIN_ADDR): /metrics, /readyz with detail, the
+	// event ledger (GET /events/{id}) and pprof. Never expose it publicly.
+	AdminAddr string
 	// RoutesFile replaces the embedded routing table; empty means the default.
 	RoutesFile string
 
@@ -83,6 +87,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	c.Common.register(fs, env)
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
+	fs.StringVar(&c.AdminAddr, "admin-addr", or(env("ADMIN_ADDR"), DefaultAdminAddr), "operators' HTTP address: metrics, readiness detail, event ledger, pprof (ADMIN_ADDR)")
 	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
 	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 32, "events routed to Temporal at once", &errs)
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
@@ -106,6 +111,9 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("HTTP_ADDR", "must not be empty"))
+	}
+	if c.AdminAddr == "" || c.AdminAddr == c.HTTPAddr {
+		errs = append(errs, invalid("ADMIN_ADDR", "must be set and differ from HTTP_ADDR: operator endpoints never share the public port"))
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 1024 {
 		errs = append(errs, invalid("INGRESS_MAX_BODY_BYTES", "and INGRESS_MAX_HEADER_BYTES must be at least 1024"))

@@ -20,6 +20,7 @@ func TestLoadBridgeDefaults(t *testing.T) {
 	want := config.Bridge{
 		Common:          contractCommon,
 		HTTPAddr:        "127.0.0.1:8080",
+		AdminAddr:       "127.0.0.1:9090",
 		Lanes:           32,
 		SignalWait:      10 * time.Minute,
 		AckWait:         30 * time.Second,
@@ -81,6 +82,7 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "env LOG_LEVEL", env: map[string]string{"LOG_LEVEL": "debug"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "debug"},
 		{name: "env LOG_FORMAT", env: map[string]string{"LOG_FORMAT": "console"}, get: func(c config.Bridge) any { return c.LogFormat }, want: "console"},
 		{name: "env HTTP_ADDR", env: map[string]string{"HTTP_ADDR": ":9090"}, get: func(c config.Bridge) any { return c.HTTPAddr }, want: ":9090"},
+		{name: "env ADMIN_ADDR", env: map[string]string{"ADMIN_ADDR": "0.0.0.0:9090"}, get: func(c config.Bridge) any { return c.AdminAddr }, want: "0.0.0.0:9090"},
 		{name: "env BRIDGE_LANES", env: map[string]string{"BRIDGE_LANES": "8"}, get: func(c config.Bridge) any { return c.Lanes }, want: 8},
 		{name: "env BRIDGE_SIGNAL_WAIT", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, get: func(c config.Bridge) any { return c.SignalWait }, want: 90 * time.Second},
 		{name: "env BRIDGE_ACK_WAIT", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, get: func(c config.Bridge) any { return c.AckWait }, want: 2 * time.Minute},
@@ -97,6 +99,7 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "flag -log-level", env: map[string]string{"LOG_LEVEL": "debug"}, args: []string{"-log-level=warn"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "warn"},
 		{name: "flag -log-format", env: map[string]string{"LOG_FORMAT": "json"}, args: []string{"-log-format=console"}, get: func(c config.Bridge) any { return c.LogFormat }, want: "console"},
 		{name: "flag -http-addr", env: map[string]string{"HTTP_ADDR": ":9090"}, args: []string{"-http-addr", ":9191"}, get: func(c config.Bridge) any { return c.HTTPAddr }, want: ":9191"},
+		{name: "flag -admin-addr", env: map[string]string{"ADMIN_ADDR": "0.0.0.0:9090"}, args: []string{"-admin-addr=127.0.0.1:9191"}, get: func(c config.Bridge) any { return c.AdminAddr }, want: "127.0.0.1:9191"},
 		{name: "flag -lanes", env: map[string]string{"BRIDGE_LANES": "8"}, args: []string{"-lanes=4096"}, get: func(c config.Bridge) any { return c.Lanes }, want: 4096},
 		{name: "flag -signal-wait", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, args: []string{"-signal-wait=1h"}, get: func(c config.Bridge) any { return c.SignalWait }, want: time.Hour},
 		{name: "flag -ack-wait", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, args: []string{"-ack-wait=1s"}, get: func(c config.Bridge) any { return c.AckWait }, want: time.Second},
@@ -177,6 +180,8 @@ func TestLoadBridgeInvalid(t *testing.T) {
 		{name: "duplicate window under 2m", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "1m59s"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "at least 2m"}},
 		{name: "duplicate window flag under 2m", args: []string{"-duplicate-window=30s"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "at least 2m"}},
 		{name: "empty HTTP_ADDR flag", args: []string{"-http-addr="}, wantErr: []string{"HTTP_ADDR", "must not be empty"}},
+		{name: "empty ADMIN_ADDR flag", args: []string{"-admin-addr="}, wantErr: []string{"ADMIN_ADDR", "must be set"}},
+		{name: "ADMIN_ADDR on the public port", env: map[string]string{"HTTP_ADDR": "0.0.0.0:8080", "ADMIN_ADDR": "0.0.0.0:8080"}, wantErr: []string{"ADMIN_ADDR", "differ from HTTP_ADDR"}},
 		// A malformed variable is reported even when a flag sets the same setting: it is
 		// still wrong, and would bite the next run without the flag.
 		{name: "bad env under a good flag", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "soon"}, args: []string{"-signal-wait=1m"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT"}},

@@ -25,6 +25,7 @@ const (
 	DefaultDatabaseURL       = "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable"
 	DefaultHTTPAddr          = "127.0.0.1:8080"
 	DefaultWorkerHTTPAddr    = "127.0.0.1:8081"
+	DefaultAdminAddr         = "127.0.0.1:9090"
 )
 
 // ErrInvalid is wrapped by every validation error Load returns.

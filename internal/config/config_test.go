@@ -49,6 +49,7 @@ func TestDefaultConstantsMatchTheContract(t *testing.T) {
 		{name: "TEMPORAL_TASK_QUEUE", got: config.DefaultTaskQueue, want: contractCommon.TaskQueue},
 		{name: "DATABASE_URL", got: config.DefaultDatabaseURL, want: contractCommon.DatabaseURL},
 		{name: "HTTP_ADDR", got: config.DefaultHTTPAddr, want: "127.0.0.1:8080"},
+		{name: "ADMIN_ADDR", got: config.DefaultAdminAddr, want: "127.0.0.1:9090"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

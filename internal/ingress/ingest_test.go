@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowbridge/flowbridge/internal/events"
@@ -26,11 +27,12 @@ import (
 var fixedNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
 // world is one test's ingress: its own NATS server with EVENTS and EVENTS_DLQ, an
-// Ingest publishing to it, mounted on a Server whose /metrics serves the same registry.
+// Ingest publishing to it, mounted on a Server, and the registry of its metrics.
 type world struct {
 	t       *testing.T
 	nats    *testenv.NATS
 	handler http.Handler
+	reg     *prometheus.Registry
 }
 
 func newWorld(t *testing.T, cfg ingress.IngestConfig) *world {
@@ -52,9 +54,9 @@ func newWorldOn(t *testing.T, n *testenv.NATS, js jetstream.JetStream, cfg ingre
 	log := testenv.Logger(t)
 	in, err := ingress.NewIngest(events.NewPublisher(js), sch, reg, log, cfg)
 	require.NoError(t, err)
-	srv := ingress.New(ingress.Config{}, log, reg, nil)
+	srv := ingress.New(ingress.Config{}, log)
 	in.Mount(srv)
-	return &world{t: t, nats: n, handler: srv.Handler()}
+	return &world{t: t, nats: n, handler: srv.Handler(), reg: reg}
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -125,7 +127,7 @@ func requireStatus(t *testing.T, want int, res response) {
 func (w *world) metrics() string {
 	w.t.Helper()
 	rec := httptest.NewRecorder()
-	w.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	promhttp.HandlerFor(w.reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	b, err := io.ReadAll(rec.Body)
 	require.NoError(w.t, err)
 	return string(b)

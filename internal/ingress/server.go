@@ -1,26 +1,21 @@
-// Package ingress is the bridge's HTTP server: liveness, readiness and metrics (Server),
-// and the routes that put events into the stream (Ingest): the Stripe and GitHub
-// webhooks and CloudEvents over HTTP, mounted on the server with Ingest.Mount.
+// Package ingress is the bridge's public HTTP server: the routes that put events into the
+// stream (Ingest: the Stripe and GitHub webhooks and CloudEvents over HTTP, mounted with
+// Ingest.Mount) and plain liveness and readiness for load balancers (Server). What
+// operators look at — metrics, readiness detail, the event ledger, pprof — is on the
+// admin address (internal/ops), never here.
 package ingress
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"sort"
-	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
-)
 
-// Check reports whether one dependency is reachable.
-type Check func(ctx context.Context) error
+	"github.com/flowbridge/flowbridge/internal/ops"
+)
 
 // Config configures the server. Zero durations take the defaults noted.
 type Config struct {
@@ -29,23 +24,37 @@ type Config struct {
 	ReadHeaderTimeout time.Duration
 	// ReadTimeout bounds reading a whole request. Optional: defaults to 30s.
 	ReadTimeout time.Duration
-	// CheckTimeout bounds each readiness check. Optional: defaults to 2s.
+	// CheckTimeout bounds each check. Optional: defaults to 2s.
 	CheckTimeout time.Duration
 	// MaxHeaderBytes bounds a request's headers. Optional: defaults to 64 KiB.
 	MaxHeaderBytes int
+	// Live are the liveness checks: GET /healthz answers 503 when one fails. Optional.
+	Live map[string]ops.Check
+	// Ready are the readiness checks: GET /readyz answers 503 when one fails. Check only
+	// what taking events needs (the stream), so that an outage of anything else does not
+	// take the webhooks out of a load balancer. Optional.
+	Ready map[string]ops.Check
 }
 
-// Server serves the ingress routes.
+// Results the public health routes show for a check: fixed words, never a driver's
+// error, which may name users, hosts or databases (the admin address has the detail).
+const (
+	resultOK          = "ok"
+	resultUnavailable = "unavailable" // readiness
+	resultFailed      = "failed"      // liveness
+)
+
+// Server is the public HTTP server. Every answer of its own is JSON, 404 and 405
+// included.
 type Server struct {
-	cfg    Config
-	mux    *http.ServeMux
-	checks map[string]Check
-	log    zerolog.Logger
+	cfg Config
+	mux *ops.Mux
+	log zerolog.Logger
 }
 
-// New returns a server whose /readyz runs checks (by name) and whose /metrics serves
-// gatherer.
-func New(cfg Config, log zerolog.Logger, gatherer prometheus.Gatherer, checks map[string]Check) *Server {
+// New returns the server, serving GET /healthz and GET /readyz; add the ingest routes with
+// Ingest.Mount.
+func New(cfg Config, log zerolog.Logger) *Server {
 	if cfg.ReadHeaderTimeout == 0 {
 		cfg.ReadHeaderTimeout = 5 * time.Second
 	}
@@ -53,17 +62,14 @@ func New(cfg Config, log zerolog.Logger, gatherer prometheus.Gatherer, checks ma
 		cfg.ReadTimeout = 30 * time.Second
 	}
 	if cfg.CheckTimeout == 0 {
-		cfg.CheckTimeout = 2 * time.Second
+		cfg.CheckTimeout = ops.DefaultCheckTimeout
 	}
 	if cfg.MaxHeaderBytes == 0 {
 		cfg.MaxHeaderBytes = 64 << 10
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), checks: checks, log: log}
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	s := &Server{cfg: cfg, mux: ops.NewMux(), log: log}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	return s
 }
 
@@ -86,70 +92,46 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve is Run on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
+	return ops.Serve(ctx, &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.ReadTimeout + 10*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info().Str("addr", ln.Addr().String()).Msg("HTTP server listening")
-	select {
-	case err := <-errc:
-		return fmt.Errorf("HTTP server: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("HTTP shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	}, ln, s.log)
 }
 
-// readyz runs every check concurrently and answers 200 when all pass, else 503, with
-// each check's result in the body.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.CheckTimeout)
-	defer cancel()
-	results := make(map[string]string, len(s.checks))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, check := range s.checks {
-		wg.Go(func() {
-			res := "ok"
-			if err := check(ctx); err != nil {
-				res = err.Error()
-			}
-			mu.Lock()
-			results[name] = res
-			mu.Unlock()
-		})
+// healthz answers 200 while every liveness check passes, else 503.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	failed := ops.RunChecks(r.Context(), s.cfg.Live, s.cfg.CheckTimeout)
+	if len(failed) == 0 {
+		ops.WriteJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+		return
 	}
-	wg.Wait()
+	ops.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failing", "checks": words(s.cfg.Live, failed, resultFailed)})
+}
+
+// readyz answers 200 when every readiness check passes, else 503.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	failed := ops.RunChecks(r.Context(), s.cfg.Ready, s.cfg.CheckTimeout)
 	status := http.StatusOK
-	names := make([]string, 0, len(results))
-	for name, res := range results {
-		names = append(names, name)
-		if res != "ok" {
-			status = http.StatusServiceUnavailable
+	if len(failed) > 0 {
+		status = http.StatusServiceUnavailable
+	}
+	ops.WriteJSON(w, status, map[string]any{"ready": len(failed) == 0, "checks": words(s.cfg.Ready, failed, resultUnavailable)})
+}
+
+// words is each check's result as a fixed word.
+func words(checks map[string]ops.Check, failed map[string]error, failure string) map[string]string {
+	out := make(map[string]string, len(checks))
+	for name := range checks {
+		out[name] = resultOK
+		if failed[name] != nil {
+			out[name] = failure
 		}
 	}
-	sort.Strings(names)
-	if status != http.StatusOK {
-		s.log.Warn().Interface("checks", results).Msg("Not ready")
-	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": results})
+	return out
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { ops.WriteJSON(w, status, v) }
