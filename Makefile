@@ -1,5 +1,5 @@
 # flowbridge. `make dev` runs the whole stack; `make test` runs every test.
-.PHONY: dev test build tools lint bench demo fmt
+.PHONY: dev test build tools lint bench fuzz demo fmt
 
 dev: ## Temporal dev server, NATS, mailpit, stripe-mock, bridge and worker; Ctrl-C stops them
 	@scripts/dev.sh
@@ -21,6 +21,9 @@ lint: ## gofmt, go vet and workflowcheck (determinism of internal/workflows)
 
 bench: ## benchmarks: bridged vs direct Temporal starts, per-event CPU, ledger hot path
 	@scripts/test.sh bench
+
+fuzz: ## every Go fuzz target for FUZZTIME each (default 30s); crashers land in testdata/fuzz
+	@scripts/fuzz.sh
 
 demo: ## publish a user.signedup and an email.verified to a running `make dev`
 	@scripts/demo.sh
