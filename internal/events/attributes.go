@@ -195,3 +195,28 @@ func quote(s string) string {
 	}
 	return strconv.Quote(s[:cut]) + "..."
 }
+
+// printable makes an error message that may hold raw input (the SDK's, say) safe to
+// carry in a Flowbridge-Error header, a log line and a database column: control
+// characters and invalid bytes are escaped as \xNN, and it is cut after 512 bytes.
+func printable(s string) string {
+	const max = 512
+	var b strings.Builder
+	for i, r := range s {
+		if b.Len() >= max {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case unicode.IsControl(r) && r < utf8.RuneSelf:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -249,6 +251,45 @@ func TestDecodeAndEncodeHoldTheBounds(t *testing.T) {
 			m, err := events.Encode(ev)
 			require.Nil(t, m, "got message %v, want none", m)
 			requireAttributeError(t, err, tt.wantAttr)
+		})
+	}
+}
+
+// Decode's errors quote what they refuse, and end up in a Flowbridge-Error header, the
+// logs and the ledger: whatever the message held, they are valid UTF-8 without control
+// characters, and short.
+func TestDecodeErrorsArePrintable(t *testing.T) {
+	junk := "\x00\xff\x85\r\n" + strings.Repeat("j", 5000)
+	binary := func(k, v string) nats.Header {
+		h := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {"ev-1"}, "ce-type": {"user.signedup"}, "ce-source": {"/signup"}}
+		h[k] = []string{v}
+		return h
+	}
+	structured := nats.Header{"Content-Type": {"application/cloudevents+json"}}
+	tests := []struct {
+		name   string
+		header nats.Header
+		body   string
+	}{
+		{name: "Content-Type of junk without ce- headers", header: nats.Header{"Content-Type": {junk}}, body: "x"},
+		{name: "specversion of junk", header: nats.Header{"ce-specversion": {junk}}},
+		{name: "time of junk", header: binary("ce-time", junk)},
+		{name: "extension name of junk", header: binary("ce-t\xff\x01x", "v")},
+		{name: "structured junk", header: structured, body: junk},
+		{name: "structured specversion of junk", header: structured, body: `{"specversion":"` + strings.Repeat("9", 5000) + "\xff" + `","id":"e","type":"t","source":"/s"}`},
+		{name: "structured extension name of junk", header: structured, body: `{"specversion":"1.0","id":"e","type":"t","source":"/s","x` + "\xff\x01" + strings.Repeat("y", 3000) + `":"v"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := events.Decode(tt.header, []byte(tt.body))
+			require.Error(t, err)
+			require.True(t, errors.Is(err, events.ErrMalformed), "got %v, want it to wrap ErrMalformed", err)
+			msg := err.Error()
+			require.True(t, utf8.ValidString(msg), "message is not UTF-8: %q", msg)
+			require.Less(t, len(msg), 700, "got a %d-byte message, want it short: %q", len(msg), msg)
+			for _, r := range msg {
+				require.False(t, unicode.IsControl(r), "message has the control character %U: %q", r, msg)
+			}
 		})
 	}
 }
