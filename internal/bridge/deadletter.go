@@ -45,10 +45,12 @@ func (b *Bridge) deadLetter(ctx context.Context, it item, meta *jetstream.MsgMet
 }
 
 // eventTypeOf finds the best type name for the DLQ subject: the decoded type, the ce-type
-// header, or the subject the message arrived on.
+// header (in any case), or the subject the message arrived on; the first that passes
+// events.CheckType, so that dlq.events.<type> is a valid subject. "" when none does:
+// the dead letter goes to dlq.events.unknown.
 func eventTypeOf(it item) string {
-	for _, t := range []string{it.ev.Type(), it.msg.Headers().Get("ce-type"), strings.TrimPrefix(it.msg.Subject(), events.SubjectPrefix)} {
-		if t != "" && events.CheckType(t) == nil {
+	for _, t := range []string{it.ev.Type(), events.HeaderValue(it.msg.Headers(), "ce-type"), strings.TrimPrefix(it.msg.Subject(), events.SubjectPrefix)} {
+		if events.CheckType(t) == nil {
 			return t
 		}
 	}

@@ -3,6 +3,8 @@ package dlq
 import (
 	"context"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -437,26 +439,80 @@ func TestListEndsWhenTheRestIsDeleted(t *testing.T) {
 }
 
 func TestReplayedMessageHeaders(t *testing.T) {
+	event := nats.Header{"ce-specversion": {"1.0"}, "ce-id": {"e-1"}, "ce-type": {"email.verified"}, "ce-source": {"/tests"}}
 	dl := DeadLetter{
 		Seq: 42, Type: "email.verified", EventID: "e-1",
 		Header: nats.Header{
-			"ce-id": {"e-1"}, "X-Multi": {"a", "b"},
+			"X-Multi":          {"a", "b"},
 			"Flowbridge-Error": {"x"}, "flowbridge-failed-at": {"t"},
 			"Nats-Msg-Id": {"e-1"}, "Nats-Expected-Stream": {"EVENTS_DLQ"},
 		},
 		Data: []byte(`{}`),
 	}
+	maps.Copy(dl.Header, event)
 	r := plan(dl)
+	require.Empty(t, r.Skipped)
 	m := r.message()
 	require.Equal(t, "events.email.verified", m.Subject)
-	require.Equal(t, nats.Header{
-		"ce-id": {"e-1"}, "X-Multi": {"a", "b"},
-		"Nats-Msg-Id": {"replay-42-e-1"}, HeaderReplayedFrom: {"42"},
-	}, m.Header)
+	want := nats.Header{"X-Multi": {"a", "b"}, "Nats-Msg-Id": {"replay-42-e-1"}, HeaderReplayedFrom: {"42"}}
+	maps.Copy(want, event)
+	require.Equal(t, want, m.Header)
 
-	noID := plan(DeadLetter{Seq: 43, Type: "x", Header: nats.Header{"Nats-Msg-Id": {"EVENTS-9"}}})
-	require.Equal(t, "replay-43-EVENTS-9", noID.MsgID)
-	none := plan(DeadLetter{Seq: 44, Type: "x"})
-	require.Equal(t, "replay-44", none.MsgID)
+	noID := replayMsgID(DeadLetter{Seq: 43, Type: "x", Header: nats.Header{"Nats-Msg-Id": {"EVENTS-9"}}})
+	require.Equal(t, "replay-43-EVENTS-9", noID)
+	none := replayMsgID(DeadLetter{Seq: 44, Type: "x"})
+	require.Equal(t, "replay-44", none)
 	require.NotEmpty(t, plan(DeadLetter{Seq: 45, Subject: "dlq.other"}).Skipped)
+}
+
+// A dead letter whose event is malformed in itself (an attribute out of bounds, say) is
+// reported and skipped, never published: it stays on EVENTS_DLQ and EVENTS gets only the
+// good one. A dry run reports the same.
+func TestReplaySkipsMalformedEvents(t *testing.T) {
+	fx := newFixture(t)
+	good := fx.deadLetter(binaryEvent("e-good", "email.verified", `{"user_id":"u1"}`), "email.verified", "did not exist")
+	longType := binaryEvent("e-long", "email.verified", `{"user_id":"u1"}`)
+	longType.Header.Set("ce-type", "email."+strings.Repeat("x", 4994))
+	nulID := binaryEvent("e-nul", "email.verified", `{"user_id":"u1"}`)
+	nulID.Header.Set("ce-id", "e\x00nul")
+	longSource := binaryEvent("e-src", "email.verified", `{"user_id":"u1"}`)
+	longSource.Header.Set("ce-source", "/"+strings.Repeat("s", 1024))
+	badExt := structuredEvent("e-ext", "email.verified", `{"user_id":"u1"}`)
+	badExt.Data = []byte(`{"specversion":"1.0","id":"e-ext","type":"email.verified","source":"/tests","tenantid":"a` + "\xff" + `","data":{}}`)
+	wants := map[uint64]string{}
+	for _, tt := range []struct {
+		m    *nats.Msg
+		want string
+	}{
+		{longType, `type "email.xxx`},
+		{nulID, `id "e\x00nul" has the non-printable character U+0000`},
+		{longSource, "is 1025 bytes long"},
+		{badExt, "extension tenantid"},
+	} {
+		dl := fx.deadLetter(tt.m, "email.verified", "did not exist")
+		wants[dl.Seq] = tt.want
+	}
+
+	for _, dryRun := range []bool{true, false} {
+		got, err := fx.q.Replay(testCtx(t), Filter{}, ReplayOptions{DryRun: dryRun})
+		require.NoError(t, err)
+		require.Len(t, got, 5, "dry run %v", dryRun)
+		for _, r := range got {
+			if r.Seq == good.Seq {
+				require.Empty(t, r.Skipped, "dry run %v", dryRun)
+				require.Equal(t, "events.email.verified", r.To)
+				continue
+			}
+			require.Contains(t, r.Skipped, "cannot be routed as it is", "dead letter %d, dry run %v", r.Seq, dryRun)
+			require.Contains(t, r.Skipped, wants[r.Seq], "dead letter %d names the attribute", r.Seq)
+			require.Empty(t, r.To)
+			require.Zero(t, r.EventsSeq)
+			require.Less(t, len(r.Skipped), 600, "the reason does not repeat the whole value: %s", r.Skipped)
+		}
+	}
+	onEvents := fx.msgs(events.Stream)
+	require.Len(t, onEvents, 1, "only the good dead letter reaches EVENTS")
+	require.Equal(t, "e-good", onEvents[0].Header.Get("ce-id"))
+	require.Len(t, fx.dlqSeqs(), 4, "the malformed ones stay on EVENTS_DLQ")
+	require.Equal(t, nats.CONNECTED, fx.n.Conn.Status())
 }

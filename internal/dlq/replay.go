@@ -51,8 +51,11 @@ type Replayed struct {
 // (past it, the bridge's own de-duplication by workflow id and event id still holds).
 //
 // An event that fails again is dead-lettered again by the bridge, as a new dead letter
-// that Replay only touches when it is run again. Dead letters of type unknown have no
-// subject to go to: they are skipped, with the reason.
+// that Replay only touches when it is run again. Two kinds are skipped, with the reason,
+// and stay: dead letters of type unknown, which have no subject to go to, and events that
+// are malformed in themselves (events.Decode refuses them: an attribute out of bounds, a
+// missing id, a body that is no CloudEvent), which the bridge would only dead-letter
+// again and which must never reach EVENTS.
 //
 // Replay stops at the first error and returns what it did until then. It returns
 // ErrNoStream when EVENTS or EVENTS_DLQ is missing.
@@ -99,6 +102,10 @@ func plan(dl DeadLetter) Replayed {
 		return r
 	case "":
 		r.Skipped = fmt.Sprintf("subject %s is not dlq.events.<type>: the bridge did not write it", dl.Subject)
+		return r
+	}
+	if _, err := events.Decode(dl.Header, dl.Data); err != nil {
+		r.Skipped = fmt.Sprintf("its event cannot be routed as it is (%v): the bridge would only dead-letter it again; publish a fixed event yourself, then purge this one", err)
 		return r
 	}
 	r.To = events.Subject(dl.Type)

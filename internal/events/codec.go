@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/cloudevents/sdk-go/v2/types"
 	"github.com/nats-io/nats.go"
 )
 
@@ -19,8 +20,9 @@ const (
 
 // Decode reads a CloudEvent from a NATS message in either content mode: structured
 // (Content-Type application/cloudevents+json, the event as JSON in the body) or binary
-// (attributes in ce-* headers, data in the body). Errors wrap ErrMalformed and say what
-// is wrong.
+// (attributes in ce-* headers, data in the body), and holds it to CloudEvents 1.0 and
+// CheckAttributes. Errors wrap ErrMalformed and say what is wrong; one that is out of
+// CheckAttributes' bounds is an *AttributeError naming the attribute.
 func Decode(h nats.Header, body []byte) (Event, error) {
 	ct := HeaderValue(h, headerContentType)
 	if HeaderValue(h, "ce-specversion") == "" && isStructured(ct, body) {
@@ -44,7 +46,7 @@ func isStructured(contentType string, body []byte) bool {
 func decodeStructured(body []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return Event{}, fmt.Errorf("%w: structured body is not a CloudEvent: %v", ErrMalformed, err)
+		return Event{}, fmt.Errorf("%w: structured body is not a CloudEvent: %s", ErrMalformed, printable(err.Error()))
 	}
 	return ev, validate(ev)
 }
@@ -52,20 +54,26 @@ func decodeStructured(body []byte) (Event, error) {
 func decodeBinary(h nats.Header, body []byte, contentType string) (Event, error) {
 	spec := HeaderValue(h, "ce-specversion")
 	if spec == "" {
-		return Event{}, fmt.Errorf("%w: no ce-specversion header and not a structured event (Content-Type %s)", ErrMalformed, contentType)
+		return Event{}, fmt.Errorf("%w: no ce-specversion header and not a structured event (Content-Type %s)", ErrMalformed, quote(contentType))
 	}
 	if spec != "1.0" {
-		return Event{}, fmt.Errorf("%w: specversion %q is not supported (want 1.0)", ErrMalformed, spec)
+		return Event{}, fmt.Errorf("%w: specversion %s is not supported (want 1.0)", ErrMalformed, quote(spec))
 	}
 	ev := cloudevents.New(cloudevents.CloudEventsVersionV1)
+	seen := make(map[string]string, len(h))
 	for k, vs := range h {
 		name := strings.ToLower(k)
 		if !strings.HasPrefix(name, cePrefix) || len(vs) == 0 {
 			continue
 		}
 		attr := strings.TrimPrefix(name, cePrefix)
+		if other, ok := seen[attr]; ok {
+			// Which one would win depends on map order: refuse rather than guess.
+			return Event{}, &AttributeError{Attribute: attr, Reason: fmt.Sprintf("%s is given by two headers, %s and %s: send it once", attr, quote(other), quote(k))}
+		}
+		seen[attr] = k
 		if err := setAttribute(&ev, attr, vs[0]); err != nil {
-			return Event{}, fmt.Errorf("%w: header %s: %v", ErrMalformed, k, err)
+			return Event{}, fmt.Errorf("%w: header %s: %s", ErrMalformed, printable(k), printable(err.Error()))
 		}
 	}
 	dct := ev.DataContentType()
@@ -77,7 +85,7 @@ func decodeBinary(h nats.Header, body []byte, contentType string) (Event, error)
 	}
 	if len(body) > 0 {
 		if err := ev.SetData(dataMediaType(dct), body); err != nil {
-			return Event{}, fmt.Errorf("%w: data: %v", ErrMalformed, err)
+			return Event{}, fmt.Errorf("%w: data: %s", ErrMalformed, printable(err.Error()))
 		}
 	}
 	return ev, validate(ev)
@@ -114,17 +122,19 @@ func setAttribute(ev *Event, attr, v string) error {
 func validate(ev Event) error {
 	if err := ev.Validate(); err != nil {
 		msg := strings.TrimSpace(err.Error())
-		return fmt.Errorf("%w: %s", ErrMalformed, strings.ReplaceAll(msg, "\n", "; "))
+		return fmt.Errorf("%w: %s", ErrMalformed, printable(strings.ReplaceAll(msg, "\n", "; ")))
 	}
 	if v := ev.SpecVersion(); v != cloudevents.CloudEventsVersionV1 {
 		// The SDK also reads 0.3 structured events; flowbridge speaks 1.0 only, as decodeBinary does.
-		return fmt.Errorf("%w: specversion %q is not supported (want 1.0)", ErrMalformed, v)
+		return fmt.Errorf("%w: specversion %s is not supported (want 1.0)", ErrMalformed, quote(v))
 	}
-	return CheckType(ev.Type())
+	return CheckAttributes(ev)
 }
 
 // Encode returns the NATS message for ev in binary content mode, on subject events.<type>,
-// with Nats-Msg-Id set to the event id so the stream drops a second publish of it.
+// with Nats-Msg-Id set to the event id so the stream drops a second publish of it. It
+// refuses, with the error Decode would give, an event that Decode would refuse: nothing
+// out of CheckAttributes' bounds, an invalid subject least of all, reaches the wire.
 func Encode(ev Event) (*nats.Msg, error) {
 	if err := validate(ev); err != nil {
 		return nil, err
@@ -149,7 +159,8 @@ func Encode(ev Event) (*nats.Msg, error) {
 		m.Header.Set(headerContentType, ct)
 	}
 	for name, v := range ev.Extensions() {
-		m.Header.Set(cePrefix+name, fmt.Sprint(v))
+		s, _ := types.Format(v) // cannot fail: CheckAttributes formatted it
+		m.Header.Set(cePrefix+name, s)
 	}
 	m.Data = ev.Data()
 	return m, nil

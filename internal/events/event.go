@@ -7,8 +7,6 @@ package events
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 )
@@ -47,26 +45,13 @@ var ErrMalformed = errors.New("malformed event")
 // Subject is the subject an event of type eventType lives on.
 func Subject(eventType string) string { return SubjectPrefix + eventType }
 
-// DLQSubject is the dead-letter subject for an event of type eventType ("" if unknown).
+// DLQSubject is the dead-letter subject for an event of type eventType: always a valid
+// subject, dlq.events.unknown when eventType is "" or fails CheckType.
 func DLQSubject(eventType string) string {
-	if eventType == "" || CheckType(eventType) != nil {
+	if CheckType(eventType) != nil {
 		return DLQUnknown
 	}
 	return DLQPrefix + Subject(eventType)
-}
-
-// CheckType reports whether t can be a flowbridge event type: non-empty dot-separated
-// tokens that are valid in a NATS subject (no spaces, '*' or '>').
-func CheckType(t string) error {
-	if t == "" {
-		return fmt.Errorf("%w: type is empty", ErrMalformed)
-	}
-	for _, tok := range strings.Split(t, ".") {
-		if tok == "" || strings.ContainsAny(tok, " \t\r\n*>") {
-			return fmt.Errorf("%w: type %q is not a valid subject token sequence (dot-separated, no spaces, '*' or '>')", ErrMalformed, t)
-		}
-	}
-	return nil
 }
 
 // CorrelationID returns ev's correlation id, or its own id when it starts a chain.

@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
@@ -42,6 +43,11 @@ func TestDLQSubject(t *testing.T) {
 		{name: "type with wildcard", eventType: "user.*", want: "dlq.events.unknown"},
 		{name: "type with full wildcard", eventType: "user.>", want: "dlq.events.unknown"},
 		{name: "empty token", eventType: "user..signedup", want: "dlq.events.unknown"},
+		{name: "type at the length bound", eventType: strings.Repeat("t", 255), want: "dlq.events." + strings.Repeat("t", 255)},
+		{name: "type of 5000 bytes", eventType: strings.Repeat("t", 5000), want: "dlq.events.unknown"},
+		{name: "type with NUL", eventType: "user.\x00", want: "dlq.events.unknown"},
+		{name: "type with invalid UTF-8", eventType: "user.\xff", want: "dlq.events.unknown"},
+		{name: "type with a non-ASCII letter", eventType: "café.ordered", want: "dlq.events.unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

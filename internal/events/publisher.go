@@ -31,7 +31,10 @@ type PublishResult struct {
 
 // Publish stores ev on events.<type> in binary content mode with Nats-Msg-Id = ev.ID().
 // It returns only after the stream acknowledged the write, so a nil error means the event
-// is durable. Errors wrap ErrMalformed for an invalid event; any other error is transient.
+// is durable. Errors wrap ErrMalformed for an invalid event (an *AttributeError for one
+// out of CheckAttributes' bounds), which is never sent: an out-of-bounds type would make
+// an invalid subject, and the server closes a connection that publishes on one. Any other
+// error is transient.
 func (p *Publisher) Publish(ctx context.Context, ev Event) (PublishResult, error) {
 	m, err := Encode(ev)
 	if err != nil {

@@ -2,9 +2,11 @@ package events_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -148,6 +150,9 @@ func TestPublisherDropsDuplicates(t *testing.T) {
 	require.Equal(t, uint64(2), streamMsgs(t, s))
 }
 
+// An invalid event is refused before anything is sent: an out-of-bounds type in
+// particular never reaches the server, which would close the connection over a subject
+// longer than its control-line limit. The connection stays up and takes the next event.
 func TestPublisherRejectsInvalidEvents(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -158,17 +163,26 @@ func TestPublisherRejectsInvalidEvents(t *testing.T) {
 		{name: "missing source", event: newEvent(t, "ev-1", "user.signedup", "", nil), wantErr: "source"},
 		{name: "type with space", event: newEvent(t, "ev-1", "user signedup", "/signup", nil), wantErr: `type "user signedup"`},
 		{name: "wildcard type", event: newEvent(t, "ev-1", "user.*", "/signup", nil), wantErr: `type "user.*"`},
+		{name: "type of 5000 bytes", event: newEvent(t, "ev-1", "user."+strings.Repeat("x", 4995), "/signup", nil), wantErr: "is 5000 bytes long: at most 255"},
+		{name: "id with NUL", event: newEvent(t, "ev\x00-1", "user.signedup", "/signup", nil), wantErr: "U+0000"},
+		{name: "source of 1025 bytes", event: newEvent(t, "ev-1", "user.signedup", "/"+strings.Repeat("s", 1024), nil), wantErr: "1025 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n, s := startStreams(t)
-			res, err := events.NewPublisher(n.JS).Publish(testCtx(t), tt.event)
+			pub := events.NewPublisher(n.JS)
+			res, err := pub.Publish(testCtx(t), tt.event)
 			require.Error(t, err)
 			require.True(t, errors.Is(err, events.ErrMalformed), "got %v, want it to wrap ErrMalformed", err)
 			require.Contains(t, err.Error(), tt.wantErr)
 			require.Zero(t, res)
 			got := streamMsgs(t, s)
 			require.Zero(t, got, "messages in EVENTS: got %v, want 0", got)
+
+			require.Equal(t, nats.CONNECTED, n.Conn.Status(), "connection: got %v, want CONNECTED", n.Conn.Status())
+			_, err = pub.Publish(testCtx(t), newEvent(t, testenv.ID("ev-"), "user.signedup", "/signup", nil))
+			require.NoError(t, err, "a good event after the refused one")
+			require.Equal(t, uint64(1), streamMsgs(t, s))
 		})
 	}
 }

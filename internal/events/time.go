@@ -15,7 +15,7 @@ type timeAttr struct{ time.Time }
 func (t *timeAttr) parse(s string) error {
 	ts, err := types.ParseTimestamp(s)
 	if err != nil || ts == nil { // ParseTimestamp returns nil, nil for ""
-		return fmt.Errorf("time %q is not RFC 3339", s)
+		return fmt.Errorf("time %s is not RFC 3339", quote(s))
 	}
 	t.Time = ts.Time
 	return nil

@@ -141,7 +141,7 @@ func binary(h http.Header, body []byte) (events.Event, *failure) {
 		case "time":
 			t, err := types.ParseTime(v)
 			if err != nil {
-				return ev, &failure{Field: "time", Error: fmt.Sprintf("time %q is not an RFC 3339 timestamp", v)}
+				return ev, &failure{Field: "time", Error: fmt.Sprintf("time %q is not an RFC 3339 timestamp", clip(v, 64))}
 			}
 			ev.SetTime(t)
 		default:

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
@@ -165,12 +166,18 @@ func readBody(r *http.Request) ([]byte, *answer) {
 }
 
 // check applies, before anything is published, the rules the publisher and the bridge
-// apply to an event: CloudEvents 1.0 attributes, a type that is a subject token
-// sequence, data that satisfies its type's schema. Once it passes, Publish can only
-// fail transiently.
+// apply to an event: CloudEvents 1.0 attributes within events.CheckAttributes' bounds
+// (a type that is a subject token sequence, an id of printable text, ...), data that
+// satisfies its type's schema. Once it passes, Publish can only fail transiently. The
+// failure names the attribute at fault, and carries the event's id only when that id is
+// itself valid, so that a refusal never echoes a NUL or a kilobyte of junk.
 func (in *Ingest) check(ev events.Event) *failure {
-	f := &failure{ID: ev.ID()}
+	f := &failure{}
+	if events.CheckID(ev.ID()) == nil {
+		f.ID = ev.ID()
+	}
 	var ve cloudevents.ValidationError
+	var ae *events.AttributeError
 	switch err := ev.Validate(); {
 	case errors.As(err, &ve):
 		f.Field, f.Error = describeValidation(ve)
@@ -179,12 +186,17 @@ func (in *Ingest) check(ev events.Event) *failure {
 	case ev.SpecVersion() != cloudevents.CloudEventsVersionV1:
 		f.Field, f.Error = "specversion", fmt.Sprintf("specversion %q is not supported: send 1.0", ev.SpecVersion())
 	default:
-		if err := events.CheckType(ev.Type()); err != nil {
-			f.Field, f.Error = "type", err.Error()
-		} else if err := in.schemas.Validate(ev); err != nil {
-			f.Field, f.Error = "data", err.Error()
-		} else {
-			return nil
+		switch err := events.CheckAttributes(ev); {
+		case errors.As(err, &ae):
+			f.Field, f.Error = ae.Attribute, err.Error()
+		case err != nil:
+			f.Error = err.Error()
+		default:
+			if err := in.schemas.Validate(ev); err != nil {
+				f.Field, f.Error = "data", err.Error()
+			} else {
+				return nil
+			}
 		}
 	}
 	return f
@@ -199,9 +211,21 @@ func describeValidation(ve cloudevents.ValidationError) (fields, msg string) {
 	sort.Strings(names)
 	parts := make([]string, len(names))
 	for i, name := range names {
-		parts[i] = name + ": " + ve[name].Error()
+		parts[i] = name + ": " + clip(ve[name].Error(), 200)
 	}
 	return strings.Join(names, ","), "malformed event: " + strings.Join(parts, "; ")
+}
+
+// clip cuts s after n bytes (at a character boundary): the SDK's messages quote the
+// value they refused, which may be kilobytes long.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // store publishes evs, already checked, in order and answers 202 once the stream has
