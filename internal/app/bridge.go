@@ -78,6 +78,8 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	})
 	ing, err := ingress.NewIngest(events.NewPublisher(js), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
+		StripeAPIKey:  cfg.StripeAPIKey,
+		StripeAPIBase: cfg.StripeAPIBase,
 		GitHubSecrets: cfg.GitHubWebhookSecrets,
 		EventsTokens:  cfg.EventsTokens,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
