@@ -123,6 +123,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	}, log)
 	ing, err := ingress.NewIngest(events.NewPublisher(p.ingressNATS.JS), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
+		StripeAPIKey:  cfg.StripeAPIKey,
+		StripeAPIBase: cfg.StripeAPIBase,
 		GitHubSecrets: cfg.GitHubWebhookSecrets,
 		EventsTokens:  cfg.EventsTokens,
 		MaxBodyBytes:  cfg.MaxBodyBytes,

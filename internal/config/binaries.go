@@ -34,6 +34,10 @@ type Bridge struct {
 
 	StripeWebhookSecrets []string
 	GitHubWebhookSecrets []string
+	// StripeAPIKey and StripeAPIBase let the Stripe webhook ask Stripe which
+	// PaymentIntent paid an invoice; the key is required with STRIPE_WEBHOOK_SECRET.
+	StripeAPIKey  string
+	StripeAPIBase string
 	// EventsTokens, when set, are the bearer tokens POST /events requires.
 	EventsTokens []string
 	// LedgerRetention is how long the event ledger keeps an event; LedgerBuffer how many
@@ -98,6 +102,9 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	var maxBody int
 	intVar(fs, &maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
 	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
+	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
+	c.StripeAPIKey = env("STRIPE_API_KEY")
+	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe API key the Stripe webhook looks up invoice payments with (STRIPE_API_KEY)")
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
 	tokens := env("INGRESS_EVENTS_TOKENS")
@@ -114,6 +121,10 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	}
 	if c.AdminAddr == "" || c.AdminAddr == c.HTTPAddr {
 		errs = append(errs, invalid("ADMIN_ADDR", "must be set and differ from HTTP_ADDR: operator endpoints never share the public port"))
+	}
+	if len(c.StripeWebhookSecrets) > 0 && c.StripeAPIKey == "" {
+		// Without it the webhook cannot key a subscription's payment by its PaymentIntent.
+		errs = append(errs, invalid("STRIPE_API_KEY", "must be set with STRIPE_WEBHOOK_SECRET: the Stripe webhook asks Stripe which PaymentIntent paid an invoice (it only reads invoice payments, so a restricted key allowed that is enough; any sk_test_ key works with stripe-mock)"))
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 1024 {
 		errs = append(errs, invalid("INGRESS_MAX_BODY_BYTES", "and INGRESS_MAX_HEADER_BYTES must be at least 1024"))

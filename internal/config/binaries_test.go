@@ -29,6 +29,7 @@ func TestLoadBridgeDefaults(t *testing.T) {
 		MaxHeaderBytes:  64 << 10,
 		LedgerRetention: 7 * 24 * time.Hour,
 		LedgerBuffer:    10000,
+		StripeAPIBase:   "https://api.stripe.com",
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 	require.Empty(t, got.StripeWebhookSecrets, "STRIPE_WEBHOOK_SECRET unset: got %v, want none", got.StripeWebhookSecrets)
@@ -87,7 +88,9 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "env BRIDGE_SIGNAL_WAIT", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, get: func(c config.Bridge) any { return c.SignalWait }, want: 90 * time.Second},
 		{name: "env BRIDGE_ACK_WAIT", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, get: func(c config.Bridge) any { return c.AckWait }, want: 2 * time.Minute},
 		{name: "env EVENTS_DUPLICATE_WINDOW at the minimum", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "2m"}, get: func(c config.Bridge) any { return c.DuplicateWindow }, want: 2 * time.Minute},
-		{name: "env STRIPE_WEBHOOK_SECRET rotation", env: map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_new, whsec_old"}, get: func(c config.Bridge) any { return c.StripeWebhookSecrets }, want: []string{"whsec_new", "whsec_old"}},
+		{name: "env STRIPE_WEBHOOK_SECRET rotation", env: map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_new, whsec_old", "STRIPE_API_KEY": "sk_test_1"}, get: func(c config.Bridge) any { return c.StripeWebhookSecrets }, want: []string{"whsec_new", "whsec_old"}},
+		{name: "env STRIPE_API_KEY", env: map[string]string{"STRIPE_API_KEY": "rk_test_1"}, get: func(c config.Bridge) any { return c.StripeAPIKey }, want: "rk_test_1"},
+		{name: "env STRIPE_API_BASE", env: map[string]string{"STRIPE_API_BASE": "http://127.0.0.1:12111"}, get: func(c config.Bridge) any { return c.StripeAPIBase }, want: "http://127.0.0.1:12111"},
 		{name: "env GITHUB_WEBHOOK_SECRET", env: map[string]string{"GITHUB_WEBHOOK_SECRET": "gh-secret"}, get: func(c config.Bridge) any { return c.GitHubWebhookSecrets }, want: []string{"gh-secret"}},
 
 		// Flags override the environment.
@@ -105,6 +108,8 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "flag -ack-wait", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, args: []string{"-ack-wait=1s"}, get: func(c config.Bridge) any { return c.AckWait }, want: time.Second},
 		{name: "flag -duplicate-window", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "5m"}, args: []string{"-duplicate-window=15m"}, get: func(c config.Bridge) any { return c.DuplicateWindow }, want: 15 * time.Minute},
 		{name: "flag fixes a bad env value", env: map[string]string{"LOG_LEVEL": "verbose"}, args: []string{"-log-level=info"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "info"},
+		{name: "flag -stripe-api-key", env: map[string]string{"STRIPE_API_KEY": "sk_test_env"}, args: []string{"-stripe-api-key=sk_test_flag"}, get: func(c config.Bridge) any { return c.StripeAPIKey }, want: "sk_test_flag"},
+		{name: "flag -stripe-api-base", env: map[string]string{"STRIPE_API_BASE": "http://env"}, args: []string{"-stripe-api-base=http://flag"}, get: func(c config.Bridge) any { return c.StripeAPIBase }, want: "http://flag"},
 
 		// A flag without its variable overrides the default.
 		{name: "flag without env", args: []string{"-lanes=1"}, get: func(c config.Bridge) any { return c.Lanes }, want: 1},
@@ -182,6 +187,8 @@ func TestLoadBridgeInvalid(t *testing.T) {
 		{name: "empty HTTP_ADDR flag", args: []string{"-http-addr="}, wantErr: []string{"HTTP_ADDR", "must not be empty"}},
 		{name: "empty ADMIN_ADDR flag", args: []string{"-admin-addr="}, wantErr: []string{"ADMIN_ADDR", "must be set"}},
 		{name: "ADMIN_ADDR on the public port", env: map[string]string{"HTTP_ADDR": "0.0.0.0:8080", "ADMIN_ADDR": "0.0.0.0:8080"}, wantErr: []string{"ADMIN_ADDR", "differ from HTTP_ADDR"}},
+		// The Stripe webhook asks Stripe which PaymentIntent paid a subscription's invoice.
+		{name: "Stripe webhook without an API key", env: map[string]string{"STRIPE_WEBHOOK_SECRET": "whsec_1"}, wantErr: []string{"STRIPE_API_KEY", "must be set with STRIPE_WEBHOOK_SECRET"}},
 		// A malformed variable is reported even when a flag sets the same setting: it is
 		// still wrong, and would bite the next run without the flag.
 		{name: "bad env under a good flag", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "soon"}, args: []string{"-signal-wait=1m"}, wantErr: []string{"BRIDGE_SIGNAL_WAIT"}},

@@ -51,6 +51,13 @@ type IngestConfig struct {
 	// with any of them is accepted, so a secret can be rotated without downtime.
 	// Optional: when empty, /webhooks/stripe answers 503 and publishes nothing.
 	StripeSecrets []string
+	// StripeAPIKey is the Stripe API key (sk_... or rk_...) the Stripe webhook uses to ask
+	// which PaymentIntent paid an invoice, where the event does not say (subscriptions;
+	// invoices from API 2025-03-31.basil on). Optional: when empty, such events answer
+	// 503 and are not published. StripeAPIBase is the API's URL.
+	// Optional: defaults to https://api.stripe.com.
+	StripeAPIKey  string
+	StripeAPIBase string
 	// GitHubSecrets are the GitHub webhook secrets, as StripeSecrets.
 	// Optional: when empty, /webhooks/github answers 503 and publishes nothing.
 	GitHubSecrets []string
@@ -76,6 +83,8 @@ type Ingest struct {
 	cfg      IngestConfig
 	log      zerolog.Logger
 	requests *prometheus.CounterVec
+
+	stripeAPI *stripeAPI // nil without StripeAPIKey
 }
 
 // NewIngest returns the ingest routes, publishing through pub and validating event data
@@ -103,6 +112,15 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 			Name: "flowbridge_ingress_requests_total",
 			Help: "HTTP ingress requests (webhooks and CloudEvents), by route and status code.",
 		}, []string{"route", "code"}),
+	}
+	if cfg.StripeAPIKey != "" {
+		api, err := newStripeAPI(cfg.StripeAPIKey, cfg.StripeAPIBase)
+		if err != nil {
+			return nil, err
+		}
+		in.stripeAPI = api
+	} else if len(cfg.StripeSecrets) > 0 {
+		in.log.Warn().Str(logging.FieldRoute, RouteStripe).Msg("STRIPE_API_KEY is not set: a Stripe payment whose PaymentIntent must be looked up (a subscription's) answers 503")
 	}
 	if reg != nil {
 		if err := reg.Register(in.requests); err != nil {

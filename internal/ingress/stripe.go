@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -65,7 +66,42 @@ func (in *Ingest) stripe(r *http.Request) answer {
 	if f := in.check(ev); f != nil {
 		return refuse(http.StatusBadRequest, *f)
 	}
+	// Only an event that will be published is worth a question to Stripe.
+	if ok && paid.lookupInvoice != "" {
+		intent, fail := in.invoicePaymentIntent(r.Context(), se.ID, paid.lookupInvoice)
+		if fail != nil {
+			return *fail
+		}
+		if intent != "" {
+			paid.PaymentID = intent
+			ev.DataEncoded, _ = json.Marshal(paid)
+		}
+	}
 	return in.store(r.Context(), ev)
+}
+
+// invoicePaymentIntent asks Stripe which PaymentIntent paid invoice, for the Stripe
+// event eventID. It answers 503 when it cannot tell, so that Stripe retries the event:
+// keying the payment by the invoice instead would start a second workflow for it.
+func (in *Ingest) invoicePaymentIntent(ctx context.Context, eventID, invoice string) (string, *answer) {
+	if in.stripeAPI == nil {
+		a := refuse(http.StatusServiceUnavailable, failure{ID: eventID, Error: "cannot tell which PaymentIntent paid invoice " + invoice +
+			": the bridge has no Stripe API key; set STRIPE_API_KEY (Stripe retries this event)"})
+		return "", &a
+	}
+	intent, err := in.stripeAPI.invoicePaymentIntent(ctx, invoice)
+	if err != nil {
+		var le *stripeLookupError
+		reason := "the Stripe API failed"
+		if errors.As(err, &le) {
+			reason = le.reason()
+		}
+		a := refuse(http.StatusServiceUnavailable, failure{ID: eventID, Error: "cannot tell which PaymentIntent paid invoice " + invoice +
+			": " + reason + " (Stripe retries this event)"})
+		a.cause = err
+		return "", &a
+	}
+	return intent, nil
 }
 
 // verifyStripe accepts the payload when any v1 signature in header is the HMAC-SHA256
@@ -97,6 +133,11 @@ type stripePaid struct {
 	Currency   string           `json:"currency"`
 	Email      string           `json:"email,omitempty"`
 	LineItems  []stripeLineItem `json:"line_items,omitempty"`
+
+	// lookupInvoice, when set, is an invoice whose PaymentIntent the event does not name:
+	// the payment's id is that PaymentIntent, which only Stripe's API can tell, and
+	// PaymentID holds the invoice id for when no PaymentIntent paid it.
+	lookupInvoice string
 }
 
 type stripeLineItem struct {
@@ -108,12 +149,12 @@ type stripeLineItem struct {
 // stripeObject holds the fields stripe.paid needs from a checkout session, an invoice
 // or a payment intent; each type fills its own.
 type stripeObject struct {
-	ID            string    `json:"id"`
-	Customer      stripeRef `json:"customer"`
-	Currency      string    `json:"currency"`
-	PaymentIntent stripeRef `json:"payment_intent"` // checkout session; invoice before API 2025-03-31
-	Invoice       stripeRef `json:"invoice"`        // checkout session in subscription mode
-	PaymentStatus string    `json:"payment_status"` // checkout session
+	ID            string      `json:"id"`
+	Customer      stripeRef   `json:"customer"`
+	Currency      string      `json:"currency"`
+	PaymentIntent stripeField `json:"payment_intent"` // checkout session; invoice before API 2025-03-31
+	Invoice       stripeRef   `json:"invoice"`        // checkout session in subscription mode
+	PaymentStatus string      `json:"payment_status"` // checkout session
 
 	AmountTotal    int64 `json:"amount_total"`    // checkout session
 	AmountPaid     int64 `json:"amount_paid"`     // invoice
@@ -129,18 +170,19 @@ type stripeObject struct {
 		Data []stripeLineItem `json:"data"`
 	} `json:"lines"` // invoice
 	Payments struct {
-		Data []struct {
-			Payment struct {
-				PaymentIntent stripeRef `json:"payment_intent"`
-			} `json:"payment"`
-		} `json:"data"`
-	} `json:"payments"` // invoice from API 2025-03-31 on, when expanded
+		Data []stripeInvoicePayment `json:"data"`
+	} `json:"payments"` // invoice from API 2025-03-31 on, when expanded (never in a webhook)
 }
 
 // stripePayment maps the three events Stripe sends for one payment onto the same
 // stripe.paid data, keyed by the PaymentIntent id, so they lead to one workflow
 // (payment-<payment_id>). ok is false for any other event, and for a checkout session
 // that is not paid yet: those are forwarded as stripe.<type>.
+//
+// Where the object does not name the PaymentIntent although one may have paid it — a
+// subscription's checkout session, or an invoice from API 2025-03-31.basil on — p's
+// lookupInvoice says which invoice's PaymentIntent to ask Stripe for. An invoice that no
+// PaymentIntent paid (out of band, say) is keyed by its own id.
 func stripePayment(typ string, raw json.RawMessage) (p stripePaid, ok bool, err error) {
 	switch typ {
 	case "checkout.session.completed", "invoice.paid", "payment_intent.succeeded":
@@ -156,19 +198,20 @@ func stripePayment(typ string, raw json.RawMessage) (p stripePaid, ok bool, err 
 		if o.PaymentStatus != "paid" {
 			return p, false, nil
 		}
-		// A subscription's session has no payment intent but an invoice, whose id is
-		// what its invoice.paid falls back to as well.
-		p.PaymentID = first(string(o.PaymentIntent), string(o.Invoice), o.ID)
+		// A subscription's session names no PaymentIntent, only the invoice it paid.
+		p.PaymentID = first(string(o.PaymentIntent.stripeRef), string(o.Invoice), o.ID)
+		if o.PaymentIntent.stripeRef == "" && o.Invoice != "" {
+			p.lookupInvoice = string(o.Invoice)
+		}
 		p.Amount, p.Email = o.AmountTotal, o.CustomerDetails.Email
 	case "invoice.paid":
-		var listed stripeRef
-		for _, pay := range o.Payments.Data {
-			if pay.Payment.PaymentIntent != "" {
-				listed = pay.Payment.PaymentIntent
-				break
-			}
+		p.PaymentID = first(string(o.PaymentIntent.stripeRef), paidBy(o.Payments.Data), o.ID)
+		// Before API 2025-03-31 an invoice has payment_intent, null when none paid it;
+		// from then on it has no such field, and a webhook never expands payments. An
+		// invoice of nothing paid has no PaymentIntent whatever the version.
+		if p.PaymentID == o.ID && !o.PaymentIntent.present && o.AmountPaid > 0 {
+			p.lookupInvoice = o.ID
 		}
-		p.PaymentID = first(string(o.PaymentIntent), string(listed), o.ID)
 		p.Amount, p.Email, p.LineItems = o.AmountPaid, o.CustomerEmail, o.Lines.Data
 	case "payment_intent.succeeded":
 		p.PaymentID = o.ID
@@ -206,4 +249,17 @@ func (r *stripeRef) UnmarshalJSON(b []byte) error {
 	}
 	*r = stripeRef(obj.ID)
 	return nil
+}
+
+// stripeField is a stripeRef that remembers whether the object had the field at all:
+// Stripe removes fields in new API versions, and an absent field says something that a
+// null one does not.
+type stripeField struct {
+	stripeRef
+	present bool
+}
+
+func (f *stripeField) UnmarshalJSON(b []byte) error {
+	f.present = true
+	return f.stripeRef.UnmarshalJSON(b)
 }

@@ -144,6 +144,7 @@ func TestStripeOnePaymentOneWorkflow(t *testing.T) {
 // TestStripePaidPaymentID covers where payment_id comes from in the shapes other API
 // versions and Checkout modes send.
 func TestStripePaidPaymentID(t *testing.T) {
+	intent := stripeMockIntent(t)
 	tests := []struct {
 		name   string
 		typ    string
@@ -160,17 +161,33 @@ func TestStripePaidPaymentID(t *testing.T) {
 			want: "pi_listed",
 		},
 		{
-			name:   "invoice without a payment intent falls back to its id",
+			name: "only a payment intent that paid counts",
+			typ:  "invoice.paid",
+			object: map[string]any{"id": "in_basil", "object": "invoice", "amount_paid": 900, "currency": "usd", "customer": "cus_1",
+				"payments": map[string]any{"object": "list", "data": []any{
+					map[string]any{"object": "invoice_payment", "status": "canceled", "is_default": true, "payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_canceled"}},
+					map[string]any{"object": "invoice_payment", "status": "paid", "is_default": false, "payment": map[string]any{"type": "payment_intent", "payment_intent": "pi_paid"}},
+				}}},
+			want: "pi_paid",
+		},
+		{
+			name:   "invoice whose payment_intent is null (before API 2025-03-31) is keyed by its id",
 			typ:    "invoice.paid",
-			object: map[string]any{"id": "in_only", "object": "invoice", "amount_paid": 900, "currency": "usd", "customer": "cus_1"},
+			object: map[string]any{"id": "in_only", "object": "invoice", "amount_paid": 900, "currency": "usd", "customer": "cus_1", "payment_intent": nil},
 			want:   "in_only",
 		},
 		{
-			name: "subscription checkout falls back to its invoice",
+			name:   "invoice naming no payment intent (from API 2025-03-31 on): Stripe says which paid it",
+			typ:    "invoice.paid",
+			object: map[string]any{"id": "in_basil", "object": "invoice", "amount_paid": 900, "currency": "usd", "customer": "cus_1"},
+			want:   intent,
+		},
+		{
+			name: "subscription checkout: Stripe says which payment intent paid its invoice",
 			typ:  "checkout.session.completed",
 			object: map[string]any{"id": "cs_sub", "object": "checkout.session", "mode": "subscription", "payment_status": "paid",
 				"amount_total": 900, "currency": "usd", "customer": "cus_1", "payment_intent": nil, "invoice": "in_sub"},
-			want: "in_sub",
+			want: intent,
 		},
 		{
 			name: "expanded payment intent and customer",
@@ -182,7 +199,7 @@ func TestStripePaidPaymentID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newWorld(t, ingress.IngestConfig{StripeSecrets: []string{stripeSecret}})
+			w := newWorld(t, withStripeMock(t))
 			body := stripePayload(t, testenv.ID("evt_"), tt.typ, tt.object)
 			requireStatus(t, http.StatusAccepted, w.post("/webhooks/stripe", signStripe(body, stripeSecret, time.Now()), body))
 			got := w.stored()
