@@ -320,5 +320,5 @@ func (a *Activities) FailConnectorSync(ctx context.Context, in FailSyncInput) er
 // reuses its workflow id for every sync of a connector, and the stream would drop a
 // second sync's event as a duplicate of the first within its duplicate window.
 func RunResultEventID(workflowID, runID, eventType string) string {
-	return workflowID + "/" + runID + "/" + eventType
+	return boundedEventID(workflowID + "/" + runID + "/" + eventType)
 }
