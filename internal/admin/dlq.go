@@ -147,7 +147,7 @@ func dlqShow(ctx context.Context, io IO, args []string) error {
 	w := io.Stdout
 	fmt.Fprintf(w, "Dead letter %d on %s\n\n", dl.Seq, events.DLQStream)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "subject:\t%s\n", dl.Subject)
+	fmt.Fprintf(tw, "subject:\t%s\n", events.Printable(dl.Subject))
 	fmt.Fprintf(tw, "type:\t%s\n", dlqOrDash(dl.Type))
 	fmt.Fprintf(tw, "ce id:\t%s\n", dlqOrDash(dl.EventID))
 	fmt.Fprintf(tw, "stored at:\t%s\n", dl.StoredAt.Format(time.RFC3339Nano))
@@ -162,7 +162,7 @@ func dlqShow(ctx context.Context, io IO, args []string) error {
 	slices.SortFunc(keys, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	for _, k := range keys {
 		for _, v := range dl.Header[k] {
-			fmt.Fprintf(w, "  %s: %s\n", k, v)
+			fmt.Fprintf(w, "  %s: %s\n", events.Printable(k), events.Printable(v))
 		}
 	}
 	fmt.Fprintf(w, "\nBody (%d bytes):\n", len(dl.Data))
@@ -228,7 +228,7 @@ func dlqReplay(ctx context.Context, io IO, args []string) error {
 			if r.EventsSeq != 0 {
 				eseq = strconv.FormatUint(r.EventsSeq, 10)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, r.Type, dlqOrDash(r.EventID), r.To, r.MsgID, eseq)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.Seq, dlqOrDash(r.Type), dlqOrDash(r.EventID), r.To, dlqOrDash(r.MsgID), eseq)
 		}
 		_ = tw.Flush()
 		fmt.Fprintln(w)
@@ -426,11 +426,14 @@ func dlqTruncate(s string, n int) string {
 	return string([]rune(s)[:n-1]) + "…"
 }
 
+// dlqOrDash shows a value read from a dead letter in a terminal: "-" when empty, else
+// with control characters and invalid bytes escaped and cut short, since a dead letter
+// holds whatever a publisher sent.
 func dlqOrDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return events.Printable(s)
 }
 
 func dlqCount(n int) string {

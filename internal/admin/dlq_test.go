@@ -255,3 +255,22 @@ func TestDLQProgress(t *testing.T) {
 	require.Empty(t, w.String(), "nothing off a terminal")
 	require.False(t, dlqIsTerminal(&w))
 }
+
+// A dead letter holds whatever its publisher sent: `dlq ls` and `dlq show` escape control
+// characters (a terminal escape sequence in an id, say) instead of writing them to the
+// operator's terminal.
+func TestDLQCommandEscapesWhatPublishersSent(t *testing.T) {
+	n := testenv.StartNATS(t)
+	require.NoError(t, events.EnsureStreams(testCtx(t), n.JS, 10*time.Minute))
+	seq := storeDeadLetter(t, n.JS, "user.signedup", "evil\x1b[2J\x07id", "reason with \x1b]0;title\x07 escape", []byte(`{}`))
+
+	out, _, err := runBridge(t, n.URL, "dlq", "ls")
+	require.NoError(t, err)
+	require.Contains(t, out, `evil\x1b[2J\x07id`, "ls shows the id escaped")
+	show, _, err := runBridge(t, n.URL, "dlq", "show", strconv.FormatUint(seq, 10))
+	require.NoError(t, err)
+	for name, text := range map[string]string{"ls": out, "show": show} {
+		require.NotContains(t, text, "\x1b", "dlq %s wrote a raw escape character", name)
+		require.NotContains(t, text, "\x07", "dlq %s wrote a raw bell character", name)
+	}
+}

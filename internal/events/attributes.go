@@ -196,10 +196,11 @@ func quote(s string) string {
 	return strconv.Quote(s[:cut]) + "..."
 }
 
-// printable makes an error message that may hold raw input (the SDK's, say) safe to
-// carry in a Flowbridge-Error header, a log line and a database column: control
+// Printable makes text that may hold raw input (an error message quoting it, a dead
+// letter's id) safe to carry in a Flowbridge-Error header, a log line, a database column
+// or a terminal: control
 // characters and invalid bytes are escaped as \xNN, and it is cut after 512 bytes.
-func printable(s string) string {
+func Printable(s string) string {
 	const max = 512
 	var b strings.Builder
 	for i, r := range s {

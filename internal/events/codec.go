@@ -46,7 +46,7 @@ func isStructured(contentType string, body []byte) bool {
 func decodeStructured(body []byte) (Event, error) {
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return Event{}, fmt.Errorf("%w: structured body is not a CloudEvent: %s", ErrMalformed, printable(err.Error()))
+		return Event{}, fmt.Errorf("%w: structured body is not a CloudEvent: %s", ErrMalformed, Printable(err.Error()))
 	}
 	return ev, validate(ev)
 }
@@ -73,7 +73,7 @@ func decodeBinary(h nats.Header, body []byte, contentType string) (Event, error)
 		}
 		seen[attr] = k
 		if err := setAttribute(&ev, attr, vs[0]); err != nil {
-			return Event{}, fmt.Errorf("%w: header %s: %s", ErrMalformed, printable(k), printable(err.Error()))
+			return Event{}, fmt.Errorf("%w: header %s: %s", ErrMalformed, Printable(k), Printable(err.Error()))
 		}
 	}
 	dct := ev.DataContentType()
@@ -85,7 +85,7 @@ func decodeBinary(h nats.Header, body []byte, contentType string) (Event, error)
 	}
 	if len(body) > 0 {
 		if err := ev.SetData(dataMediaType(dct), body); err != nil {
-			return Event{}, fmt.Errorf("%w: data: %s", ErrMalformed, printable(err.Error()))
+			return Event{}, fmt.Errorf("%w: data: %s", ErrMalformed, Printable(err.Error()))
 		}
 	}
 	return ev, validate(ev)
@@ -122,7 +122,7 @@ func setAttribute(ev *Event, attr, v string) error {
 func validate(ev Event) error {
 	if err := ev.Validate(); err != nil {
 		msg := strings.TrimSpace(err.Error())
-		return fmt.Errorf("%w: %s", ErrMalformed, printable(strings.ReplaceAll(msg, "\n", "; ")))
+		return fmt.Errorf("%w: %s", ErrMalformed, Printable(strings.ReplaceAll(msg, "\n", "; ")))
 	}
 	if v := ev.SpecVersion(); v != cloudevents.CloudEventsVersionV1 {
 		// The SDK also reads 0.3 structured events; flowbridge speaks 1.0 only, as decodeBinary does.
