@@ -52,7 +52,8 @@ type Replayed struct {
 //
 // An event that fails again is dead-lettered again by the bridge, as a new dead letter
 // that Replay only touches when it is run again. Dead letters of type unknown have no
-// subject to go to: they are skipped, with the reason.
+// subject to go to, and truncated ones (Flowbridge-Truncated) no longer hold the whole
+// event: they are skipped, with the reason.
 //
 // Replay stops at the first error and returns what it did until then. It returns
 // ErrNoStream when EVENTS or EVENTS_DLQ is missing.
@@ -99,6 +100,11 @@ func plan(dl DeadLetter) Replayed {
 		return r
 	case "":
 		r.Skipped = fmt.Sprintf("subject %s is not dlq.events.<type>: the bridge did not write it", dl.Subject)
+		return r
+	}
+	if cut := events.HeaderValue(dl.Header, events.HeaderTruncated); cut != "" {
+		r.Skipped = fmt.Sprintf("it was stored truncated (%s): republish the whole event from %s sequence %s while the stream still holds it, then purge this one",
+			cut, events.Stream, events.HeaderValue(dl.Header, events.HeaderStreamSeq))
 		return r
 	}
 	r.To = events.Subject(dl.Type)
