@@ -68,6 +68,9 @@ func eventsShow(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%w: bridge events show needs one event id", ErrUsage)
 	}
 	id := fs.Arg(0)
+	if err := ledger.CheckID(id); err != nil {
+		return fmt.Errorf("%w: bridge events show %q: %w; an event id is 1 to %d printable characters", ErrUsage, ledger.ShowID(id), err, ledger.MaxIDLength)
+	}
 	ctx, cancel := eventsTimeout(ctx)
 	defer cancel()
 	st, err := eventsOpen(ctx, io)
