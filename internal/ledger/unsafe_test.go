@@ -43,7 +43,7 @@ func TestBatchWithNULAndInvalidUTF8WritesEveryRecord(t *testing.T) {
 		l.Record(o)
 	}
 	stop := run(t, l) // everything recorded waits in the buffer: one batch
-	testenv.Eventually(t, 10*time.Second, func() bool { return l.Stats().Written == good+3 }, "got %+v, want every record written", l.Stats())
+	testenv.Eventually(t, 10*time.Second, func() bool { return l.Stats().Written == good+3 }, "not every record was written; the ledger logs why")
 	stop()
 	for reason, n := range l.Stats().Dropped {
 		require.Zero(t, n, "got %d dropped (%s), want none", n, reason)
@@ -99,7 +99,7 @@ func TestRecordRefusedAloneDoesNotCostItsBatch(t *testing.T) {
 		}
 	}
 	stop := run(t, l)
-	testenv.Eventually(t, 10*time.Second, func() bool { return l.Stats().Written == good }, "got %+v, want every other record written", l.Stats())
+	testenv.Eventually(t, 10*time.Second, func() bool { return l.Stats().Written == good }, "not every other record was written; the ledger logs why")
 	stop()
 	s := l.Stats()
 	require.Equal(t, uint64(1), s.Dropped[ledger.DropRejected], "got %v", s.Dropped)
