@@ -140,8 +140,8 @@ func printable(s string) bool {
 // fitDeadLetter gives dl the original body if the whole fits in limit bytes (headers
 // and body, as NATS counts them against max_payload). Otherwise it cuts until it fits,
 // in this order: original header values longer than maxKeptHeader, then the largest
-// original headers, then the end of the body; and Flowbridge-Truncated says what the
-// original was and what was cut. The headers flowbridge adds are never cut. It reports
+// original headers until the body has room (at most half the limit), then the end of
+// the body; and Flowbridge-Truncated says what the original was and what was cut. The headers flowbridge adds are never cut. It reports
 // whether it cut anything.
 func fitDeadLetter(dl *nats.Msg, orig nats.Header, body []byte, limit int) (*nats.Msg, bool) {
 	if headerSize(dl.Header)+len(body) <= limit {
@@ -168,12 +168,13 @@ func fitDeadLetter(dl *nats.Msg, orig nats.Header, body []byte, limit int) (*nat
 			drop(k)
 		}
 	}
+	// The body is the event: headers leave it room, up to half of what there is.
 	budget := limit - truncatedReserve
-	if headerSize(dl.Header) > budget {
+	if hdrBudget := budget - min(len(body), budget/2); headerSize(dl.Header) > hdrBudget {
 		ks := cuttable()
 		slices.SortStableFunc(ks, func(a, b string) int { return cmp.Compare(lineSize(b, dl.Header[b]), lineSize(a, dl.Header[a])) })
 		for _, k := range ks {
-			if headerSize(dl.Header) <= budget {
+			if headerSize(dl.Header) <= hdrBudget {
 				break
 			}
 			drop(k)
