@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
 	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ledger"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
@@ -68,6 +69,9 @@ func eventsShow(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%w: bridge events show needs one event id", ErrUsage)
 	}
 	id := fs.Arg(0)
+	if err := ledger.CheckID(id); err != nil {
+		return fmt.Errorf("%w: bridge events show %q: %w; an event id is 1 to %d bytes of printable text", ErrUsage, ledger.ShowID(id), err, events.MaxIDBytes)
+	}
 	ctx, cancel := eventsTimeout(ctx)
 	defer cancel()
 	st, err := eventsOpen(ctx, io)

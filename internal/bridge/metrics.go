@@ -10,8 +10,10 @@ import (
 
 // Metrics are the bridge's Prometheus metrics.
 type Metrics struct {
-	events  *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	events    *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	dlFailed  *prometheus.CounterVec
+	dlTrimmed *prometheus.CounterVec
 }
 
 // NewMetrics registers the bridge's metrics with reg (nil: not registered).
@@ -26,14 +28,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from taking an event off its lane to settling it, by event type and action.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"type", "action"}),
+		dlFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_dead_letter_failures_total",
+			Help: "Attempts to store a dead letter on EVENTS_DLQ that failed, by event type: the event stays on EVENTS and is tried again. Alert on any increase.",
+		}, []string{"type"}),
+		dlTrimmed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_dead_letters_truncated_total",
+			Help: "Dead letters stored truncated (Flowbridge-Truncated) because the whole would not fit the server's max_payload or EVENTS_DLQ refused it, by event type.",
+		}, []string{"type"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency)
+		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed)
 	}
 	return m
 }
 
 func (m *Metrics) count(typ, outcome string) { m.events.WithLabelValues(typ, outcome).Inc() }
+
+func (m *Metrics) deadLetterFailed(typ string) { m.dlFailed.WithLabelValues(typ).Inc() }
+
+func (m *Metrics) deadLetterTruncated(typ string) { m.dlTrimmed.WithLabelValues(typ).Inc() }
 
 func (m *Metrics) observe(typ string, action routing.Action, begin time.Time) {
 	m.latency.WithLabelValues(typ, string(action)).Observe(time.Since(begin).Seconds())

@@ -3,8 +3,10 @@
 // ones nobody needs.
 //
 // A dead letter (docs/CONTRACT.md) is the original message on dlq.events.<type> with its
-// body and headers intact plus Flowbridge-Error and the other Flowbridge-* headers the
-// bridge adds. It is named by its sequence in EVENTS_DLQ.
+// body and headers, but NATS's own (Nats-*), plus Flowbridge-Error and the other
+// Flowbridge-* headers the bridge adds; one that would not fit the server's max_payload
+// is truncated and says so in Flowbridge-Truncated. It is named by its sequence in
+// EVENTS_DLQ.
 //
 // Replay is an operator action and never automatic: a replayed event that fails again is
 // dead-lettered again by the bridge, as a new dead letter, and stays there until someone
@@ -62,7 +64,7 @@ type DeadLetter struct {
 	EventID string
 	// Reason is the Flowbridge-Error header: why the bridge dead-lettered it.
 	Reason string
-	// Header holds every header as stored: the original ones plus Flowbridge-*.
+	// Header holds every header as stored: the original ones but Nats-*, plus Flowbridge-*.
 	Header nats.Header
 	// Data is the original body.
 	Data []byte

@@ -51,11 +51,12 @@ type Replayed struct {
 // (past it, the bridge's own de-duplication by workflow id and event id still holds).
 //
 // An event that fails again is dead-lettered again by the bridge, as a new dead letter
-// that Replay only touches when it is run again. Two kinds are skipped, with the reason,
-// and stay: dead letters of type unknown, which have no subject to go to, and events that
-// are malformed in themselves (events.Decode refuses them: an attribute out of bounds, a
-// missing id, a body that is no CloudEvent), which the bridge would only dead-letter
-// again and which must never reach EVENTS.
+// that Replay only touches when it is run again. Three kinds are skipped, with the
+// reason, and stay: dead letters of type unknown, which have no subject to go to;
+// truncated ones (Flowbridge-Truncated), which no longer hold the whole event; and events
+// that are malformed in themselves (events.Decode refuses them: an attribute out of
+// bounds, a missing id, a body that is no CloudEvent), which the bridge would only
+// dead-letter again and which must never reach EVENTS.
 //
 // Replay stops at the first error and returns what it did until then. It returns
 // ErrNoStream when EVENTS or EVENTS_DLQ is missing.
@@ -102,6 +103,11 @@ func plan(dl DeadLetter) Replayed {
 		return r
 	case "":
 		r.Skipped = fmt.Sprintf("subject %s is not dlq.events.<type>: the bridge did not write it", dl.Subject)
+		return r
+	}
+	if cut := events.HeaderValue(dl.Header, events.HeaderTruncated); cut != "" {
+		r.Skipped = fmt.Sprintf("it was stored truncated (%s): republish the whole event from %s sequence %s while the stream still holds it, then purge this one",
+			cut, events.Stream, events.HeaderValue(dl.Header, events.HeaderStreamSeq))
 		return r
 	}
 	if _, err := events.Decode(dl.Header, dl.Data); err != nil {

@@ -27,6 +27,10 @@ const (
 	HeaderError     = "Flowbridge-Error"
 	HeaderStreamSeq = "Flowbridge-Stream-Sequence"
 	HeaderFailedAt  = "Flowbridge-Failed-At"
+	// HeaderTruncated marks a dead letter cut to fit the server's max_payload (or refused
+	// whole by EVENTS_DLQ): it says the original's size and what was cut. The whole event
+	// stays on EVENTS, at Flowbridge-Stream-Sequence, until the stream's retention.
+	HeaderTruncated = "Flowbridge-Truncated"
 	// HeaderMsgID is JetStream's de-duplication header; publishers set it to the event id.
 	HeaderMsgID = "Nats-Msg-Id"
 )

@@ -8,7 +8,10 @@
 // each. When the buffer is full, when PostgreSQL cannot be reached, or when a batch cannot
 // be written after a few attempts, outcomes are dropped: routing goes on unaffected, and
 // the gap is counted in flowbridge_ledger_dropped_total{reason} and logged at most once
-// per Config.LogEvery. The ledger is therefore a best-effort account, never a source of
+// per Config.LogEvery. Every text is made safe for PostgreSQL before it is written (see
+// store.Ledger.Upsert), and one record PostgreSQL refuses never costs its batch: the
+// batch is then written a record at a time, and only the refused one is dropped, counted
+// (reason "rejected") and logged at error level. The ledger is therefore a best-effort account, never a source of
 // truth for the bridge; the stream and Temporal are.
 package ledger
 
@@ -24,6 +27,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/logging"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
 
@@ -39,9 +43,10 @@ const (
 	DropWriteFailed = "write_failed" // its batch failed Config.WriteAttempts times
 	DropShutdown    = "shutdown"     // still held when Run's drain ended, or recorded after it
 	DropNoEventID   = "no_event_id"  // the event could not be decoded; its dead letter is on EVENTS_DLQ
+	DropRejected    = "rejected"     // PostgreSQL refused its record even on its own (logged with the event id)
 )
 
-var dropReasons = [...]string{DropBufferFull, DropUnavailable, DropWriteFailed, DropShutdown, DropNoEventID}
+var dropReasons = [...]string{DropBufferFull, DropUnavailable, DropWriteFailed, DropShutdown, DropNoEventID, DropRejected}
 
 type reason int
 
@@ -51,6 +56,7 @@ const (
 	reasonWriteFailed
 	reasonShutdown
 	reasonNoEventID
+	reasonRejected
 )
 
 // Config tunes a Ledger. Zero fields take the defaults noted.
@@ -308,13 +314,13 @@ func (l *Ledger) write(ctx context.Context, q store.Ledger) {
 			l.drain(ctx, q, batch)
 			return
 		}
-		if err := l.flush(ctx, q, batch); err != nil {
+		if rest, err := l.flush(ctx, q, batch); err != nil {
 			if ctx.Err() != nil { // shutting down: the drain tries once more
-				l.drain(ctx, q, batch)
+				l.drain(ctx, q, rest)
 				return
 			}
 			l.up.Store(false)
-			l.drop(reasonWriteFailed, len(batch))
+			l.drop(reasonWriteFailed, len(rest))
 		}
 		batch = batch[:0]
 	}
@@ -346,9 +352,11 @@ func (l *Ledger) discard() int {
 	}
 }
 
-// flush writes batch, trying up to WriteAttempts times with backoff while ctx lasts.
-// The upsert is idempotent, so an attempt that committed but seemed to fail is harmless.
-func (l *Ledger) flush(ctx context.Context, q store.Ledger, batch []bridge.Outcome) error {
+// flush writes batch, trying up to WriteAttempts times with backoff while ctx lasts,
+// and returns what it could not write. The upsert is idempotent, so an attempt that
+// committed but seemed to fail is harmless. When PostgreSQL refuses the data of the
+// batch, it is written a record at a time instead (flushRows).
+func (l *Ledger) flush(ctx context.Context, q store.Ledger, batch []bridge.Outcome) ([]bridge.Outcome, error) {
 	l.recs = l.recs[:0]
 	for i := range batch {
 		l.recs = append(l.recs, toRecord(&batch[i]))
@@ -363,19 +371,50 @@ func (l *Ledger) flush(ctx context.Context, q store.Ledger, batch []bridge.Outco
 			if !l.up.Swap(true) {
 				l.log.Info().Msg("Event ledger writes to PostgreSQL again")
 			}
-			return nil
+			return nil, nil
 		}
 		l.lastErr = err
+		if store.IsLedgerRowError(err) {
+			return l.flushRows(ctx, q, batch)
+		}
 		if attempt >= l.cfg.WriteAttempts {
-			return err
+			return batch, err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return batch, err
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 2*time.Second)
 	}
+}
+
+// flushRows writes the batch whose records flush prepared one record at a time, after
+// PostgreSQL refused it whole: a record it refuses on its own is dropped, counted and
+// logged, and the others are written. It stops at an error that is not about a record
+// (the database went away) and returns what it did not write.
+func (l *Ledger) flushRows(ctx context.Context, q store.Ledger, batch []bridge.Outcome) ([]bridge.Outcome, error) {
+	var written uint64
+	defer func() { l.written.Add(written) }()
+	for i := range batch {
+		wctx, cancel := context.WithTimeout(ctx, l.cfg.WriteTimeout)
+		err := q.Upsert(wctx, l.recs[i:i+1])
+		cancel()
+		switch {
+		case err == nil:
+			written++
+		case store.IsLedgerRowError(err):
+			l.drop(reasonRejected, 1)
+			o := &batch[i]
+			l.log.Error().Err(err).Str(logging.FieldEventID, o.EventID).Str(logging.FieldEventType, o.EventType).
+				Uint64("stream_seq", o.StreamSeq).Uint64("delivered", o.Delivered).Str("outcome", o.Outcome).
+				Msg("PostgreSQL refused this delivery's ledger record; it is dropped (flowbridge_ledger_dropped_total{reason=\"rejected\"}) and the rest of its batch is written")
+		default:
+			l.lastErr = err
+			return batch[i:], err
+		}
+	}
+	return nil, nil
 }
 
 // drain writes batch and everything queued, for at most DrainTimeout; what it cannot
@@ -388,8 +427,8 @@ func (l *Ledger) drain(ctx context.Context, q store.Ledger, batch []bridge.Outco
 		if len(batch) == 0 {
 			break
 		}
-		if err := l.flush(dctx, q, batch); err != nil {
-			l.drop(reasonShutdown, len(batch))
+		if rest, err := l.flush(dctx, q, batch); err != nil {
+			l.drop(reasonShutdown, len(rest))
 			break
 		}
 		batch = batch[:0]

@@ -13,7 +13,7 @@ func newCollector(l *Ledger) collector {
 	return collector{
 		l: l,
 		dropped: prometheus.NewDesc("flowbridge_ledger_dropped_total",
-			"Delivery outcomes the event ledger could not record, by reason (buffer_full, unavailable, write_failed, shutdown, no_event_id). Routing is unaffected.",
+			"Delivery outcomes the event ledger could not record, by reason (buffer_full, unavailable, write_failed, shutdown, no_event_id, rejected). Routing is unaffected.",
 			[]string{"reason"}, nil),
 		written: prometheus.NewDesc("flowbridge_ledger_written_total",
 			"Delivery outcomes written to the event ledger.", nil, nil),

@@ -2,14 +2,18 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -160,12 +164,47 @@ ON CONFLICT (event_id) DO UPDATE SET
 	error_at    = greatest(l.error_at, EXCLUDED.error_at),
 	settled_at  = CASE WHEN ledger_supersedes(l.outcome, l.settled_at, EXCLUDED.outcome, EXCLUDED.settled_at) THEN EXCLUDED.settled_at ELSE l.settled_at END`
 
+// MaxLedgerKey is the longest event id, type or causation id the ledger stores as it is
+// (they are indexed, and PostgreSQL cannot index a value of a few KiB). A longer one is
+// stored cut, ending in "…" and 16 hex digits of its SHA-256, so distinct values stay
+// distinct; Get and Attempts map the id they are given the same way.
+const MaxLedgerKey = 1024
+
+// ledgerText makes s storable as PostgreSQL text: invalid UTF-8 and NUL bytes, which
+// PostgreSQL refuses, become U+FFFD.
+func ledgerText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// ledgerKey is ledgerText bounded to MaxLedgerKey bytes.
+func ledgerKey(s string) string {
+	s = ledgerText(s)
+	if len(s) <= MaxLedgerKey {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	suffix := "…" + hex.EncodeToString(sum[:8])
+	n := MaxLedgerKey - len(suffix)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + suffix
+}
+
 // Upsert records the outcomes of deliveries, in one round trip. It is idempotent:
 // recording a delivery (an event id, stream sequence and delivery count) again, in the
 // same call or a later one, changes nothing. Per event id it keeps the first
 // received_at, counts deliveries and retries, and keeps the outcome, routes, unmatched
 // routes and error of the latest delivery — except that a duplicate never replaces a routed. Every record
 // needs an EventID.
+//
+// Every text is stored safe for PostgreSQL (ledgerText; ids, types and causation ids
+// also bounded by MaxLedgerKey). The records are written in one transaction: when
+// PostgreSQL refuses one, none is written, and the error wraps the *pgconn.PgError
+// (IsLedgerRowError says whether writing them one at a time would help).
 func (q Ledger) Upsert(ctx context.Context, recs []LedgerRecord) error {
 	if len(recs) == 0 {
 		return nil
@@ -180,13 +219,14 @@ func (q Ledger) Upsert(ctx context.Context, recs []LedgerRecord) error {
 		if r.EventID == "" {
 			return errors.New("record ledger outcomes: a record has no event id")
 		}
-		n := seen[r.EventID]
-		seen[r.EventID] = n + 1
+		key := ledgerKey(r.EventID) // two ids may be stored alike: one statement cannot upsert a row twice
+		n := seen[key]
+		seen[key] = n + 1
 		if n == len(stmts) {
 			stmts = append(stmts, newLedgerColumnsIn(len(sorted)))
 		}
 		if err := stmts[n].add(r); err != nil {
-			return fmt.Errorf("record ledger outcome of event %s: %w", r.EventID, err)
+			return fmt.Errorf("record ledger outcome of event %q: %w", r.EventID, err)
 		}
 	}
 	b := &pgx.Batch{}
@@ -219,17 +259,18 @@ func newLedgerColumnsIn(n int) *ledgerColumnsIn {
 }
 
 func (c *ledgerColumnsIn) add(r *LedgerRecord) error {
-	routes := r.Routes
-	if routes == nil {
-		routes = []LedgerRoute{}
+	routes := make([]LedgerRoute, len(r.Routes))
+	for i, rt := range r.Routes {
+		routes[i] = LedgerRoute{Route: ledgerText(rt.Route), Action: ledgerText(rt.Action), WorkflowID: ledgerText(rt.WorkflowID),
+			RunID: ledgerText(rt.RunID), Result: ledgerText(rt.Result)}
 	}
 	rj, err := json.Marshal(routes)
 	if err != nil {
 		return fmt.Errorf("encode routes: %w", err)
 	}
-	misses := r.Unmatched
-	if misses == nil {
-		misses = []LedgerMiss{}
+	misses := make([]LedgerMiss, len(r.Unmatched))
+	for i, m := range r.Unmatched {
+		misses[i] = LedgerMiss{Route: ledgerText(m.Route), Reason: ledgerText(m.Reason)}
 	}
 	mj, err := json.Marshal(misses)
 	if err != nil {
@@ -242,18 +283,18 @@ func (c *ledgerColumnsIn) add(r *LedgerRecord) error {
 			break
 		}
 	}
-	c.eventID = append(c.eventID, r.EventID)
-	c.eventType = append(c.eventType, r.EventType)
-	c.source = append(c.source, r.Source)
-	c.subject = append(c.subject, r.Subject)
-	c.correlationID = append(c.correlationID, r.CorrelationID)
-	c.causationID = append(c.causationID, r.CausationID)
+	c.eventID = append(c.eventID, ledgerKey(r.EventID))
+	c.eventType = append(c.eventType, ledgerKey(r.EventType))
+	c.source = append(c.source, ledgerText(r.Source))
+	c.subject = append(c.subject, ledgerText(r.Subject))
+	c.correlationID = append(c.correlationID, ledgerText(r.CorrelationID))
+	c.causationID = append(c.causationID, ledgerKey(r.CausationID))
 	c.streamSeq = append(c.streamSeq, int64(r.StreamSeq))
 	c.delivered = append(c.delivered, int64(r.Delivered))
 	c.receivedAt = append(c.receivedAt, r.ReceivedAt)
 	c.settledAt = append(c.settledAt, r.SettledAt)
-	c.outcome = append(c.outcome, r.Outcome)
-	c.errText = append(c.errText, r.Error)
+	c.outcome = append(c.outcome, ledgerText(r.Outcome))
+	c.errText = append(c.errText, ledgerText(r.Error))
 	c.routes = append(c.routes, string(rj))
 	c.workflowID = append(c.workflowID, wf)
 	c.runID = append(c.runID, run)
@@ -263,7 +304,7 @@ func (c *ledgerColumnsIn) add(r *LedgerRecord) error {
 
 // Get returns the ledger row of event id, or an error wrapping ErrNotFound.
 func (q Ledger) Get(ctx context.Context, id string) (LedgerEvent, error) {
-	e, err := scanLedgerEvent(q.pool.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM ledger_events WHERE event_id = $1`, id))
+	e, err := scanLedgerEvent(q.pool.QueryRow(ctx, `SELECT `+ledgerColumns+` FROM ledger_events WHERE event_id = $1`, ledgerKey(id)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return LedgerEvent{}, fmt.Errorf("event %s in the ledger: %w", id, ErrNotFound)
 	}
@@ -277,7 +318,7 @@ func (q Ledger) Get(ctx context.Context, id string) (LedgerEvent, error) {
 func (q Ledger) Attempts(ctx context.Context, id string) ([]LedgerAttempt, error) {
 	rows, err := q.pool.Query(ctx, `
 		SELECT stream_seq, delivered, outcome, error, settled_at FROM ledger_attempts
-		WHERE event_id = $1 ORDER BY settled_at, stream_seq, delivered`, id)
+		WHERE event_id = $1 ORDER BY settled_at, stream_seq, delivered`, ledgerKey(id))
 	if err != nil {
 		return nil, fmt.Errorf("deliveries of event %s: %w", id, err)
 	}
@@ -302,8 +343,12 @@ func (q Ledger) Children(ctx context.Context, causationIDs ...string) ([]LedgerE
 	if len(causationIDs) == 0 {
 		return nil, nil
 	}
+	keys := make([]string, len(causationIDs))
+	for i, id := range causationIDs {
+		keys[i] = ledgerKey(id)
+	}
 	rows, err := q.pool.Query(ctx, `SELECT `+ledgerColumns+` FROM ledger_events
-		WHERE causation_id = ANY($1) ORDER BY received_at, event_id LIMIT $2`, causationIDs, MaxLedgerChildren)
+		WHERE causation_id = ANY($1) ORDER BY received_at, event_id LIMIT $2`, keys, MaxLedgerChildren)
 	if err != nil {
 		return nil, fmt.Errorf("events caused by %s: %w", strings.Join(causationIDs, ", "), err)
 	}
@@ -323,10 +368,10 @@ func (q Ledger) List(ctx context.Context, f LedgerFilter) ([]LedgerEvent, error)
 		where = append(where, fmt.Sprintf(sql, len(args)))
 	}
 	if f.Type != "" {
-		cond("event_type = $%d", f.Type)
+		cond("event_type = $%d", ledgerKey(f.Type))
 	}
 	if f.Outcome != "" {
-		cond("outcome = $%d", f.Outcome)
+		cond("outcome = $%d", ledgerText(f.Outcome))
 	}
 	if !f.Since.IsZero() {
 		cond("received_at >= $%d", f.Since)
@@ -376,4 +421,20 @@ func (q Ledger) DeleteBefore(ctx context.Context, t time.Time, batch int) (int64
 			return total, nil
 		}
 	}
+}
+
+// IsLedgerRowError reports whether err, from Upsert, is PostgreSQL refusing the data of
+// a record (a data exception, a constraint, a value too big to index) rather than the
+// database being unreachable, busy or missing its tables: then the other records can
+// still be written without it.
+func IsLedgerRowError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54": // data exception, integrity constraint violation, program limit exceeded
+		return true
+	}
+	return false
 }

@@ -78,11 +78,23 @@ type NATS struct {
 	closed bool
 }
 
+// NATSOption changes the in-process server's configuration before it starts.
+type NATSOption func(*server.Options)
+
+// MaxPayload sets the server's max_payload: the largest message (headers and body) it
+// takes. The server's default is 1 MiB.
+func MaxPayload(n int32) NATSOption {
+	return func(o *server.Options) { o.MaxPayload = n }
+}
+
 // StartNATS starts a NATS server with JetStream storing in a temporary directory, and
 // connects to it. Both are shut down when the test ends.
-func StartNATS(t testing.TB) *NATS {
+func StartNATS(t testing.TB, options ...NATSOption) *NATS {
 	t.Helper()
 	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	for _, o := range options {
+		o(opts)
+	}
 	n := &NATS{t: t, opts: opts}
 	n.start()
 	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port // keep the port across Restart
