@@ -79,7 +79,8 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 	ing, err := ingress.NewIngest(events.NewPublisher(js), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
 		GitHubSecrets: cfg.GitHubWebhookSecrets,
-		EventsTokens:  cfg.EventsTokens,
+		EventsTokens:  eventsTokens(cfg.EventsTokens),
+		EventsOpen:    cfg.EventsOpen,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -105,6 +106,14 @@ func RunBridge(ctx context.Context, cfg config.Bridge, log zerolog.Logger) error
 		return br.Run(ctx)
 	})
 	return g.Wait()
+}
+
+func eventsTokens(in []config.EventsToken) []ingress.EventsToken {
+	out := make([]ingress.EventsToken, len(in))
+	for i, t := range in {
+		out[i] = ingress.EventsToken{Token: t.Token, Types: t.Types}
+	}
+	return out
 }
 
 func ignoreCanceled(err error) error {
