@@ -21,6 +21,9 @@ go build -o "$BIN/worker" ./cmd/worker
 export LOG_FORMAT=${LOG_FORMAT:-console}
 export STRIPE_API_BASE=${STRIPE_API_BASE:-http://$STRIPE_MOCK_ADDR}
 export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_123}
+# POST /events without a token (never the webhooks' types): this machine only. The bridge
+# logs a warning saying so. Set INGRESS_EVENTS_TOKENS to try scoped tokens instead.
+export INGRESS_EVENTS_OPEN=${INGRESS_EVENTS_OPEN:-true}
 "$BIN/worker" & STARTED+=("worker:$!")
 "$BIN/bridge" & STARTED+=("bridge:$!")
 
@@ -33,6 +36,8 @@ cat >&2 <<MSG
     worker        http://${WORKER_HTTP_ADDR:-127.0.0.1:8081}  (/healthz /readyz /metrics /debug/pprof/)
     mailpit       http://$MAILPIT_ADDR  (inbox; API /api/v1/messages)
     NATS          $NATS_URL
+  POST /events is open without a token (INGRESS_EVENTS_OPEN=true). Deploys need
+  DEPLOY_ALLOWED_REPOS (e.g. github.com/you/site); unset, every deploy is refused.
   Try it:  make demo     Stop: Ctrl-C
 
 MSG

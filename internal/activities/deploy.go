@@ -64,11 +64,24 @@ type Deploys struct {
 	// WorkspaceRoot holds a directory per running deploy, removed when the deploy ends.
 	// The steps of one deploy must run on workers that share it.
 	WorkspaceRoot string
-	Log           zerolog.Logger
+	// AllowedRepos are the repositories that may deploy (DEPLOY_ALLOWED_REPOS), as
+	// host/owner/repo or host/owner/*, matched against the clone URL, which must be an
+	// https:// or ssh:// (or git@host:owner/repo) URL of the event's repository. Any other
+	// deploy fails with a non-retryable ErrorTypeRepositoryNotAllowed error before git
+	// runs. Optional: empty means no repository may deploy.
+	AllowedRepos []string
+	Log          zerolog.Logger
+
+	allow repoAllowList
 }
 
-// NewDeploys checks d's dependencies, creates its workspace root (made absolute) and
-// checks that git and sh are on PATH, so that a misconfigured worker fails at start-up.
+// NewDeploys checks d's dependencies and allow-list, creates its workspace root (made
+// absolute) and checks that git and sh are on PATH, so that a misconfigured worker fails
+// at start-up.
+//
+// Blueprint steps run as the worker's user, so NewDeploys also makes the process
+// non-dumpable (Linux): a step cannot read the worker's environment, and its secrets,
+// from /proc/<pid>/environ, nor attach to it with ptrace.
 func NewDeploys(d Deploys) (*Deploys, error) {
 	switch {
 	case d.Store == nil:
@@ -80,6 +93,11 @@ func NewDeploys(d Deploys) (*Deploys, error) {
 	case d.WorkspaceRoot == "":
 		return nil, errors.New("deploys: WorkspaceRoot is empty")
 	}
+	allow, err := newRepoAllowList(d.AllowedRepos)
+	if err != nil {
+		return nil, fmt.Errorf("deploys: %w", err)
+	}
+	d.allow = allow
 	root, err := filepath.Abs(d.WorkspaceRoot)
 	if err != nil {
 		return nil, fmt.Errorf("deploys: workspace root %s: %w", d.WorkspaceRoot, err)
@@ -92,8 +110,14 @@ func NewDeploys(d Deploys) (*Deploys, error) {
 			return nil, fmt.Errorf("deploys: %s is needed to run deploys: %w", bin, err)
 		}
 	}
+	if err := protectEnviron(); err != nil {
+		return nil, fmt.Errorf("deploys: hide the worker's environment from blueprint steps: %w", err)
+	}
 	d.WorkspaceRoot = root
-	d.Log.Info().Str("workspace_root", root).Msg("Deploy activities ready")
+	if len(allow) == 0 {
+		d.Log.Warn().Msg("DEPLOY_ALLOWED_REPOS is empty: every deploy fails with " + ErrorTypeRepositoryNotAllowed)
+	}
+	d.Log.Info().Str("workspace_root", root).Strs("allowed_repos", d.AllowedRepos).Msg("Deploy activities ready")
 	return &d, nil
 }
 
@@ -154,7 +178,13 @@ type SupersedeResult struct {
 // SupersedeOlderDeploys records t as the deploy in flight for its repository and ref,
 // and asks Temporal to cancel the older deploys of that ref that are still running. A
 // repeated call cancels the same ones again, which is harmless.
+//
+// A deploy that may not run (ErrorTypeRepositoryNotAllowed) is refused before it is
+// recorded, so it cancels nothing.
 func (d *Deploys) SupersedeOlderDeploys(ctx context.Context, t DeployTarget) (SupersedeResult, error) {
+	if err := d.allow.checkTarget(t, t.CommitSHA); err != nil {
+		return SupersedeResult{}, err
+	}
 	log := activity.GetLogger(ctx)
 	claim, err := d.Store.ClaimDeploy(ctx, store.Deploy{
 		WorkflowID: t.DeployID, RunID: t.RunID, Repository: t.Repository, Ref: t.Ref, CommitSHA: t.CommitSHA, PushedAt: t.PushedAt,

@@ -47,13 +47,16 @@ func newDeployE2E(t *testing.T) *deployE2E {
 	tc := testenv.Temporal(t)
 	st := testenv.Store(t)
 	e := &deployE2E{
-		tc: tc, store: st, pub: &testenv.Events{}, queue: testenv.ID("test-"), repo: newBlueprintRepo(t),
+		tc: tc, store: st, pub: &testenv.Events{}, queue: testenv.ID("test-"),
 		name: testenv.ID("acme/site-"), state: filepath.Join(t.TempDir(), "state"), t0: time.Now().UTC(),
 	}
+	git := newGitHost(t)
+	e.repo = git.newRepo(t, e.name)
 	e.health = healthServer(t, e.state).URL + "/healthz"
 	var err error
 	e.deploys, err = activities.NewDeploys(activities.Deploys{
 		Store: st, Publisher: e.pub, Temporal: tc, WorkspaceRoot: filepath.Join(t.TempDir(), "ws"), Log: testenv.Logger(t),
+		AllowedRepos: []string{git.host + "/" + e.name},
 	})
 	require.NoError(t, err)
 	w := worker.New(tc, e.queue, worker.Options{})
@@ -81,7 +84,13 @@ func (e *deployE2E) commit(t *testing.T, msg, build, deployState string) string 
 // push starts BlueprintDeploy as the bridge would for a blueprint.pushed event.
 func (e *deployE2E) push(t *testing.T, sha string, after time.Duration) client.WorkflowRun {
 	t.Helper()
-	data, err := json.Marshal(workflows.BlueprintPushed{Repository: e.name, CloneURL: e.repo.URL(), Ref: "refs/heads/main", CommitSHA: sha, Pusher: "ada"})
+	return e.pushFrom(t, e.repo.URL(), sha, after)
+}
+
+// pushFrom is push with the event's clone_url set to cloneURL.
+func (e *deployE2E) pushFrom(t *testing.T, cloneURL, sha string, after time.Duration) client.WorkflowRun {
+	t.Helper()
+	data, err := json.Marshal(workflows.BlueprintPushed{Repository: e.name, CloneURL: cloneURL, Ref: "refs/heads/main", CommitSHA: sha, Pusher: "ada"})
 	require.NoError(t, err)
 	ev := workflows.Event{ID: testenv.ID("evt-"), Type: "blueprint.pushed", Source: "/test", Time: e.t0.Add(after), Data: data}
 	run, err := e.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
@@ -210,4 +219,28 @@ func TestBlueprintDeployOnTemporal(t *testing.T) {
 	require.Equal(t, sha4, e.lastGood(t))
 
 	e.replay(t, run1, run2, run3, run4)
+}
+
+// A push whose clone_url is not an allowed repository's https URL — a forged event
+// naming a local path, say — runs no git and no step: the deploy fails at checkout and
+// deploy.failed says why.
+func TestBlueprintDeployOnTemporalRefusesRepositoryNotAllowed(t *testing.T) {
+	e := newDeployE2E(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sha := e.commit(t, "first", "echo building", "ok")
+
+	run := e.pushFrom(t, "file://"+e.repo.dir, sha, 0)
+	err := run.Get(ctx, nil)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, workflows.ErrorTypeDeployFailed, app.Type())
+	types, data := e.emitted(t, run)
+	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeployFailed}, types)
+	require.Equal(t, activities.StepCheckout, data.Step)
+	require.Contains(t, data.Reason, "has scheme file")
+	_, err = e.store.DeployByID(ctx, run.GetID())
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused deploy is never recorded, so it supersedes nothing")
+	require.NoFileExists(t, e.state, "no step ran")
+	e.replay(t, run)
 }

@@ -226,20 +226,28 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
-// passedEnv are the worker's environment variables a deploy's commands see. The rest
-// (DATABASE_URL, API keys) stay with the worker.
-var passedEnv = []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSH_AUTH_SOCK"}
+// passedEnv are the worker's environment variables a blueprint's steps see. Nothing
+// else of the worker's environment reaches them: not its secrets (DATABASE_URL,
+// STRIPE_API_KEY, SMTP_PASSWORD, TEMPORAL_API_KEY, NATS_*, ...), nor what only git needs.
+var passedEnv = []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR"}
 
-// commandEnv is the environment of the commands of a deploy of t at sha in dir.
-func commandEnv(t DeployTarget, sha, step, dir string, extra ...string) []string {
-	env := make([]string, 0, len(passedEnv)+8)
-	for _, k := range passedEnv {
+// gitPassedEnv are the variables git also sees, to reach the repositories: an SSH agent
+// or command (deploy keys), a private CA, a proxy.
+var gitPassedEnv = []string{"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+
+func lookupEnv(names []string, env []string) []string {
+	for _, k := range names {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
+	return env
+}
+
+// commandEnv is the environment of the commands of a deploy of t at sha in dir.
+func commandEnv(t DeployTarget, sha, step, dir string, extra ...string) []string {
+	env := lookupEnv(passedEnv, make([]string, 0, len(passedEnv)+8))
 	return append(append(env,
-		"GIT_TERMINAL_PROMPT=0",
 		"BLUEPRINT_REPOSITORY="+t.Repository,
 		"BLUEPRINT_REF="+t.Ref,
 		"BLUEPRINT_COMMIT_SHA="+sha,
@@ -247,6 +255,14 @@ func commandEnv(t DeployTarget, sha, step, dir string, extra ...string) []string
 		"BLUEPRINT_WORKSPACE="+dir,
 		"BLUEPRINT_DEPLOY_ID="+t.DeployID,
 	), extra...)
+}
+
+// gitEnv is the environment of git: what steps see, what git needs to reach a
+// repository, and only the https and ssh transports (not file://, ext:: or others, for
+// the URL, a redirect or a submodule alike).
+func gitEnv() []string {
+	env := lookupEnv(gitPassedEnv, lookupEnv(passedEnv, nil))
+	return append(env, "GIT_TERMINAL_PROMPT=0", "GIT_ALLOW_PROTOCOL=https:ssh")
 }
 
 // workspace is the directory of deploy deployID under the workspace root.
@@ -268,9 +284,22 @@ func (d *Deploys) workspace(deployID string) (string, error) {
 // kept unless fresh is set (an earlier step may have built into it); anything else there
 // is replaced. The clone is made beside dir and renamed into place, so dir is either
 // absent or complete.
+//
+// t must pass the allow-list first (a non-retryable ErrorTypeRepositoryNotAllowed error
+// otherwise): git never sees a URL or commit that did not.
 func (d *Deploys) checkout(ctx context.Context, t DeployTarget, sha, dir string, fresh bool, hooks runHooks) error {
+	if err := d.allow.checkTarget(t, sha); err != nil {
+		return err
+	}
+	return gitCheckout(ctx, t.CloneURL, sha, dir, fresh, hooks)
+}
+
+// gitCheckout is checkout once the target is checked. The URL and the commit are also
+// passed after "--" or --end-of-options, so git cannot read either as an option
+// (--upload-pack=...), and git speaks only https and ssh (gitEnv).
+func gitCheckout(ctx context.Context, cloneURL, sha, dir string, fresh bool, hooks runHooks) error {
 	git := func(dir string, args ...string) (StepResult, error) {
-		c := command{step: StepCheckout, dir: dir, argv: append([]string{"git"}, args...), env: commandEnv(t, sha, StepCheckout, dir), timeout: gitTimeout}
+		c := command{step: StepCheckout, dir: dir, argv: append([]string{"git"}, args...), env: gitEnv(), timeout: gitTimeout}
 		res, err := runCommand(ctx, c, hooks)
 		if err == nil && !res.OK {
 			err = fmt.Errorf("git %s: %s: %s", strings.Join(args, " "), res.Reason, strings.Join(lastN(res.Tail, 3), " | "))
@@ -278,7 +307,7 @@ func (d *Deploys) checkout(ctx context.Context, t DeployTarget, sha, dir string,
 		return res, err
 	}
 	if !fresh {
-		if head, err := git(dir, "rev-parse", "HEAD"); err == nil && len(head.Tail) > 0 && strings.HasPrefix(lastN(head.Tail, 1)[0], sha) {
+		if head, err := git(dir, "rev-parse", "--verify", "HEAD"); err == nil && len(head.Tail) > 0 && strings.HasPrefix(lastN(head.Tail, 1)[0], sha) {
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -298,23 +327,23 @@ func (d *Deploys) checkout(ctx context.Context, t DeployTarget, sha, dir string,
 		return err
 	}
 	target := "FETCH_HEAD"
-	if _, err := git(tmp, "fetch", "--quiet", "--depth=1", t.CloneURL, sha); err != nil {
+	if _, err := git(tmp, "fetch", "--quiet", "--depth=1", "--", cloneURL, sha); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// A short sha, or a server that only serves its refs: fetch them all.
-		if _, err := git(tmp, "fetch", "--quiet", t.CloneURL, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"); err != nil {
-			return fmt.Errorf("fetch %s from %s: %w", sha, t.CloneURL, err)
+		if _, err := git(tmp, "fetch", "--quiet", "--", cloneURL, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"); err != nil {
+			return fmt.Errorf("fetch %s from %s: %w", sha, cloneURL, err)
 		}
-		if _, err := git(tmp, "cat-file", "-e", sha+"^{commit}"); err != nil {
-			return fmt.Errorf("commit %s is not on a branch or tag of %s", sha, t.CloneURL)
+		if _, err := git(tmp, "cat-file", "-e", "--end-of-options", sha+"^{commit}"); err != nil {
+			return fmt.Errorf("commit %s is not on a branch or tag of %s", sha, cloneURL)
 		}
 		target = sha
 	}
-	if _, err := git(tmp, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", target); err != nil {
+	if _, err := git(tmp, "switch", "--quiet", "--detach", "--end-of-options", target); err != nil {
 		return fmt.Errorf("check out %s: %w", sha, err)
 	}
-	head, err := git(tmp, "rev-parse", "HEAD")
+	head, err := git(tmp, "rev-parse", "--verify", "HEAD")
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,10 @@ package activities_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -62,19 +64,50 @@ func (c *cancelCalls) CancelWorkflow(_ context.Context, workflowID, _ string) er
 	return c.errs[workflowID]
 }
 
-// blueprintRepo is a git repository in a temporary directory, cloned by file:// URL.
-type blueprintRepo struct {
-	dir string
+// gitHost serves the git repositories under its root over HTTPS, with git's own smart
+// HTTP server (git http-backend), as a git host would: deploys take only https:// and
+// ssh:// URLs of repositories on their allow-list, never a local path.
+type gitHost struct {
+	root string
+	url  string // https://127.0.0.1:<port>
+	host string // 127.0.0.1:<port>, as DEPLOY_ALLOWED_REPOS entries name it
 }
 
-func newBlueprintRepo(t *testing.T) *blueprintRepo {
+func newGitHost(t *testing.T) *gitHost {
 	t.Helper()
-	r := &blueprintRepo{dir: t.TempDir()}
+	gitBin, err := exec.LookPath("git")
+	require.NoError(t, err)
+	root := t.TempDir()
+	srv := httptest.NewTLSServer(&cgi.Handler{
+		Path: gitBin, Args: []string{"http-backend"},
+		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	})
+	t.Cleanup(srv.Close)
+	// git trusts the test server's certificate through GIT_SSL_CAINFO, which the worker
+	// passes to git (and only to git).
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600))
+	t.Setenv("GIT_SSL_CAINFO", ca)
+	return &gitHost{root: root, url: srv.URL, host: strings.TrimPrefix(srv.URL, "https://")}
+}
+
+// blueprintRepo is a git repository in a temporary directory, served by a gitHost.
+type blueprintRepo struct {
+	dir  string
+	name string // owner/repo
+	url  string
+}
+
+// newRepo creates the repository name (owner/repo) on h.
+func (h *gitHost) newRepo(t *testing.T, name string) *blueprintRepo {
+	t.Helper()
+	r := &blueprintRepo{dir: filepath.Join(h.root, name+".git"), name: name, url: h.url + "/" + name + ".git"}
+	require.NoError(t, os.MkdirAll(r.dir, 0o755))
 	r.git(t, "init", "--quiet", "--initial-branch=main")
 	return r
 }
 
-func (r *blueprintRepo) URL() string { return "file://" + r.dir }
+func (r *blueprintRepo) URL() string { return r.url }
 
 func (r *blueprintRepo) git(t *testing.T, args ...string) string {
 	t.Helper()
@@ -128,23 +161,32 @@ func healthServer(t *testing.T, file string) *httptest.Server {
 	return srv
 }
 
-// deployFixture is one test's deploy activities: its own PostgreSQL schema and workspace
-// root, a recording publisher and canceller.
+// deployFixture is one test's deploy activities: its own PostgreSQL schema, workspace
+// root and git host, whose acme/* repositories are allowed to deploy, a recording
+// publisher and canceller.
 type deployFixture struct {
 	deploys *activities.Deploys
 	store   *store.Store
 	pub     *testenv.Events
 	cancels *cancelCalls
 	env     *testsuite.TestActivityEnvironment
+	git     *gitHost
 }
 
 func newDeployFixture(t *testing.T) *deployFixture {
 	t.Helper()
+	return newDeployFixtureAllowing(t, func(h *gitHost) []string { return []string{h.host + "/acme/*"} })
+}
+
+// newDeployFixtureAllowing is newDeployFixture with the allow-list allowed(its git host).
+func newDeployFixtureAllowing(t *testing.T, allowed func(*gitHost) []string) *deployFixture {
+	t.Helper()
 	st := testenv.Store(t)
-	f := &deployFixture{store: st, pub: &testenv.Events{}, cancels: &cancelCalls{errs: map[string]error{}}}
+	f := &deployFixture{store: st, pub: &testenv.Events{}, cancels: &cancelCalls{errs: map[string]error{}}, git: newGitHost(t)}
 	var err error
 	f.deploys, err = activities.NewDeploys(activities.Deploys{
 		Store: st, Publisher: f.pub, Temporal: f.cancels, WorkspaceRoot: filepath.Join(t.TempDir(), "ws"), Log: testenv.Logger(t),
+		AllowedRepos: allowed(f.git),
 	})
 	require.NoError(t, err)
 	var s testsuite.WorkflowTestSuite
@@ -153,9 +195,15 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	return f
 }
 
+// repo creates the repository acme/site on f's git host.
+func (f *deployFixture) repo(t *testing.T) *blueprintRepo {
+	t.Helper()
+	return f.git.newRepo(t, "acme/site")
+}
+
 func (f *deployFixture) target(repo *blueprintRepo, sha string) activities.DeployTarget {
 	return activities.DeployTarget{
-		DeployID: "deploy-acme-site-" + sha, Repository: "acme/site", CloneURL: repo.URL(), Ref: "refs/heads/main", CommitSHA: sha,
+		DeployID: "deploy-" + strings.ReplaceAll(repo.name, "/", "-") + "-" + sha, Repository: repo.name, CloneURL: repo.URL(), Ref: "refs/heads/main", CommitSHA: sha,
 	}
 }
 
@@ -232,7 +280,7 @@ func TestDeployStepsAgainstGitRepo(t *testing.T) {
 	f := newDeployFixture(t)
 	state := filepath.Join(t.TempDir(), "state")
 	srv := healthServer(t, state)
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	sha := repo.commit(t, "first", map[string]string{
 		activities.BlueprintFile: blueprintYAML("echo building && mkdir -p out && echo ok > out/artifact", "test -f out/artifact && echo tested", "ok", state, srv.URL+"/healthz"),
 	})
@@ -275,7 +323,7 @@ func TestDeployStepsAgainstGitRepo(t *testing.T) {
 
 func TestPrepareDeployWithoutBlueprint(t *testing.T) {
 	f := newDeployFixture(t)
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	sha := repo.commit(t, "no blueprint", map[string]string{"README": "hello\n"})
 	_, err := f.env.ExecuteActivity(f.deploys.PrepareDeploy, f.target(repo, sha))
 	var app *temporal.ApplicationError
@@ -290,7 +338,7 @@ func TestPrepareDeployWithoutBlueprint(t *testing.T) {
 
 func TestRunDeployStepFailureKeepsTheTail(t *testing.T) {
 	f := newDeployFixture(t)
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
 	res := f.step(t, activities.DeployStepInput{
 		Target: f.target(repo, sha), Step: activities.StepTest,
@@ -309,7 +357,7 @@ func TestRunDeployStepFailureKeepsTheTail(t *testing.T) {
 // result says so.
 func TestRunDeployStepTimeoutKillsItsProcessGroup(t *testing.T) {
 	f := newDeployFixture(t)
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
 	pidFile := filepath.Join(t.TempDir(), "sleep.pid")
 	res := f.step(t, activities.DeployStepInput{
@@ -357,7 +405,7 @@ func TestRollbackDeployRunsTheGoodCommitsDeploy(t *testing.T) {
 	f := newDeployFixture(t)
 	state := filepath.Join(t.TempDir(), "state")
 	from := filepath.Join(t.TempDir(), "from")
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	good := repo.commit(t, "good", map[string]string{
 		activities.BlueprintFile: fmt.Sprintf("deploy: echo v1 > %s && echo $BLUEPRINT_ROLLBACK_FROM > %s\nhealth:\n  url: http://good.example/healthz\n", state, from),
 	})
@@ -379,7 +427,7 @@ func TestRollbackDeployRunsTheGoodCommitsDeploy(t *testing.T) {
 
 func TestSupersedeOlderDeploys(t *testing.T) {
 	f := newDeployFixture(t)
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	t0 := time.Now().UTC().Add(-time.Hour)
 	older, newer, late := f.target(repo, "aaaaaaa"), f.target(repo, "bbbbbbb"), f.target(repo, "0000000")
 	older.PushedAt, newer.PushedAt, late.PushedAt = t0, t0.Add(time.Minute), t0.Add(30*time.Second)
@@ -423,7 +471,7 @@ func TestSupersedeOlderDeploys(t *testing.T) {
 
 func TestFinishDeployRecordsTheLastGoodCommit(t *testing.T) {
 	f := newDeployFixture(t)
-	repo := newBlueprintRepo(t)
+	repo := f.repo(t)
 	lastGood := func(tg activities.DeployTarget) string {
 		t.Helper()
 		v, err := f.env.ExecuteActivity(f.deploys.LastGoodDeploy, tg)
@@ -501,4 +549,122 @@ func TestDeploysRegisterBesideActivities(t *testing.T) {
 	w.RegisterActivity(&activities.Activities{})
 	require.Panics(t, func() { w.RegisterActivity(&activities.Activities{}) }, "a clash must panic")
 	require.NotPanics(t, func() { w.RegisterActivity(&activities.Deploys{}) })
+}
+
+// A deploy of a repository that is not allowed, or of a clone_url that is not an https
+// or ssh URL of the event's repository, is refused by every activity that would run git
+// or record the deploy, before it does: git never runs, nothing is recorded or
+// cancelled.
+func TestDeployRefusesRepositoriesNotAllowed(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := f.repo(t)
+	other := f.git.newRepo(t, "other/site")
+	marker := filepath.Join(t.TempDir(), "pwned")
+	sha := repo.commit(t, "c", map[string]string{activities.BlueprintFile: "deploy: touch " + marker + "\nhealth:\n  url: http://x/\n"})
+	other.commit(t, "c", map[string]string{activities.BlueprintFile: "deploy: touch " + marker + "\nhealth:\n  url: http://x/\n"})
+	tests := []struct {
+		name     string
+		edit     func(*activities.DeployTarget)
+		wantText string
+	}{
+		{"file URL", func(tg *activities.DeployTarget) { tg.CloneURL = "file://" + repo.dir }, "has scheme file"},
+		{"local path", func(tg *activities.DeployTarget) { tg.CloneURL = repo.dir }, "is a local path"},
+		{"option as the URL", func(tg *activities.DeployTarget) { tg.CloneURL = "--upload-pack=touch " + marker }, "starts with '-'"},
+		{"ext transport", func(tg *activities.DeployTarget) { tg.CloneURL = "ext::sh -c touch% " + marker }, "clone_url"},
+		{"plain http", func(tg *activities.DeployTarget) { tg.CloneURL = "http://" + f.git.host + "/acme/site.git" }, "has scheme http"},
+		{"credentials in the URL", func(tg *activities.DeployTarget) {
+			tg.CloneURL = "https://x-access-token:ghp_secret@" + f.git.host + "/acme/site.git"
+		}, "carries credentials"},
+		{"option as the commit", func(tg *activities.DeployTarget) { tg.CommitSHA = "--upload-pack=touch " + marker }, "is not a hex commit id"},
+		{"repository not on the list", func(tg *activities.DeployTarget) { tg.Repository, tg.CloneURL = other.name, other.URL() },
+			"repository " + f.git.host + "/other/site is not allowed to deploy: add it to DEPLOY_ALLOWED_REPOS"},
+		{"URL of another repository", func(tg *activities.DeployTarget) { tg.CloneURL = other.URL() }, `not the event's repository "acme/site"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := f.target(repo, sha)
+			tt.edit(&tg)
+			requireNotAllowed := func(err error) {
+				t.Helper()
+				var app *temporal.ApplicationError
+				require.ErrorAs(t, err, &app)
+				require.Equal(t, activities.ErrorTypeRepositoryNotAllowed, app.Type())
+				require.True(t, app.NonRetryable())
+				require.Contains(t, app.Message(), tt.wantText)
+				require.NotContains(t, app.Message(), "ghp_secret")
+			}
+			_, err := f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, tg)
+			requireNotAllowed(err)
+			_, err = f.env.ExecuteActivity(f.deploys.PrepareDeploy, tg)
+			requireNotAllowed(err)
+			_, err = f.env.ExecuteActivity(f.deploys.RunDeployStep, activities.DeployStepInput{Target: tg, Step: activities.StepDeploy, Run: "touch " + marker})
+			requireNotAllowed(err)
+			_, err = f.env.ExecuteActivity(f.deploys.RollbackDeploy, activities.RollbackInput{Target: tg, CommitSHA: sha})
+			requireNotAllowed(err)
+
+			require.NoFileExists(t, marker)
+			require.NoDirExists(t, filepath.Join(f.deploys.WorkspaceRoot, tg.DeployID, "src.clone"), "git ran")
+			_, err = f.store.DeployByID(context.Background(), tg.DeployID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			require.Empty(t, f.cancels.ids)
+		})
+	}
+
+	// The same repository through its https URL deploys.
+	b := f.prepare(t, f.target(repo, sha))
+	require.Equal(t, "touch "+marker, b.Deploy.Run)
+}
+
+// With DEPLOY_ALLOWED_REPOS empty, no repository deploys.
+func TestDeployWithEmptyAllowListRefusesAll(t *testing.T) {
+	f := newDeployFixtureAllowing(t, func(*gitHost) []string { return nil })
+	repo := f.repo(t)
+	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
+	_, err := f.env.ExecuteActivity(f.deploys.PrepareDeploy, f.target(repo, sha))
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrorTypeRepositoryNotAllowed, app.Type())
+	require.Contains(t, app.Message(), "DEPLOY_ALLOWED_REPOS is empty")
+}
+
+// A blueprint step sees none of the worker's environment but PATH, HOME, USER, LANG,
+// LC_ALL, TZ, TMPDIR and its BLUEPRINT_* variables: no secret, and not what only git
+// needs (the SSH agent).
+func TestBlueprintStepsSeeNoWorkerSecrets(t *testing.T) {
+	secrets := map[string]string{
+		"DATABASE_URL":          "postgres://app:pg-secret@db/flowbridge",
+		"STRIPE_API_KEY":        "sk_live_secret",
+		"SMTP_PASSWORD":         "smtp-secret",
+		"TEMPORAL_API_KEY":      "temporal-secret",
+		"NATS_URL":              "nats://user:nats-secret@nats:4222",
+		"NATS_CREDS":            "/secrets/nats.creds",
+		"NATS_TOKEN":            "nats-token-secret",
+		"STRIPE_WEBHOOK_SECRET": "whsec_secret",
+		"AWS_SECRET_ACCESS_KEY": "aws-secret",
+		"SSH_AUTH_SOCK":         "/tmp/ssh-agent.sock",
+		"GIT_SSH_COMMAND":       "ssh -i /secrets/deploy_key",
+	}
+	f := newDeployFixture(t)
+	repo := f.repo(t)
+	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
+	for k, v := range secrets { // in the worker's environment
+		t.Setenv(k, v)
+	}
+	tg := f.target(repo, sha)
+	res := f.step(t, activities.DeployStepInput{Target: tg, Step: activities.StepBuild, Run: "env"})
+	require.True(t, res.OK, "%+v", res)
+
+	allowed := map[string]bool{"PATH": true, "HOME": true, "USER": true, "LANG": true, "LC_ALL": true, "TZ": true, "TMPDIR": true,
+		"PWD": true, "SHLVL": true, "_": true, "OLDPWD": true} // the last four the shell sets itself
+	got := map[string]string{}
+	for _, line := range res.Tail {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+		require.True(t, allowed[k] || strings.HasPrefix(k, "BLUEPRINT_"), "a step sees %s", k)
+		for name, secret := range secrets {
+			require.NotContains(t, line, secret, "a step sees the value of %s", name)
+		}
+	}
+	require.Equal(t, sha, got["BLUEPRINT_COMMIT_SHA"])
+	require.Equal(t, "acme/site", got["BLUEPRINT_REPOSITORY"])
 }

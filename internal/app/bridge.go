@@ -126,7 +126,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		StripeAPIKey:  cfg.StripeAPIKey,
 		StripeAPIBase: cfg.StripeAPIBase,
 		GitHubSecrets: cfg.GitHubWebhookSecrets,
-		EventsTokens:  cfg.EventsTokens,
+		EventsTokens:  eventsTokens(cfg.EventsTokens),
+		EventsOpen:    cfg.EventsOpen,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 	})
 	if err != nil {
@@ -201,6 +202,14 @@ func (p *bridgeProcess) close() {
 			nc.Close()
 		}
 	}
+}
+
+func eventsTokens(in []config.EventsToken) []ingress.EventsToken {
+	out := make([]ingress.EventsToken, len(in))
+	for i, t := range in {
+		out[i] = ingress.EventsToken{Token: t.Token, Types: t.Types}
+	}
+	return out
 }
 
 func ignoreCanceled(err error) error {

@@ -110,7 +110,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	}
 	deploys, err := activities.NewDeploys(activities.Deploys{
-		Store: st, Publisher: acts.Publisher, Temporal: tc, WorkspaceRoot: cfg.DeployWorkspace, Log: log,
+		Store: st, Publisher: acts.Publisher, Temporal: tc, WorkspaceRoot: cfg.DeployWorkspace, AllowedRepos: cfg.DeployAllowedRepos, Log: log,
 	})
 	if err != nil {
 		return err

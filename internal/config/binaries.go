@@ -38,8 +38,11 @@ type Bridge struct {
 	// PaymentIntent paid an invoice; the key is required with STRIPE_WEBHOOK_SECRET.
 	StripeAPIKey  string
 	StripeAPIBase string
-	// EventsTokens, when set, are the bearer tokens POST /events requires.
-	EventsTokens []string
+	// EventsTokens are the bearer tokens POST /events takes, each with the event types it
+	// may publish (INGRESS_EVENTS_TOKENS or INGRESS_EVENTS_TOKENS_FILE). Without them,
+	// POST /events refuses everyone unless EventsOpen (INGRESS_EVENTS_OPEN) is set.
+	EventsTokens []EventsToken
+	EventsOpen   bool
 	// LedgerRetention is how long the event ledger keeps an event; LedgerBuffer how many
 	// outcomes wait in memory for its writer (beyond that they are dropped and counted).
 	LedgerRetention time.Duration
@@ -82,6 +85,9 @@ type Worker struct {
 	DeployWorkspace string
 	// DeployHeartbeatTimeout: a deploy step whose worker went silent this long is retried.
 	DeployHeartbeatTimeout time.Duration
+	// DeployAllowedRepos are the repositories BlueprintDeploy may deploy
+	// (DEPLOY_ALLOWED_REPOS: host/owner/repo or host/owner/*); empty: none.
+	DeployAllowedRepos []string
 }
 
 // LoadBridge reads the bridge's settings from args (without the program name) and env.
@@ -107,14 +113,18 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe API key the Stripe webhook looks up invoice payments with (STRIPE_API_KEY)")
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
-	tokens := env("INGRESS_EVENTS_TOKENS")
+	boolVar(fs, &c.EventsOpen, "events-open", "INGRESS_EVENTS_OPEN", env, "POST /events takes events without a token, webhook types excepted: for development only", &errs)
+	tokens, err := secretSetting(env, "INGRESS_EVENTS_TOKENS")
+	errs = append(errs, err)
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
 	c.MaxBodyBytes = int64(maxBody)
 	c.StripeWebhookSecrets = SecretList(stripe)
 	c.GitHubWebhookSecrets = SecretList(github)
-	c.EventsTokens = SecretList(tokens)
+	if c.EventsTokens, err = ParseEventsTokens(tokens); err != nil {
+		errs = append(errs, invalid("INGRESS_EVENTS_TOKENS", err.Error()))
+	}
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("HTTP_ADDR", "must not be empty"))
@@ -177,9 +187,12 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	durationVar(fs, &c.DeployWorkspaceRetention, "deploy-workspace-retention", "DEPLOY_WORKSPACE_RETENTION", env, 24*time.Hour, "how long a workspace left by a finished deploy is kept", &errs)
 	intVar(fs, &c.ConnectorSyncMaxPages, "connector-sync-max-pages", "CONNECTOR_SYNC_MAX_PAGES", env, 1000, "most pages one connector sync reads", &errs)
 	durationVar(fs, &c.PaymentTenantWait, "payment-tenant-wait", "PAYMENT_TENANT_WAIT", env, 24*time.Hour, "how long a payment for an unknown Stripe customer waits for its tenant", &errs)
+	allowed := env("DEPLOY_ALLOWED_REPOS")
+	fs.StringVar(&allowed, "deploy-allowed-repos", allowed, "repositories BlueprintDeploy may deploy, comma-separated: github.com/acme/app or github.com/acme/*; empty: none (DEPLOY_ALLOWED_REPOS)")
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
+	c.DeployAllowedRepos = SecretList(allowed)
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("WORKER_HTTP_ADDR", "must not be empty"))

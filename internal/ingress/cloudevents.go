@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -22,9 +23,14 @@ import (
 // (application/cloudevents-batch+json, a JSON array of structured events) and binary
 // (attributes in ce-* headers, the data in the body). Every event is checked before any
 // is published, so a request is stored whole or not at all.
+//
+// The caller is who its bearer token says (IngestConfig.EventsTokens), or anyone when
+// the endpoint is open; every event must be of a type its scope allows (403 otherwise,
+// for the whole request).
 func (in *Ingest) cloudEvents(r *http.Request) answer {
-	if len(in.cfg.EventsTokens) > 0 && !bearerMatches(r.Header.Get("Authorization"), in.cfg.EventsTokens) {
-		return refuse(http.StatusUnauthorized, failure{Error: "missing or wrong bearer token: send Authorization: Bearer <one of INGRESS_EVENTS_TOKENS>"})
+	caller, denied := in.auth.authorize(r.Header.Get("Authorization"))
+	if denied != nil {
+		return *denied
 	}
 	body, fail := readBody(r)
 	if fail != nil {
@@ -51,6 +57,19 @@ func (in *Ingest) cloudEvents(r *http.Request) answer {
 			cloudevents.ApplicationCloudEventsJSON, cloudevents.ApplicationCloudEventsBatchJSON)
 	}
 	if f == nil {
+		for i, ev := range evs {
+			if events.CheckType(ev.Type()) != nil {
+				continue // check says what is wrong with it
+			}
+			if why := caller.refusal(ev.Type()); why != "" {
+				f := failure{Field: "type", ID: ev.ID(), Error: why}
+				if batch {
+					f.Index = &i
+					f.Error = fmt.Sprintf("batch event %d: %s; nothing was published", i, why)
+				}
+				return refuse(http.StatusForbidden, f)
+			}
+		}
 		for i, ev := range evs {
 			if f = in.check(ev); f != nil {
 				if batch {
@@ -157,16 +176,20 @@ func binary(h http.Header, body []byte) (events.Event, *failure) {
 	return ev, nil
 }
 
-// bearerMatches reports, in constant time per token, whether header is "Bearer <t>" for
-// one of tokens.
-func bearerMatches(header string, tokens []string) bool {
+// bearerMatches returns which of sums (SHA-256 digests of the tokens) the token of
+// header, "Bearer <token>", matches. It compares with every digest in constant time,
+// so neither the position of the match nor the tokens' lengths show in its timing.
+func bearerMatches(header string, sums [][sha256.Size]byte) (int, bool) {
 	got, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok || got == "" {
-		return false
+		return 0, false
 	}
-	match := 0
-	for _, t := range tokens {
-		match |= subtle.ConstantTimeCompare([]byte(got), []byte(t))
+	sum := sha256.Sum256([]byte(got))
+	match, at := 0, 0
+	for i := range sums {
+		eq := subtle.ConstantTimeCompare(sum[:], sums[i][:])
+		at = subtle.ConstantTimeSelect(eq, i, at)
+		match |= eq
 	}
-	return match == 1
+	return at, match == 1
 }

@@ -390,7 +390,7 @@ func TestCloudEventsBatchFailsPartWay(t *testing.T) {
 // With tokens configured, POST /events takes only requests bearing one of them (either
 // of two, so a token can be rotated) and stores nothing for the others.
 func TestCloudEventsBearerToken(t *testing.T) {
-	w := newWorld(t, ingress.IngestConfig{EventsTokens: []string{"old-token", "new-token"}})
+	w := newWorld(t, ingress.IngestConfig{EventsTokens: []ingress.EventsToken{{Token: "old-token"}, {Token: "new-token"}}})
 	tests := []struct {
 		name   string
 		auth   string

@@ -61,10 +61,15 @@ type IngestConfig struct {
 	// GitHubSecrets are the GitHub webhook secrets, as StripeSecrets.
 	// Optional: when empty, /webhooks/github answers 503 and publishes nothing.
 	GitHubSecrets []string
-	// EventsTokens, when set, are the bearer tokens POST /events accepts (any of them, so
-	// a token can be rotated); a request without one is answered 401. Optional: when
-	// empty, /events is open to whoever reaches HTTP_ADDR (127.0.0.1 by default).
-	EventsTokens []string
+	// EventsTokens are the bearer tokens POST /events accepts, each scoped to the event
+	// types it may publish (list the new token beside the old one to rotate it). A request
+	// without one is answered 401, an event out of its token's scope 403.
+	// Optional: without tokens, /events answers 403 to everyone unless EventsOpen is set.
+	EventsTokens []EventsToken
+	// EventsOpen lets requests without a token publish any type but WebhookTypes on
+	// POST /events: for development only (NewIngest logs a warning). A request that
+	// carries a token must still bear one of EventsTokens. Optional: defaults to false.
+	EventsOpen bool
 	// MaxBodyBytes bounds a request body; a larger one is answered 413.
 	// Optional: defaults to DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
@@ -85,6 +90,7 @@ type Ingest struct {
 	requests *prometheus.CounterVec
 
 	stripeAPI *stripeAPI // nil without StripeAPIKey
+	auth      eventsAuth
 }
 
 // NewIngest returns the ingest routes, publishing through pub and validating event data
@@ -103,7 +109,13 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	auth, err := newEventsAuth(cfg.EventsTokens, cfg.EventsOpen)
+	if err != nil {
+		return nil, err
+	}
+	cfg.EventsTokens = nil // kept only as digests, in auth
 	in := &Ingest{
+		auth:    auth,
 		pub:     pub,
 		schemas: schemas,
 		cfg:     cfg,
@@ -132,6 +144,12 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 	}
 	if len(cfg.GitHubSecrets) == 0 {
 		in.log.Warn().Str(logging.FieldRoute, RouteGitHub).Msg("GITHUB_WEBHOOK_SECRET is not set: the route answers 503")
+	}
+	switch {
+	case cfg.EventsOpen:
+		in.log.Warn().Str(logging.FieldRoute, RouteEvents).Msg("INGRESS_EVENTS_OPEN=true: anyone who reaches the route publishes events without a token (webhook types excepted); for development only")
+	case len(auth.sums) == 0:
+		in.log.Warn().Str(logging.FieldRoute, RouteEvents).Msg("INGRESS_EVENTS_TOKENS is not set: the route answers 403")
 	}
 	return in, nil
 }

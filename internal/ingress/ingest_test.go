@@ -42,8 +42,18 @@ func newWorld(t *testing.T, cfg ingress.IngestConfig) *world {
 	return newWorldOn(t, n, n.JS, cfg)
 }
 
-// newWorldOn builds the ingress on js, a JetStream context of n's server.
+// newWorldOn builds the ingress on js, a JetStream context of n's server. Unless cfg
+// has tokens, POST /events is open (INGRESS_EVENTS_OPEN, as make dev runs it), so tests
+// of other matters post without one; newWorldAsIs takes cfg as it is.
 func newWorldOn(t *testing.T, n *testenv.NATS, js jetstream.JetStream, cfg ingress.IngestConfig) *world {
+	t.Helper()
+	if len(cfg.EventsTokens) == 0 {
+		cfg.EventsOpen = true
+	}
+	return newWorldAsIs(t, n, js, cfg)
+}
+
+func newWorldAsIs(t *testing.T, n *testenv.NATS, js jetstream.JetStream, cfg ingress.IngestConfig) *world {
 	t.Helper()
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)

@@ -215,10 +215,15 @@ func (r *deployRun) health(ctx workflow.Context, h activities.BlueprintHealth) (
 }
 
 // stopped ends the deploy after an activity error: a cancellation, or a failure that
-// retries did not fix.
+// retries did not fix. A repository that may not deploy fails the checkout, whichever
+// activity found it out (SupersedeOlderDeploys does, before anything else runs).
 func (r *deployRun) stopped(ctx workflow.Context, step string, err error, tail []string) (DeployResult, error) {
 	if r.isCancel(ctx, err) {
 		return r.cancelled(ctx, step, err, tail)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrorTypeRepositoryNotAllowed {
+		return r.end(ctx, DeployResult{Status: DeployFailed, Step: activities.StepCheckout, Reason: app.Message()}, tail)
 	}
 	return r.end(ctx, DeployResult{Status: DeployFailed, Step: step, Reason: step + " failed: " + reasonOf(err)}, tail)
 }

@@ -57,6 +57,7 @@ type deployEnv struct {
 	rollbackFail string                           // RollbackDeploy: its deploy's failure reason
 	blockStep    string                           // RunDeployStep: cancel the workflow in this step
 	prepareErr   error                            // PrepareDeploy
+	supersedeErr error                            // SupersedeOlderDeploys
 	release      chan struct{}                    // closed when the test ends
 
 	mu        sync.Mutex
@@ -85,7 +86,7 @@ func newDeployEnv(t *testing.T) *deployEnv {
 		require.Equal(t, deploySHA, tg.CommitSHA)
 		require.Equal(t, time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC), tg.PushedAt.UTC())
 		require.NotEmpty(t, tg.DeployID)
-		return activities.SupersedeResult{SupersededBy: e.supersededBy}, nil
+		return activities.SupersedeResult{SupersededBy: e.supersededBy}, e.supersedeErr
 	})
 	e.OnActivity(dep.PrepareDeploy, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
 		if e.prepareErr != nil {
@@ -329,6 +330,23 @@ func TestBlueprintDeployWithoutValidBlueprint(t *testing.T) {
 	require.Equal(t, "checkout failed: commit c0ffee1 has no blueprint.yaml at its root", res.Reason)
 	require.Equal(t, activities.StepCheckout, e.failed(t).Step)
 	require.Empty(t, e.steps)
+}
+
+// A repository that is not on the worker's allow-list fails the checkout before
+// anything runs, and deploy.failed says why in the activity's own words.
+func TestBlueprintDeployRepositoryNotAllowed(t *testing.T) {
+	e := newDeployEnv(t)
+	const why = "repository git.example/acme/site is not allowed to deploy: add it to DEPLOY_ALLOWED_REPOS (git.example/acme/site, or git.example/acme/*)"
+	e.supersedeErr = temporal.NewNonRetryableApplicationError(why, activities.ErrorTypeRepositoryNotAllowed, nil)
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	res := e.failedResult(t)
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: activities.StepCheckout, Reason: why}, res)
+	failed := e.failed(t)
+	require.Equal(t, activities.StepCheckout, failed.Step)
+	require.Equal(t, why, failed.Reason)
+	require.Empty(t, e.steps)
+	require.Len(t, e.finished, 1)
+	require.Equal(t, activities.DeployStatusFailed, e.finished[0].Status)
 }
 
 func TestBlueprintDeployRejectsBadInput(t *testing.T) {
