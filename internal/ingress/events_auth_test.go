@@ -56,7 +56,7 @@ func newHTTPWorld(t *testing.T, cfg ingress.IngestConfig) *httpWorld {
 	reg := prometheus.NewRegistry()
 	in, err := ingress.NewIngest(events.NewPublisher(n.JS), sch, reg, log, cfg)
 	require.NoError(t, err)
-	srv := ingress.New(ingress.Config{}, log, reg, nil)
+	srv := ingress.New(ingress.Config{}, log)
 	in.Mount(srv)
 	web := httptest.NewServer(srv.Handler())
 	t.Cleanup(web.Close)

@@ -68,7 +68,7 @@ func fuzzIngress(f *testing.F) (http.Handler, *encodingPublisher) {
 	in, err := ingress.NewIngest(pub, sch, nil, zerolog.Nop(), ingress.IngestConfig{
 		StripeSecrets: []string{fuzzStripeSecret}, StripeAPIKey: "sk_test_fuzz", StripeAPIBase: fuzzClosedAPIBase,
 		GitHubSecrets: []string{fuzzGitHubSecret},
-		EventsTokens:  []string{fuzzToken},
+		EventsTokens:  []ingress.EventsToken{{Token: fuzzToken, Types: []string{">", "stripe.>", "github.>", "blueprint.pushed"}}},
 	})
 	if err != nil {
 		f.Fatal(err)
