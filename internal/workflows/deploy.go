@@ -135,7 +135,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		}
 	}
 	var sup activities.SupersedeResult
-	if err := workflow.ExecuteActivity(r.long(ctx, 0), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
+	if err := workflow.ExecuteActivity(r.lane(ctx), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
 		return r.stopped(ctx, activities.StepQueued, err, nil)
 	}
 	if sup.Skipped != "" {
@@ -355,6 +355,18 @@ func (r *deployRun) short(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	})
+}
+
+// lane is for SupersedeOlderDeploys: PostgreSQL and Temporal, and a fetch of the
+// repository's commit graph (heartbeating) when the push must be ordered against earlier
+// deploys. Retries ride out a few minutes of either being away.
+func (r *deployRun) lane(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    r.cfg.HeartbeatTimeout,
+		WaitForCancellation: true,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 }
 
