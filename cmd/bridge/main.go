@@ -1,6 +1,7 @@
 // Command bridge consumes the EVENTS stream and routes each CloudEvent to Temporal, and
 // serves the HTTP ingress. Settings: `bridge -h`, and docs/CONTRACT.md. Operator
-// subcommands (routes, events, dlq): `bridge help`.
+// subcommands (routes, events, dlq, version): `bridge help`. A command line it does not
+// take exits 2 without starting anything.
 package main
 
 import (
@@ -20,18 +21,19 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bridge:", err)
-		os.Exit(1)
 	}
+	os.Exit(config.ExitCode(err))
 }
 
-func run(ctx context.Context) error {
-	if len(os.Args) > 1 && admin.Is(os.Args[1]) {
-		return admin.Run(ctx, admin.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, os.Args[1:])
+func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && admin.Is(args[0]) {
+		return admin.Run(ctx, admin.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, args)
 	}
-	cfg, err := config.LoadBridge(os.Args[1:], os.Getenv)
+	cfg, err := config.LoadBridge(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

@@ -1,5 +1,6 @@
 // Command worker runs flowbridge's Temporal workflows and activities on its task queue.
-// Settings: `worker -h`, and docs/CONTRACT.md.
+// Settings: `worker -h`, and docs/CONTRACT.md; `worker version` prints the build. A
+// command line it does not take exits 2 without starting anything.
 package main
 
 import (
@@ -14,19 +15,28 @@ import (
 	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx); err != nil {
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
 	}
+	os.Exit(config.ExitCode(err))
 }
 
-func run(ctx context.Context) error {
-	cfg, err := config.LoadWorker(os.Args[1:], os.Getenv)
+func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "version" {
+		if len(args) > 1 {
+			return fmt.Errorf("%w: version takes no arguments, got %q", config.ErrUsage, args[1])
+		}
+		fmt.Println("worker", version.String())
+		return nil
+	}
+	cfg, err := config.LoadWorker(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}

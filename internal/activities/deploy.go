@@ -168,6 +168,10 @@ func (d *Deploys) EmitDeployEvent(ctx context.Context, in DeployEventInput) erro
 
 // SupersedeResult is what SupersedeOlderDeploys did.
 type SupersedeResult struct {
+	// Skipped says why this push deploys nothing: its commit is already the last deploy
+	// or the deployed commit of its ref, or older than either (a replayed push). The lane
+	// was left alone: nothing was claimed or cancelled.
+	Skipped string `json:"skipped,omitempty"`
 	// SupersededBy is the commit of a newer push to the same ref whose deploy is already
 	// running: this deploy must not run.
 	SupersededBy string `json:"superseded_by,omitempty"`
@@ -175,8 +179,15 @@ type SupersedeResult struct {
 	Cancelled []string `json:"cancelled,omitempty"`
 }
 
-// SupersedeOlderDeploys records t as the deploy in flight for its repository and ref,
-// and asks Temporal to cancel the older deploys of that ref that are still running. A
+// laneAttempts bounds how often SupersedeOlderDeploys checks a push again because
+// another deploy took the lane while it looked; beyond that the activity fails and
+// Temporal retries it.
+const laneAttempts = 5
+
+// SupersedeOlderDeploys checks that t's push is new to its repository and ref, then
+// records t as the deploy in flight there and asks Temporal to cancel the older deploys
+// of that ref that are still running. A push that is not new (see stalePush) is Skipped
+// before anything changes, so a replayed push never cancels the deploy of a newer one. A
 // repeated call cancels the same ones again, which is harmless.
 //
 // A deploy that may not run (ErrorTypeRepositoryNotAllowed) is refused before it is
@@ -186,11 +197,34 @@ func (d *Deploys) SupersedeOlderDeploys(ctx context.Context, t DeployTarget) (Su
 		return SupersedeResult{}, err
 	}
 	log := activity.GetLogger(ctx)
-	claim, err := d.Store.ClaimDeploy(ctx, store.Deploy{
+	row := store.Deploy{
 		WorkflowID: t.DeployID, RunID: t.RunID, Repository: t.Repository, Ref: t.Ref, CommitSHA: t.CommitSHA, PushedAt: t.PushedAt,
-	})
-	if err != nil {
-		return SupersedeResult{}, err
+	}
+	var claim store.DeployClaim
+	for attempt := 1; ; attempt++ {
+		lane, err := d.Store.DeployLane(ctx, t.Repository, t.Ref, t.DeployID, t.RunID)
+		if err != nil {
+			return SupersedeResult{}, err
+		}
+		if !lane.Claimed { // a retried claim was checked the first time
+			why, err := d.stalePush(ctx, t, lane)
+			if err != nil {
+				return SupersedeResult{}, err
+			}
+			if why != "" {
+				log.Info("Push deploys nothing", "reason", why)
+				return SupersedeResult{Skipped: why}, nil
+			}
+		}
+		claim, err = d.Store.ClaimDeploy(ctx, row, lane)
+		if errors.Is(err, store.ErrLaneMoved) && attempt < laneAttempts {
+			log.Info("Another deploy took the lane meanwhile; checking the push again", "attempt", attempt)
+			continue
+		}
+		if err != nil {
+			return SupersedeResult{}, err
+		}
+		break
 	}
 	if claim.Newer != nil {
 		log.Info("A newer push is already deploying", "newer_workflow_id", claim.Newer.WorkflowID, "newer_commit_sha", claim.Newer.CommitSHA)

@@ -222,8 +222,8 @@ func TestBlueprintDeployOnTemporal(t *testing.T) {
 }
 
 // A push whose clone_url is not an allowed repository's https URL — a forged event
-// naming a local path, say — runs no git and no step: the deploy fails at checkout and
-// deploy.failed says why.
+// naming a local path, say — runs no git and no step: the deploy fails before it starts
+// (no deploy.started) and deploy.failed says why.
 func TestBlueprintDeployOnTemporalRefusesRepositoryNotAllowed(t *testing.T) {
 	e := newDeployE2E(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -236,7 +236,7 @@ func TestBlueprintDeployOnTemporalRefusesRepositoryNotAllowed(t *testing.T) {
 	require.ErrorAs(t, err, &app)
 	require.Equal(t, workflows.ErrorTypeDeployFailed, app.Type())
 	types, data := e.emitted(t, run)
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeployFailed}, types)
+	require.Equal(t, []string{activities.EventDeployFailed}, types)
 	require.Equal(t, activities.StepCheckout, data.Step)
 	require.Contains(t, data.Reason, "has scheme file")
 	_, err = e.store.DeployByID(ctx, run.GetID())

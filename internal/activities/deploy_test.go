@@ -428,8 +428,16 @@ func TestRollbackDeployRunsTheGoodCommitsDeploy(t *testing.T) {
 func TestSupersedeOlderDeploys(t *testing.T) {
 	f := newDeployFixture(t)
 	repo := f.repo(t)
+	c1 := repo.commit(t, "one", map[string]string{"f": "1"})
+	c2 := repo.commit(t, "two", map[string]string{"f": "2"})
+	// A commit beside main's, neither older nor newer than c2.
+	repo.git(t, "checkout", "--quiet", "-b", "side", c1)
+	side := repo.commit(t, "side", map[string]string{"f": "side"})
+	repo.git(t, "checkout", "--quiet", "main")
+	c3 := repo.commit(t, "three", map[string]string{"f": "3"})
+	c4 := repo.commit(t, "four", map[string]string{"f": "4"})
 	t0 := time.Now().UTC().Add(-time.Hour)
-	older, newer, late := f.target(repo, "aaaaaaa"), f.target(repo, "bbbbbbb"), f.target(repo, "0000000")
+	older, newer, late := f.target(repo, c1), f.target(repo, c2), f.target(repo, side)
 	older.PushedAt, newer.PushedAt, late.PushedAt = t0, t0.Add(time.Minute), t0.Add(30*time.Second)
 
 	supersede := func(tg activities.DeployTarget) activities.SupersedeResult {
@@ -447,13 +455,13 @@ func TestSupersedeOlderDeploys(t *testing.T) {
 	require.NoError(t, err)
 	var by string
 	require.NoError(t, v.Get(&by))
-	require.Equal(t, "bbbbbbb", by)
+	require.Equal(t, c2, by)
 
-	// A push older than the running one, delivered late, is superseded by it.
-	require.Equal(t, activities.SupersedeResult{SupersededBy: "bbbbbbb"}, supersede(late))
+	// A push beside the running one and older than it, delivered late, is superseded by it.
+	require.Equal(t, activities.SupersedeResult{SupersededBy: c2}, supersede(late))
 
 	// A superseded deploy whose workflow is gone is marked failed.
-	next := f.target(repo, "ccccccc")
+	next := f.target(repo, c3)
 	next.PushedAt = t0.Add(2 * time.Minute)
 	f.cancels.errs[newer.DeployID] = serviceerror.NewNotFound("workflow execution already completed")
 	require.Equal(t, activities.SupersedeResult{Cancelled: []string{newer.DeployID}}, supersede(next))
@@ -463,10 +471,84 @@ func TestSupersedeOlderDeploys(t *testing.T) {
 
 	// Any other error is returned, for Temporal to retry.
 	f.cancels.errs[next.DeployID] = serviceerror.NewUnavailable("try later")
-	last := f.target(repo, "ddddddd")
+	last := f.target(repo, c4)
 	last.PushedAt = t0.Add(3 * time.Minute)
 	_, err = f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, last)
 	require.ErrorContains(t, err, "cancel superseded deploy "+next.DeployID)
+}
+
+// TestSupersedeOlderDeploysSkipsStalePushes: a push of the commit already deployed, or
+// of an older one, claims nothing and cancels nothing, however new its time.
+func TestSupersedeOlderDeploysSkipsStalePushes(t *testing.T) {
+	f := newDeployFixture(t)
+	repo := f.repo(t)
+	a := repo.commit(t, "a", map[string]string{"f": "a"})
+	b := repo.commit(t, "b", map[string]string{"f": "b"})
+	t0 := time.Now().UTC().Add(-time.Hour)
+	push := func(sha, run string, after time.Duration) activities.DeployTarget {
+		tg := f.target(repo, sha)
+		tg.RunID, tg.PushedAt = run, t0.Add(after)
+		return tg
+	}
+	supersede := func(tg activities.DeployTarget) activities.SupersedeResult {
+		t.Helper()
+		v, err := f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, tg)
+		require.NoError(t, err)
+		var res activities.SupersedeResult
+		require.NoError(t, v.Get(&res))
+		return res
+	}
+	withID := func(tg activities.DeployTarget, id string) activities.DeployTarget {
+		tg.DeployID = id
+		return tg
+	}
+	ctx := context.Background()
+	pushA, pushB := push(a, "run-a", 0), push(b, "run-b", time.Minute)
+	require.Equal(t, activities.SupersedeResult{}, supersede(pushA))
+	require.NoError(t, f.store.FinishDeploy(ctx, pushA.DeployID, store.DeployOutcome{Status: store.DeploySucceeded}))
+	require.Equal(t, activities.SupersedeResult{}, supersede(pushB)) // a finished: nothing to cancel
+
+	tests := []struct {
+		name  string
+		push  activities.DeployTarget
+		wants string
+	}{
+		{name: "replay of a, older than b which runs", push: push(a, "run-a-again", time.Hour),
+			wants: "commit " + a + " is older than " + b + ", the last deploy of acme/site refs/heads/main (" + pushB.DeployID + ", running)"},
+		{name: "replay of b while it runs", push: push(b, "run-b-again", time.Hour),
+			wants: "commit " + b + " is already the last deploy of acme/site refs/heads/main (" + pushB.DeployID + ", running)"},
+		{name: "a under another workflow id", push: withID(push(a, "run-x", time.Hour), "replayed-a"), wants: "is older than " + b},
+		{name: "a short sha of a", push: push(a[:7], "run-y", time.Hour), wants: "commit " + a[:7] + " is older than " + b},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := supersede(tt.push)
+			require.Contains(t, res.Skipped, tt.wants)
+			require.Empty(t, res.Cancelled)
+			require.Empty(t, res.SupersededBy)
+		})
+	}
+	require.Empty(t, f.cancels.ids, "a stale push cancelled a deploy")
+	rowB, err := f.store.DeployByID(ctx, pushB.DeployID)
+	require.NoError(t, err)
+	require.Equal(t, store.DeployRunning, rowB.Status)
+	require.Empty(t, rowB.SupersededBy)
+	rowA, err := f.store.DeployByID(ctx, pushA.DeployID)
+	require.NoError(t, err)
+	require.Equal(t, "run-a", rowA.RunID, "a skipped push must leave the earlier run's row alone")
+	require.Equal(t, store.DeploySucceeded, rowA.Status)
+
+	// b succeeds; its replay is still nothing to do, and a commit on no branch is refused.
+	require.NoError(t, f.store.FinishDeploy(ctx, pushB.DeployID, store.DeployOutcome{Status: store.DeploySucceeded}))
+	require.Contains(t, supersede(push(b, "run-b-3", 2*time.Hour)).Skipped, "is already the last deploy")
+	_, err = f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, push("0123456789abcdef0123456789abcdef01234567", "run-z", 2*time.Hour))
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrorTypeCommitNotFound, app.Type())
+
+	// A newer commit deploys, and its claim cancels nothing that runs.
+	c := repo.commit(t, "c", map[string]string{"f": "c"})
+	require.Equal(t, activities.SupersedeResult{}, supersede(push(c, "run-c", 3*time.Hour)))
 }
 
 func TestFinishDeployRecordsTheLastGoodCommit(t *testing.T) {
@@ -480,15 +562,17 @@ func TestFinishDeployRecordsTheLastGoodCommit(t *testing.T) {
 		require.NoError(t, v.Get(&sha))
 		return sha
 	}
-	for _, c := range []struct{ sha, status string }{{"1111111", activities.DeployStatusSucceeded}, {"2222222", activities.DeployStatusFailed}} {
+	c1 := repo.commit(t, "one", map[string]string{"f": "1"})
+	c2 := repo.commit(t, "two", map[string]string{"f": "2"})
+	for _, c := range []struct{ sha, status, wantGood string }{{c1, activities.DeployStatusSucceeded, ""}, {c2, activities.DeployStatusFailed, c1}} {
 		tg := f.target(repo, c.sha)
 		_, err := f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, tg)
 		require.NoError(t, err)
-		require.Equal(t, map[string]string{"1111111": "", "2222222": "1111111"}[c.sha], lastGood(tg))
+		require.Equal(t, c.wantGood, lastGood(tg))
 		_, err = f.env.ExecuteActivity(f.deploys.FinishDeploy, activities.FinishDeployInput{Target: tg, Status: c.status})
 		require.NoError(t, err)
 	}
-	require.Equal(t, "1111111", lastGood(f.target(repo, "3333333")))
+	require.Equal(t, c1, lastGood(f.target(repo, "3333333")))
 }
 
 func TestEmitDeployEvent(t *testing.T) {

@@ -24,9 +24,11 @@ type item struct {
 	key       string         // lane key: the target workflow id, else the subject
 }
 
-// prepare decodes, validates and routes msg. It does no I/O.
-func (b *Bridge) prepare(msg jetstream.Msg) item {
-	it := item{msg: msg, key: msg.Subject()}
+// prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
+// it.err, so the event is dead-lettered.
+func (b *Bridge) prepare(msg jetstream.Msg) (it item) {
+	it = item{msg: msg, key: msg.Subject()}
+	defer catchPanic(b.log.With().Str(logging.FieldSubject, msg.Subject()).Logger(), &it.err)
 	ev, err := events.Decode(msg.Headers(), msg.Data())
 	if err != nil {
 		it.err = err
@@ -53,7 +55,9 @@ func (b *Bridge) prepare(msg jetstream.Msg) item {
 
 // handle does what its decisions say and settles the message: Ack when done, dead
 // letter then Ack when it can never be done, NakWithDelay when it may work later. Every
-// path ends in finish, which records the outcome, counts it and settles.
+// path ends in finish, which records the outcome, counts it and settles. A panic while
+// routing dead-letters the event ("internal error: panic: ...") instead of killing the
+// process.
 func (b *Bridge) handle(ctx context.Context, it item) {
 	begin := time.Now()
 	meta, err := it.msg.Metadata()
@@ -65,16 +69,22 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		Str(logging.FieldSubject, it.msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
 		Uint64("delivered", meta.NumDelivered).Logger()
 	out := b.newOutcome(it, meta)
-	defer func() { b.finish(it, log, out, begin) }()
-
 	if it.err != nil {
 		b.deadLetter(ctx, it, meta, log, it.err, &out)
-		return
+	} else if panicked := b.route(ctx, it, meta, log, &out); panicked != nil {
+		b.deadLetter(ctx, it, meta, log, panicked, &out)
 	}
+	b.finish(it, log, out, begin)
+}
+
+// route applies the event's decisions in order, stopping at the first that fails, and
+// says in out what happened. It returns the error of a panic it recovered from.
+func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata, log zerolog.Logger, out *Outcome) (panicked error) {
+	defer catchPanic(log, &panicked)
 	if len(it.decisions) == 0 {
 		out.Outcome = OutcomeIgnored
 		log.Debug().Msg("No route takes this event type; acked")
-		return
+		return nil
 	}
 	out.Outcome = OutcomeIgnored // until a route does something
 	for _, d := range it.decisions {
@@ -94,16 +104,17 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		case isPermanent(err):
 			rr.Result = "failed"
 			out.Routes = append(out.Routes, rr)
-			b.deadLetter(ctx, it, meta, dlog, err, &out)
-			return
+			b.deadLetter(ctx, it, meta, dlog, err, out)
+			return nil
 		default:
 			rr.Result = "retry"
 			out.Routes = append(out.Routes, rr)
 			out.retry(meta, err)
 			dlog.Warn().Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // finish records, counts and settles one delivery.
@@ -116,13 +127,22 @@ func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Tim
 	}
 	b.metrics.observe(typ, action, begin)
 	out.SettledAt = time.Now()
-	b.recorder.Record(out)
+	b.record(log, out)
 	defer b.settled.Add(1)
 	if out.Outcome == OutcomeRetried {
 		b.settle(it.msg, log, nakWithDelay(out.RetryIn))
 		return
 	}
 	b.settle(it.msg, log, ack)
+}
+
+// record hands out to the Recorder. A Recorder that panics is logged and otherwise
+// ignored: the event's fate does not depend on the ledger, and it is settled once, as
+// decided.
+func (b *Bridge) record(log zerolog.Logger, out Outcome) {
+	var panicked error
+	defer catchPanic(log, &panicked)
+	b.recorder.Record(out)
 }
 
 type settlement func(jetstream.Msg) error

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -246,11 +247,18 @@ func TestLoadBadFlags(t *testing.T) {
 		{name: "unknown flag", args: []string{"-no-such-flag"}, wantErr: "no-such-flag"},
 		{name: "lanes not a number", args: []string{"-lanes=many"}, wantErr: "-lanes"},
 		{name: "duration without unit", args: []string{"-signal-wait=10"}, wantErr: "-signal-wait"},
+		// `bridge version` once started a bridge: flag parsing stops at the first
+		// non-flag, and the rest was ignored.
+		{name: "a word", args: []string{"version"}, wantErr: `bridge takes flags only, got the argument "version"`},
+		{name: "a word after flags", args: []string{"-lanes=2", "now"}, wantErr: `got the argument "now"`},
+		{name: "a word after --", args: []string{"--", "now"}, wantErr: `got the argument "now"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := config.LoadBridge(tt.args, envOf(nil))
 			require.Error(t, err)
+			require.True(t, errors.Is(err, config.ErrUsage), "got %v, want it to wrap ErrUsage", err)
+			require.Equal(t, config.ExitUsage, config.ExitCode(err))
 			require.Contains(t, err.Error(), tt.wantErr)
 		})
 	}

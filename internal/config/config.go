@@ -31,6 +31,29 @@ const (
 // ErrInvalid is wrapped by every validation error Load returns.
 var ErrInvalid = errors.New("invalid configuration")
 
+// ErrUsage is wrapped by Load's error for a command line the binary does not take: an
+// unknown flag, a malformed flag value, or an argument that is not a flag. The binaries
+// exit with ExitUsage on it, having started nothing.
+var ErrUsage = errors.New("usage")
+
+// Exit statuses of the binaries.
+const (
+	ExitFailure = 1 // a configuration error, or the process failed
+	ExitUsage   = 2 // a command line it does not take (ErrUsage)
+)
+
+// ExitCode is the exit status for err, the result of a binary's run: 0 for nil,
+// ExitUsage for an error wrapping ErrUsage, ExitFailure otherwise.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage):
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
 // Common holds what both binaries need.
 type Common struct {
 	NATSURL           string
@@ -178,11 +201,19 @@ func redactAll(s string) string {
 	return "(set)"
 }
 
-// parse parses args, wrapping a malformed flag in ErrInvalid; -h returns flag.ErrHelp.
+// parse parses args. A command line the binary does not take — an unknown flag, a
+// malformed flag value, or an argument that is not a flag — is an error wrapping
+// ErrUsage; -h returns flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s takes flags only, got the argument %q (%s -h lists the flags)", ErrUsage, fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
 }

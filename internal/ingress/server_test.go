@@ -92,7 +92,7 @@ func TestPublicServerRefusesInJSON(t *testing.T) {
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
 	srv := ingress.New(ingress.Config{}, testenv.Logger(t))
-	in, err := ingress.NewIngest(events.NewPublisher(nil), sch, prometheus.NewRegistry(), testenv.Logger(t), ingress.IngestConfig{MaxBodyBytes: 1024})
+	in, err := ingress.NewIngest(events.NewPublisher(nil), sch, prometheus.NewRegistry(), testenv.Logger(t), ingress.IngestConfig{MaxBodyBytes: 1024, EventsOpen: true})
 	require.NoError(t, err)
 	in.Mount(srv)
 	base := servePublic(t, srv)

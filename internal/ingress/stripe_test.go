@@ -3,6 +3,7 @@ package ingress_test
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -282,6 +283,7 @@ func TestStripeSignature(t *testing.T) {
 		header     http.Header
 		body       []byte
 		wantStatus int
+		wantError  string // part of the refusal's error
 	}{
 		{
 			name:       "rotated: the second of two secrets",
@@ -300,12 +302,37 @@ func TestStripeSignature(t *testing.T) {
 			secrets:    []string{stripeSecret},
 			header:     signStripe(body, "whsec_someone_else", time.Now()),
 			wantStatus: http.StatusUnauthorized,
+			wantError:  "check STRIPE_WEBHOOK_SECRET",
 		},
 		{
 			name:       "stale timestamp",
 			secrets:    []string{stripeSecret},
 			header:     signStripe(body, stripeSecret, time.Now().Add(-6*time.Minute)),
 			wantStatus: http.StatusUnauthorized,
+			wantError:  "more than 5m0s old",
+		},
+		{
+			name:       "just inside the tolerance ahead: a clock a little fast",
+			secrets:    []string{stripeSecret},
+			header:     signStripe(body, stripeSecret, time.Now().Add(4*time.Minute)),
+			wantStatus: http.StatusAccepted,
+		},
+		{
+			name:       "timestamp an hour in the future",
+			secrets:    []string{stripeSecret},
+			header:     signStripe(body, stripeSecret, time.Now().Add(time.Hour)),
+			wantStatus: http.StatusUnauthorized,
+			wantError:  "more than 5m0s in the future",
+		},
+		{
+			// A genuine stale signature with a fresh t put in front: the HMAC covers the
+			// stale t, so a parser that read the first t would check the wrong one.
+			name:    "two timestamps",
+			secrets: []string{stripeSecret},
+			header: http.Header{"Stripe-Signature": {"t=" + strconv.FormatInt(time.Now().Unix(), 10) + "," +
+				signStripe(body, stripeSecret, time.Now().Add(-time.Hour)).Get("Stripe-Signature")}},
+			wantStatus: http.StatusUnauthorized,
+			wantError:  "is not t=<unix time>,v1=<hex signature>",
 		},
 		{
 			name:       "tampered body",
@@ -342,6 +369,7 @@ func TestStripeSignature(t *testing.T) {
 			requireStatus(t, tt.wantStatus, res)
 			if tt.wantStatus != http.StatusAccepted {
 				require.NotEmpty(t, res.Body["error"], "refusal without an error message: %s", res.Raw)
+				require.Contains(t, res.Body["error"], tt.wantError)
 				w.requireNothingStored(res)
 				return
 			}

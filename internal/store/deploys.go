@@ -71,6 +71,69 @@ func nullTime(t time.Time) *time.Time {
 	return &t
 }
 
+// ErrLaneMoved is wrapped by ClaimDeploy's error when another deploy became the head of
+// the lane after the caller read it with DeployLane: read the lane again, check the push
+// against the new head, and claim again.
+var ErrLaneMoved = errors.New("another deploy took the lane meanwhile")
+
+// DeployLane is a repository and ref's lane as a push about to claim it sees it.
+type DeployLane struct {
+	// Head is the lane's last deploy: the one claimed last that no newer push
+	// superseded, running or finished however it ended. Nil for an empty lane.
+	Head *Deploy
+	// Good is the lane's last succeeded deploy, whose commit is the one deployed; nil if
+	// none succeeded.
+	Good *Deploy
+	// Claimed is set when the asking run has claimed the lane already: its claim is
+	// being retried.
+	Claimed bool
+}
+
+// laneHeadQuery selects the head of lane ($1, $2) as a deploy of workflow id $3, run $4
+// sees it: its own claim is not part of it, but an earlier run of the same workflow id is.
+const laneHeadQuery = `SELECT ` + deployColumns + ` FROM deploys
+	WHERE repository = $1 AND ref = $2 AND superseded_by IS NULL AND NOT (workflow_id = $3 AND run_id = $4)
+	ORDER BY started_at DESC, workflow_id DESC LIMIT 1`
+
+// DeployLane returns the lane of repository and ref as the deploy of workflowID, run
+// runID sees it before claiming it.
+func (s *Store) DeployLane(ctx context.Context, repository, ref, workflowID, runID string) (DeployLane, error) {
+	var lane DeployLane
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deploys WHERE workflow_id = $1 AND run_id = $2)`, workflowID, runID).Scan(&lane.Claimed)
+	if err != nil {
+		return lane, fmt.Errorf("deploy lane %s %s: %w", repository, ref, err)
+	}
+	if lane.Head, err = optionalDeploy(s.pool.QueryRow(ctx, laneHeadQuery, repository, ref, workflowID, runID)); err != nil {
+		return lane, fmt.Errorf("deploy lane %s %s: head: %w", repository, ref, err)
+	}
+	good, err := s.LastGoodDeploy(ctx, repository, ref)
+	switch {
+	case err == nil:
+		lane.Good = &good
+	case !errors.Is(err, ErrNotFound):
+		return lane, err
+	}
+	return lane, nil
+}
+
+func optionalDeploy(row pgx.Row) (*Deploy, error) {
+	d, err := scanDeploy(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func sameDeploy(a, b *Deploy) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.WorkflowID == b.WorkflowID && a.RunID == b.RunID
+}
+
 // ClaimDeploy records d as running and makes it the deploy in flight for its repository
 // and ref. Every other running deploy of that lane is marked as superseded by d and
 // returned in Superseded, for the caller to cancel. But when a running deploy of a newer
@@ -78,23 +141,44 @@ func nullTime(t time.Time) *time.Time {
 // which is returned in Newer, and nothing else changes. Pushes without a time are ordered
 // by their claims.
 //
-// Claiming again (a retried activity) returns the same answer while the deploys it names
-// are still running.
-func (s *Store) ClaimDeploy(ctx context.Context, d Deploy) (DeployClaim, error) {
+// seen is the lane as the caller read it (DeployLane) and checked d against: when another
+// deploy has become the lane's head since, nothing changes and the error wraps
+// ErrLaneMoved. A new run of a workflow id that has a row (the id reused, once Temporal
+// forgot the earlier run) starts that row afresh.
+//
+// Claiming again (a retried activity, same run) returns the same answer while the
+// deploys it names are still running, whatever seen says.
+func (s *Store) ClaimDeploy(ctx context.Context, d Deploy, seen DeployLane) (DeployClaim, error) {
 	var claim DeployClaim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// One claim per lane at a time: the lane's state is read, then written.
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", d.Repository+"\n"+d.Ref); err != nil {
 			return err
 		}
-		var supersededBy string
-		err := tx.QueryRow(ctx, `
-			INSERT INTO deploys (workflow_id, run_id, repository, ref, commit_sha, pushed_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id
-			RETURNING coalesce(superseded_by, '')`,
-			d.WorkflowID, d.RunID, d.Repository, d.Ref, d.CommitSHA, nullTime(d.PushedAt)).Scan(&supersededBy)
-		if err != nil {
+		var run, supersededBy string
+		err := tx.QueryRow(ctx, `SELECT run_id, coalesce(superseded_by, '') FROM deploys WHERE workflow_id = $1`, d.WorkflowID).Scan(&run, &supersededBy)
+		switch {
+		case err == nil && run == d.RunID: // a retried claim
+		case err == nil, errors.Is(err, pgx.ErrNoRows):
+			head, err := optionalDeploy(tx.QueryRow(ctx, laneHeadQuery, d.Repository, d.Ref, d.WorkflowID, d.RunID))
+			if err != nil {
+				return err
+			}
+			if !sameDeploy(head, seen.Head) {
+				return ErrLaneMoved
+			}
+			_, err = tx.Exec(ctx, `
+				INSERT INTO deploys (workflow_id, run_id, repository, ref, commit_sha, pushed_at)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (workflow_id) DO UPDATE SET run_id = EXCLUDED.run_id, repository = EXCLUDED.repository,
+					ref = EXCLUDED.ref, commit_sha = EXCLUDED.commit_sha, pushed_at = EXCLUDED.pushed_at, status = 'running',
+					superseded_by = NULL, step = NULL, reason = NULL, rolled_back_to = NULL, started_at = now(), finished_at = NULL`,
+				d.WorkflowID, d.RunID, d.Repository, d.Ref, d.CommitSHA, nullTime(d.PushedAt))
+			if err != nil {
+				return err
+			}
+			supersededBy = ""
+		default:
 			return err
 		}
 		if supersededBy == "" {

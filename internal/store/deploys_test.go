@@ -35,9 +35,14 @@ func deployIDs(ds []store.Deploy) []string {
 	return out
 }
 
+// claimDeploy claims the lane for d as the lane is now.
 func claimDeploy(t *testing.T, st *store.Store, d store.Deploy) store.DeployClaim {
 	t.Helper()
-	c, err := st.ClaimDeploy(context.Background(), d)
+	lane, err := st.DeployLane(context.Background(), d.Repository, d.Ref, d.WorkflowID, d.RunID)
+	if err != nil {
+		t.Fatalf("lane of %s: %v", d.WorkflowID, err)
+	}
+	c, err := st.ClaimDeploy(context.Background(), d, lane)
 	if err != nil {
 		t.Fatalf("claim %s: %v", d.WorkflowID, err)
 	}
@@ -141,5 +146,87 @@ func TestFinishDeployAndLastGood(t *testing.T) {
 	}
 	if err := st.FinishDeploy(ctx, "g1", store.DeployOutcome{Status: "running"}); err == nil {
 		t.Fatal("finishing with status running: got nil, want an error")
+	}
+}
+
+func headID(lane store.DeployLane) string {
+	if lane.Head == nil {
+		return ""
+	}
+	return lane.Head.WorkflowID
+}
+
+func goodSHA(lane store.DeployLane) string {
+	if lane.Good == nil {
+		return ""
+	}
+	return lane.Good.CommitSHA
+}
+
+// TestDeployLane: the head of a lane is the deploy claimed last that nothing superseded,
+// however it ended; a claim after the head moved is refused with ErrLaneMoved; a new run
+// of a workflow id starts its row afresh.
+func TestDeployLane(t *testing.T) {
+	st := openDeployStore(t)
+	ctx := context.Background()
+	lane := func(d store.Deploy) store.DeployLane {
+		t.Helper()
+		l, err := st.DeployLane(ctx, d.Repository, d.Ref, d.WorkflowID, d.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b := deployRow("a", "aaaaaaa", time.Time{}), deployRow("b", "bbbbbbb", time.Time{})
+	if l := lane(a); l.Head != nil || l.Good != nil || l.Claimed {
+		t.Fatalf("empty lane: got %+v", l)
+	}
+	claimDeploy(t, st, a)
+	if l := lane(a); !l.Claimed || l.Head != nil {
+		t.Fatalf("lane as a sees it after its claim: got claimed %v head %q, want claimed and no head", l.Claimed, headID(l))
+	}
+	if err := st.FinishDeploy(ctx, "a", store.DeployOutcome{Status: store.DeploySucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	seenByB := lane(b)
+	if headID(seenByB) != "a" || goodSHA(seenByB) != "aaaaaaa" || seenByB.Claimed {
+		t.Fatalf("lane as b sees it: got head %q good %q claimed %v, want head a, good aaaaaaa", headID(seenByB), goodSHA(seenByB), seenByB.Claimed)
+	}
+
+	// c claims between b's look and b's claim: b must look again.
+	c := deployRow("c", "ccccccc", time.Time{})
+	claimDeploy(t, st, c)
+	if _, err := st.ClaimDeploy(ctx, b, seenByB); !errors.Is(err, store.ErrLaneMoved) {
+		t.Fatalf("claim after the lane moved: got %v, want ErrLaneMoved", err)
+	}
+	if _, err := st.DeployByID(ctx, "b"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("b after a refused claim: got %v, want no row", err)
+	}
+	if l := lane(b); headID(l) != "c" || goodSHA(l) != "aaaaaaa" {
+		t.Fatalf("lane after c: got head %q good %q, want head c, good aaaaaaa", headID(l), goodSHA(l))
+	}
+	// A retried claim of c is answered whatever lane it passes.
+	if _, err := st.ClaimDeploy(ctx, c, store.DeployLane{}); err != nil {
+		t.Fatalf("retried claim: %v", err)
+	}
+
+	// A new run of a's workflow id (Temporal forgot the first) starts a's row afresh and
+	// supersedes c.
+	again := a
+	again.RunID = "run-a-2"
+	l := lane(again)
+	if headID(l) != "c" || l.Claimed {
+		t.Fatalf("lane as a's second run sees it: got head %q claimed %v, want head c", headID(l), l.Claimed)
+	}
+	cl, err := st.ClaimDeploy(ctx, again, l)
+	if err != nil || !slices.Equal(deployIDs(cl.Superseded), []string{"c"}) {
+		t.Fatalf("second run of a: got %+v, %v; want c superseded", cl, err)
+	}
+	row, err := st.DeployByID(ctx, "a")
+	if err != nil || row.RunID != "run-a-2" || row.Status != store.DeployRunning || !row.FinishedAt.IsZero() {
+		t.Fatalf("a's row after its second claim = %+v, %v; want run-a-2 running", row, err)
+	}
+	if l := lane(b); headID(l) != "a" || l.Good != nil {
+		t.Fatalf("lane after a's second run: got head %q good %q, want head a and no good deploy (a runs again)", headID(l), goodSHA(l))
 	}
 }

@@ -45,7 +45,7 @@ type BlueprintPushed struct {
 // DeployResult is what BlueprintDeploy returns, and the details of its DeployFailed
 // error.
 type DeployResult struct {
-	Status       string `json:"status"`         // DeploySucceeded, DeployFailed or DeploySuperseded
+	Status       string `json:"status"`         // DeploySucceeded, DeployFailed, DeploySuperseded or DeploySkipped
 	Step         string `json:"step,omitempty"` // where it failed: one of activities.Step*
 	Reason       string `json:"reason,omitempty"`
 	RolledBackTo string `json:"rolled_back_to,omitempty"`
@@ -62,16 +62,27 @@ const (
 	// DeployCancelled: cancelled while running, by a newer push or by hand. The workflow
 	// ends cancelled rather than returning this.
 	DeployCancelled = "cancelled"
+	// DeploySkipped: the pushed commit is already deployed, or older than the last deploy
+	// of its ref (a replayed push), so it did nothing: no deploy event, no deploy row, and
+	// no deploy of the ref cancelled. Reason says which.
+	DeploySkipped = "skipped"
 )
+
+// ChangeCheckPushFirst is the workflow.GetVersion change id that marks the runs of
+// BlueprintDeploy which check the push against its lane (SupersedeOlderDeploys) before
+// emitting deploy.started; earlier runs emitted it first.
+const ChangeCheckPushFirst = "check-push-before-deploy-started"
 
 // ErrorTypeDeployFailed is the type of the non-retryable application error that
 // BlueprintDeploy ends with when the deploy failed; its details are the DeployResult.
 const ErrorTypeDeployFailed = "DeployFailed"
 
-// BlueprintDeploy deploys the pushed commit of a blueprint repository: it emits
-// deploy.started, supersedes (cancels) the older deploys of the same ref still running,
-// checks the commit out and reads its blueprint.yaml, runs its build, test and deploy
-// commands, then polls its health URL. A deploy that is not healthy in time is rolled
+// BlueprintDeploy deploys the pushed commit of a blueprint repository. A push whose
+// commit is already deployed, or older than the last deploy of its ref (a replayed
+// webhook or dead letter), ends at once as skipped, emitting nothing. Otherwise it
+// supersedes (cancels) the older deploys of the same ref still running, emits
+// deploy.started, checks the commit out and reads its blueprint.yaml, runs its build,
+// test and deploy commands, then polls its health URL. A deploy that is not healthy in time is rolled
 // back: the last good commit of the ref is deployed again. It ends with deploy.succeeded
 // (recording the commit as the last good one) or deploy.failed saying which step failed,
 // why, and the tail of its output.
@@ -116,13 +127,24 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 	log := workflow.GetLogger(ctx)
 	defer r.cleanup(ctx)
 
-	started := r.event(activities.EventDeployStarted, activities.DeployEventData{Pusher: r.in.Pusher, Message: r.in.Message})
-	if err := workflow.ExecuteActivity(r.short(ctx), a.EmitDeployEvent, started).Get(ctx, nil); err != nil {
-		return r.stopped(ctx, activities.StepQueued, err, nil)
+	// Deploys begun before the stale-push check emitted deploy.started first.
+	startedFirst := workflow.GetVersion(ctx, ChangeCheckPushFirst, workflow.DefaultVersion, 1) == workflow.DefaultVersion
+	if startedFirst {
+		if err := r.emitStarted(ctx); err != nil {
+			return r.stopped(ctx, activities.StepQueued, err, nil)
+		}
 	}
 	var sup activities.SupersedeResult
-	if err := workflow.ExecuteActivity(r.short(ctx), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
+	if err := workflow.ExecuteActivity(r.lane(ctx), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
 		return r.stopped(ctx, activities.StepQueued, err, nil)
+	}
+	if sup.Skipped != "" {
+		return r.skipped(ctx, sup.Skipped, startedFirst)
+	}
+	if !startedFirst {
+		if err := r.emitStarted(ctx); err != nil {
+			return r.stopped(ctx, activities.StepQueued, err, nil)
+		}
 	}
 	if sup.SupersededBy != "" {
 		res := DeployResult{Status: DeploySuperseded, Step: activities.StepQueued, Reason: "superseded by " + sup.SupersededBy, SupersededBy: sup.SupersededBy}
@@ -161,6 +183,23 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		return r.rollback(ctx, health)
 	}
 	return r.end(ctx, DeployResult{Status: DeploySucceeded}, nil)
+}
+
+func (r *deployRun) emitStarted(ctx workflow.Context) error {
+	var a *activities.Deploys
+	started := r.event(activities.EventDeployStarted, activities.DeployEventData{Pusher: r.in.Pusher, Message: r.in.Message})
+	return workflow.ExecuteActivity(r.short(ctx), a.EmitDeployEvent, started).Get(ctx, nil)
+}
+
+// skipped ends a deploy whose push is stale (see activities.SupersedeResult.Skipped):
+// quietly, with no deploy event, unless deploy.started went out already.
+func (r *deployRun) skipped(ctx workflow.Context, reason string, started bool) (DeployResult, error) {
+	res := DeployResult{Status: DeploySkipped, Step: activities.StepQueued, Reason: reason}
+	if started {
+		return r.end(ctx, res, nil)
+	}
+	workflow.GetLogger(ctx).Info("Deploy skipped", "reason", reason)
+	return res, nil
 }
 
 // rollback deploys the last good commit again after health failed the deploy, and
@@ -276,7 +315,7 @@ func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (
 	switch res.Status {
 	case DeploySucceeded:
 		status = activities.DeployStatusSucceeded
-	case DeploySuperseded, DeployCancelled:
+	case DeploySuperseded, DeployCancelled, DeploySkipped:
 		status = activities.DeployStatusCancelled
 	}
 	finish := activities.FinishDeployInput{Target: r.target, Status: status, Step: res.Step, Reason: res.Reason, RolledBackTo: res.RolledBackTo}
@@ -321,6 +360,18 @@ func (r *deployRun) short(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	})
+}
+
+// lane is for SupersedeOlderDeploys: PostgreSQL and Temporal, and a fetch of the
+// repository's commit graph (heartbeating) when the push must be ordered against earlier
+// deploys. Retries ride out a few minutes of either being away.
+func (r *deployRun) lane(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    r.cfg.HeartbeatTimeout,
+		WaitForCancellation: true,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
 }
 

@@ -51,6 +51,7 @@ type deployEnv struct {
 
 	// answers
 	supersededBy string                           // SupersedeOlderDeploys: a newer push runs
+	skipped      string                           // SupersedeOlderDeploys: the push is stale
 	failStep     map[string]activities.StepResult // RunDeployStep: steps that fail
 	healthy      []bool                           // CheckDeployHealth, call by call; then healthy
 	lastGood     string                           // LastGoodDeploy
@@ -86,7 +87,7 @@ func newDeployEnv(t *testing.T) *deployEnv {
 		require.Equal(t, deploySHA, tg.CommitSHA)
 		require.Equal(t, time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC), tg.PushedAt.UTC())
 		require.NotEmpty(t, tg.DeployID)
-		return activities.SupersedeResult{SupersededBy: e.supersededBy}, e.supersedeErr
+		return activities.SupersedeResult{SupersededBy: e.supersededBy, Skipped: e.skipped}, e.supersedeErr
 	})
 	e.OnActivity(dep.PrepareDeploy, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
 		if e.prepareErr != nil {
@@ -321,6 +322,39 @@ func TestBlueprintDeploySupersededBeforeItBegins(t *testing.T) {
 	require.Equal(t, activities.DeployStatusCancelled, e.finished[0].Status)
 }
 
+// A push of a commit already deployed, or older than the last deploy of its ref (a
+// replayed webhook), ends at once: no deploy event, nothing recorded, no step run.
+func TestBlueprintDeploySkipsAStalePush(t *testing.T) {
+	e := newDeployEnv(t)
+	e.skipped = "commit c0ffee1 is older than bbbbbbb, the last deploy of acme/site refs/heads/main"
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	var res workflows.DeployResult
+	require.NoError(t, e.GetWorkflowResult(&res))
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySkipped, Step: activities.StepQueued, Reason: e.skipped}, res)
+	require.Empty(t, e.emitted, "a skipped push emitted deploy events")
+	require.Empty(t, e.finished)
+	require.Empty(t, e.steps)
+	require.Equal(t, 1, e.cleanups)
+}
+
+// A run begun before the stale-push check existed emitted deploy.started first; skipped,
+// it pairs it with deploy.failed.
+func TestBlueprintDeploySkipsAStalePushInAnOlderRun(t *testing.T) {
+	e := newDeployEnv(t)
+	e.OnGetVersion(workflows.ChangeCheckPushFirst, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	e.skipped = "commit c0ffee1 is already the last deploy of acme/site refs/heads/main"
+	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	failed := e.failed(t)
+	require.Equal(t, activities.StepQueued, failed.Step)
+	require.Equal(t, e.skipped, failed.Reason)
+	require.Equal(t, activities.DeployStatusCancelled, e.finished[0].Status)
+	require.Empty(t, e.steps)
+}
+
 func TestBlueprintDeployWithoutValidBlueprint(t *testing.T) {
 	e := newDeployEnv(t)
 	e.prepareErr = temporal.NewNonRetryableApplicationError("commit c0ffee1 has no blueprint.yaml at its root", activities.ErrorTypeInvalidBlueprint, nil)
@@ -332,8 +366,8 @@ func TestBlueprintDeployWithoutValidBlueprint(t *testing.T) {
 	require.Empty(t, e.steps)
 }
 
-// A repository that is not on the worker's allow-list fails the checkout before
-// anything runs, and deploy.failed says why in the activity's own words.
+// A repository that is not on the worker's allow-list fails the deploy before it starts
+// (no deploy.started), and deploy.failed says why in the activity's own words.
 func TestBlueprintDeployRepositoryNotAllowed(t *testing.T) {
 	e := newDeployEnv(t)
 	const why = "repository git.example/acme/site is not allowed to deploy: add it to DEPLOY_ALLOWED_REPOS (git.example/acme/site, or git.example/acme/*)"
@@ -341,7 +375,8 @@ func TestBlueprintDeployRepositoryNotAllowed(t *testing.T) {
 	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
 	res := e.failedResult(t)
 	require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: activities.StepCheckout, Reason: why}, res)
-	failed := e.failed(t)
+	require.Equal(t, []string{activities.EventDeployFailed}, e.emittedTypes())
+	failed := e.emitted[0].Data
 	require.Equal(t, activities.StepCheckout, failed.Step)
 	require.Equal(t, why, failed.Reason)
 	require.Empty(t, e.steps)
