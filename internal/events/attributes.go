@@ -138,6 +138,22 @@ func CheckID(id string) error {
 	return nil
 }
 
+// CheckRawAttribute holds an attribute's value as it arrived — a ce- header of the
+// binary mode, before the SDK parses it — to valid UTF-8 without control characters and
+// to its attribute's length bound. It matters where parsing would hide what was sent: the
+// SDK percent-encodes a source's invalid bytes, so "/s\xff" would otherwise pass as
+// "/s%FF". The error is an *AttributeError for attr.
+func CheckRawAttribute(attr, v string) error {
+	max := MaxAttributeBytes
+	switch attr {
+	case "id":
+		max = MaxIDBytes
+	case "type":
+		max = MaxTypeBytes
+	}
+	return checkText(attr, attr, v, max)
+}
+
 // checkText holds attribute attr's value to valid UTF-8, no control characters (C0, DEL,
 // C1) and at most max bytes. label names it in the message.
 func checkText(attr, label, v string, max int) error {

@@ -72,6 +72,9 @@ func decodeBinary(h nats.Header, body []byte, contentType string) (Event, error)
 			return Event{}, &AttributeError{Attribute: attr, Reason: fmt.Sprintf("%s is given by two headers, %s and %s: send it once", attr, quote(other), quote(k))}
 		}
 		seen[attr] = k
+		if err := CheckRawAttribute(attr, vs[0]); err != nil {
+			return Event{}, err
+		}
 		if err := setAttribute(&ev, attr, vs[0]); err != nil {
 			return Event{}, fmt.Errorf("%w: header %s: %s", ErrMalformed, Printable(k), Printable(err.Error()))
 		}

@@ -140,6 +140,11 @@ func binary(h http.Header, body []byte) (events.Event, *failure) {
 		if d, err := url.PathUnescape(v); err == nil {
 			v = d
 		}
+		if err := events.CheckRawAttribute(attr, v); err != nil {
+			var ae *events.AttributeError
+			errors.As(err, &ae)
+			return ev, &failure{Field: ae.Attribute, Error: err.Error()}
+		}
 		switch attr {
 		case "specversion":
 			if v != cloudevents.CloudEventsVersionV1 {
