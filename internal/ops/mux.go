@@ -92,5 +92,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length") // ServeMux's http.Error may have left one for its text
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // an API, not a page: "stripe.>" stays readable
+	_ = enc.Encode(v)
 }
