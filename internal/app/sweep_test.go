@@ -272,6 +272,7 @@ func sweepHTTPCases() []httpCase {
 		{name: "an 8 KiB path", method: "GET", path: "/" + long(8<<10), status: 404},
 		{name: "unknown webhook", method: "POST", path: "/webhooks/gitlab", status: 404},
 		{name: "NUL in the path", method: "GET", path: "/%00", status: 404},
+		{name: "headers over the limit", method: "POST", path: "/events", header: http.Header{"X-Padding": {long(70 << 10)}}, body: event(nil), status: 431},
 		// POST /events: who may publish.
 		{name: "no token", method: "POST", path: "/events", header: http.Header{"Content-Type": {"application/cloudevents+json"}}, body: event(nil), status: 401},
 		{name: "wrong token", method: "POST", path: "/events", header: http.Header{"Content-Type": {"application/cloudevents+json"}, "Authorization": {"Bearer nope"}}, body: event(nil), status: 401},

@@ -93,13 +93,38 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve is Run on a listener the caller opened.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return ops.Serve(ctx, &http.Server{
-		Handler:           s.mux,
+		Handler:           limitHeaders(s.cfg.MaxHeaderBytes, s.mux),
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
 		WriteTimeout:      s.cfg.ReadTimeout + 10*time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		// net/http answers headers over its own limit in plain text, before any handler
+		// runs; it gets room above ours, so that limitHeaders answers them in JSON. Only
+		// headers past the slack as well (over 64 KiB more) still get net/http's text.
+		MaxHeaderBytes: s.cfg.MaxHeaderBytes + headerSlack,
 	}, ln, s.log)
+}
+
+// headerSlack is how far over MaxHeaderBytes net/http itself still reads headers.
+const headerSlack = 64 << 10
+
+// limitHeaders answers 431, in JSON like every other refusal, for a request whose
+// request line and headers are over max bytes (counted as on the wire).
+func limitHeaders(max int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := len(r.Method) + len(r.RequestURI) + len(r.Proto) + len(r.Host) + 16
+		for k, vs := range r.Header {
+			for _, v := range vs {
+				size += len(k) + len(v) + 4 // "k: v\r\n"
+			}
+		}
+		if size > max {
+			ops.WriteError(w, http.StatusRequestHeaderFieldsTooLarge,
+				fmt.Sprintf("request headers are about %d bytes, over the %d-byte limit (INGRESS_MAX_HEADER_BYTES): send fewer or shorter headers", size, max))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // healthz answers 200 while every liveness check passes, else 503.
