@@ -19,7 +19,7 @@ lint: ## gofmt, go vet and workflowcheck (determinism of internal/workflows)
 	go vet ./...
 	go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./internal/workflows/...
 
-bench: ## benchmarks: bridged vs direct Temporal starts, per-event CPU, ledger hot path
+bench: ## Go benchmarks, then flowbench: bridge vs direct starts, CPU, RSS, p99, ingress on a fresh Temporal (BENCH_FLAGS=-quick)
 	@scripts/test.sh bench
 
 fuzz: ## every Go fuzz target for FUZZTIME each (default 30s); crashers land in testdata/fuzz

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: every test, against real servers (make bench: the benchmarks, same servers).
+# make test: every test, against real servers (make bench: the Go benchmarks on the same
+# servers, then cmd/flowbench on a Temporal dev server of its own).
 # PostgreSQL must answer at DATABASE_URL; each test uses a schema of its own. The Temporal
 # dev server (in memory), mailpit and stripe-mock are the tests' own, on ports of their own
 # (TEST_* below), so a running `make dev` stack is never touched; each is reused if it
@@ -29,6 +30,14 @@ if [[ ${1:-} == bench ]]; then
 	# Benchmarks, not tests: no -race (it distorts timings). BENCHTIME=3s for steadier numbers.
 	say "go test -bench . ./... (benchtime ${BENCHTIME:-1s})"
 	go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-1s}" ./...
+	# Then flowbench (cmd/flowbench): the built bridge against direct starts on a fresh
+	# Temporal dev server of its own (127.0.0.1:7253), so stop what the Go benchmarks
+	# used first. BENCH_FLAGS passes flags, e.g. BENCH_FLAGS=-quick or -backlog 50000.
+	stop_started
+	say "building bin/bridge for flowbench"
+	go build -o "$BIN/bridge" ./cmd/bridge
+	say "flowbench ${BENCH_FLAGS:-} (about 5 minutes on 2 cores; progress below, the table at the end)"
+	go run ./cmd/flowbench -temporal-bin "$BIN/temporal" -bridge-bin "$BIN/bridge" ${BENCH_FLAGS:-}
 	exit
 fi
 say "go test -race ./... ${GOTEST_FLAGS:-}"

@@ -1,0 +1,97 @@
+// Command flowbench measures the built bridge against direct Temporal SDK starts on one
+// fresh Temporal dev server it starts itself, and prints a results table with issue 9's
+// targets (`make bench` runs it). Progress goes to stderr, the table to stdout.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/flowbridge/flowbridge/internal/flowbench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flowbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	d := flowbench.Defaults()
+	cfg := d
+	fs := flag.NewFlagSet("flowbench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "a smoke run of a few seconds: small backlog, 1 s per measure")
+	levels := fs.String("levels", "1,8,32,128", "direct-start concurrency sweep")
+	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "", "use this running Temporal instead of starting a fresh dev server")
+	fs.StringVar(&cfg.TemporalBin, "temporal-bin", d.TemporalBin, "the Temporal CLI that starts the dev server")
+	fs.IntVar(&cfg.TemporalPort, "temporal-port", d.TemporalPort, "port of the fresh dev server on 127.0.0.1")
+	fs.StringVar(&cfg.Namespace, "namespace", d.Namespace, "Temporal namespace")
+	fs.StringVar(&cfg.TaskQueue, "task-queue", d.TaskQueue, "task queue of the bridge and of the direct starts")
+	fs.StringVar(&cfg.BridgeBin, "bridge-bin", d.BridgeBin, "the built bridge binary")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", d.DatabaseURL), "PostgreSQL of the bridge's ledger; a fresh schema of it is used (DATABASE_URL)")
+	fs.IntVar(&cfg.Backlog, "backlog", d.Backlog, "user.signedup events prefilled before the bridge starts")
+	fs.DurationVar(&cfg.DirectTime, "direct-time", d.DirectTime, "duration of each sweep level")
+	fs.DurationVar(&cfg.LatencyTime, "latency-time", d.LatencyTime, "duration of each side of the half-load latency measure")
+	fs.DurationVar(&cfg.IngressTime, "ingress-time", d.IngressTime, "duration of the webhook ingress measure")
+	fs.IntVar(&cfg.IngressConns, "ingress-conns", d.IngressConns, "connections posting webhooks")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", d.DrainTimeout, "give up when the bridge has not drained within this")
+	fs.StringVar(&cfg.WorkDir, "workdir", "", "directory for logs and NATS storage (default: a temporary one, removed after a successful run)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("flowbench takes flags only, got %q", fs.Arg(0))
+	}
+	cfg.Levels = nil
+	for _, s := range strings.Split(*levels, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-levels: %q is not a positive whole number", s)
+		}
+		cfg.Levels = append(cfg.Levels, n)
+	}
+	if *quick {
+		q := flowbench.Quick(d)
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["backlog"] {
+			cfg.Backlog = q.Backlog
+		}
+		if !set["direct-time"] {
+			cfg.DirectTime = q.DirectTime
+		}
+		if !set["latency-time"] {
+			cfg.LatencyTime = q.LatencyTime
+		}
+		if !set["ingress-time"] {
+			cfg.IngressTime = q.IngressTime
+		}
+	}
+	cfg.Progress = os.Stderr
+	res, err := flowbench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	res.Table(os.Stdout)
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
