@@ -144,14 +144,15 @@ func CheckID(id string) error {
 // SDK percent-encodes a source's invalid bytes, so "/s\xff" would otherwise pass as
 // "/s%FF". The error is an *AttributeError for attr.
 func CheckRawAttribute(attr, v string) error {
-	max := MaxAttributeBytes
 	switch attr {
 	case "id":
-		max = MaxIDBytes
+		return CheckID(v)
 	case "type":
-		max = MaxTypeBytes
+		return CheckType(v)
+	case "specversion", "source", "subject", "datacontenttype", "dataschema", "time":
+		return checkText(attr, attr, v, MaxAttributeBytes)
 	}
-	return checkText(attr, attr, v, max)
+	return checkText(attr, "extension "+attr, v, MaxAttributeBytes)
 }
 
 // checkText holds attribute attr's value to valid UTF-8, no control characters (C0, DEL,
