@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/logging"
@@ -176,7 +178,8 @@ func isPermanent(err error) bool {
 
 // retryDelay backs off with the number of deliveries: 1s, 2s, 4s ... up to 30s. A
 // signal waiting for its workflow retries every second or two; a route's own limit says
-// when to come back.
+// when to come back. Temporal throttling (ResourceExhausted) starts at 2s and doubles up
+// to 30s, plus up to half again at random, so a burst of NAKs does not come back at once.
 func retryDelay(delivered uint64, err error) time.Duration {
 	var sd slowDown
 	if errors.As(err, &sd) {
@@ -184,6 +187,11 @@ func retryDelay(delivered uint64, err error) time.Duration {
 	}
 	if errors.Is(err, errTargetMissing) {
 		return min(time.Duration(delivered)*time.Second, 5*time.Second)
+	}
+	var exhausted *serviceerror.ResourceExhausted
+	if errors.As(err, &exhausted) {
+		d := min(2*time.Second<<min(max(delivered, 1)-1, 4), 30*time.Second)
+		return d + rand.N(d/2)
 	}
 	d := time.Second << min(delivered-1, 5)
 	return min(d, 30*time.Second)
