@@ -24,6 +24,7 @@ type item struct {
 	misses    []routing.Miss // routes whose types matched but filters did not
 	err       error          // a permanent problem: the event is dead-lettered
 	key       string         // lane key: the target workflow id, else the subject
+	hold      *heldMsg       // kept from redelivery until settled; nil outside Run
 }
 
 // prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
@@ -65,6 +66,9 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 	meta, err := it.msg.Metadata()
 	if err != nil { // not a JetStream message: cannot happen on a consumer
 		b.log.Error().Err(err).Str(logging.FieldSubject, it.msg.Subject()).Msg("Message without JetStream metadata")
+		if it.hold != nil {
+			b.held.drop(it.hold)
+		}
 		return
 	}
 	log := b.log.With().Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).
@@ -132,10 +136,10 @@ func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Tim
 	b.record(log, out)
 	defer b.settled.Add(1)
 	if out.Outcome == OutcomeRetried {
-		b.settle(it.msg, log, nakWithDelay(out.RetryIn))
+		b.settle(it, log, nakWithDelay(out.RetryIn))
 		return
 	}
-	b.settle(it.msg, log, ack)
+	b.settle(it, log, ack)
 }
 
 // record hands out to the Recorder. A Recorder that panics is logged and otherwise
@@ -157,8 +161,14 @@ func nakWithDelay(d time.Duration) settlement {
 
 // settle acks or naks. If that fails the connection is gone; the server redelivers the
 // message after AckWait, and the dedup layers make the second pass harmless.
-func (b *Bridge) settle(m jetstream.Msg, log zerolog.Logger, s settlement) {
-	if err := s(m); err != nil {
+func (b *Bridge) settle(it item, log zerolog.Logger, s settlement) {
+	var err error
+	if it.hold != nil {
+		err = b.held.settle(it.hold, s)
+	} else {
+		err = s(it.msg)
+	}
+	if err != nil {
 		log.Warn().Err(err).Msg("Could not settle message; it will be redelivered after AckWait")
 	}
 }

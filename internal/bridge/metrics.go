@@ -14,6 +14,7 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	dlFailed  *prometheus.CounterVec
 	dlTrimmed *prometheus.CounterVec
+	extended  prometheus.Counter
 }
 
 // NewMetrics registers the bridge's metrics with reg (nil: not registered).
@@ -36,14 +37,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowbridge_bridge_dead_letters_truncated_total",
 			Help: "Dead letters stored truncated (Flowbridge-Truncated) because the whole would not fit the server's max_payload or EVENTS_DLQ refused it, by event type.",
 		}, []string{"type"}),
+		extended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_ack_extensions_total",
+			Help: "InProgress sent for events held longer than half of AckWait (queued in a lane or waiting for Temporal), so the stream does not redeliver them meanwhile.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed)
+		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended)
 	}
 	return m
 }
 
 func (m *Metrics) count(typ, outcome string) { m.events.WithLabelValues(typ, outcome).Inc() }
+
+func (m *Metrics) ackExtended() { m.extended.Inc() }
 
 func (m *Metrics) deadLetterFailed(typ string) { m.dlFailed.WithLabelValues(typ).Inc() }
 
