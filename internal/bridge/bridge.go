@@ -37,6 +37,14 @@ type Config struct {
 	// SignalWait is how long a signal for a workflow that does not exist yet is retried
 	// before the event is dead-lettered. Optional: defaults to 10m.
 	SignalWait time.Duration
+	// MaxRetryAge and MaxAttempts bound the retries of an event that keeps failing
+	// transiently, for routes whose file sets no limit of its own (max_retry_age,
+	// max_attempts): past MaxRetryAge since the event was stored, or at its MaxAttempts-th
+	// delivery, it is dead-lettered as "retries exhausted". Optional: MaxRetryAge defaults
+	// to 24h; MaxAttempts to 0, no limit on attempts. BRIDGE_SIGNAL_WAIT, not these, bounds
+	// a signal waiting for its workflow to be started.
+	MaxRetryAge time.Duration
+	MaxAttempts int
 	// CallTimeout bounds each Temporal call. Optional: defaults to 10s.
 	CallTimeout time.Duration
 	// DrainTimeout bounds how long Run waits for in-flight events on shutdown.
@@ -67,6 +75,12 @@ func (c *Config) defaults() error {
 	}
 	if c.SignalWait == 0 {
 		c.SignalWait = 10 * time.Minute
+	}
+	if c.MaxRetryAge == 0 {
+		c.MaxRetryAge = 24 * time.Hour
+	}
+	if c.MaxRetryAge < 0 || c.MaxAttempts < 0 {
+		return fmt.Errorf("bridge: MaxRetryAge %s and MaxAttempts %d must not be negative", c.MaxRetryAge, c.MaxAttempts)
 	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 10 * time.Second

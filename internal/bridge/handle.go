@@ -113,6 +113,14 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 			b.deadLetter(ctx, it, meta, dlog, err, out)
 			return nil
 		default:
+			if exhausted := b.retriesExhausted(d, meta, err); exhausted != nil {
+				rr.Result = "failed"
+				out.Routes = append(out.Routes, rr)
+				if b.deadLetter(ctx, it, meta, dlog, exhausted, out); out.Outcome == OutcomeDeadLettered {
+					b.metrics.retryExhausted(b.metricType(it.ev.Type()), d.Route)
+				}
+				return nil
+			}
 			rr.Result = "retry"
 			out.Routes = append(out.Routes, rr)
 			out.retry(meta, err)
@@ -121,6 +129,38 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 		}
 	}
 	return nil
+}
+
+// retriesExhausted says, for a transient failure err of decision d, whether the event
+// has been retried long enough: its age since it was stored reached the route's
+// max_retry_age (else BRIDGE_MAX_RETRY_AGE), or this delivery is its max_attempts-th
+// (else BRIDGE_MAX_ATTEMPTS). It returns the dead letter's reason, or nil to retry. A
+// signal waiting for its workflow (bounded by BRIDGE_SIGNAL_WAIT) and an event held back
+// by its route's own rate or concurrency limit are waiting, not failing: never exhausted.
+func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadata, err error) error {
+	var sd slowDown
+	if errors.Is(err, errTargetMissing) || errors.As(err, &sd) {
+		return nil
+	}
+	maxAge, maxAttempts := b.routes.RetryLimits(d.Route)
+	ageFrom, attemptsFrom := "route "+d.Route+": max_retry_age", "route "+d.Route+": max_attempts"
+	if maxAge == 0 {
+		maxAge, ageFrom = b.cfg.MaxRetryAge, "BRIDGE_MAX_RETRY_AGE"
+	}
+	if maxAttempts == 0 {
+		maxAttempts, attemptsFrom = b.cfg.MaxAttempts, "BRIDGE_MAX_ATTEMPTS"
+	}
+	age := time.Since(meta.Timestamp)
+	var limit string
+	switch {
+	case maxAttempts > 0 && meta.NumDelivered >= uint64(maxAttempts):
+		limit = fmt.Sprintf("%s %d", attemptsFrom, maxAttempts)
+	case age >= maxAge:
+		limit = fmt.Sprintf("%s %s", ageFrom, maxAge)
+	default:
+		return nil
+	}
+	return fmt.Errorf("retries exhausted after %d attempts / %s (%s): %w", meta.NumDelivered, age.Round(time.Second), limit, err)
 }
 
 // finish records, counts and settles one delivery.

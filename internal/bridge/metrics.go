@@ -15,6 +15,7 @@ type Metrics struct {
 	dlFailed  *prometheus.CounterVec
 	dlTrimmed *prometheus.CounterVec
 	extended  prometheus.Counter
+	exhausted *prometheus.CounterVec
 }
 
 // NewMetrics registers the bridge's metrics with reg (nil: not registered).
@@ -41,9 +42,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowbridge_bridge_ack_extensions_total",
 			Help: "InProgress sent for events held longer than half of AckWait (queued in a lane or waiting for Temporal), so the stream does not redeliver them meanwhile.",
 		}),
+		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_retries_exhausted_total",
+			Help: "Events dead-lettered because a transient failure outlasted their route's max_retry_age or max_attempts (else BRIDGE_MAX_RETRY_AGE, BRIDGE_MAX_ATTEMPTS), by event type and route.",
+		}, []string{"type", "route"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended)
+		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted)
 	}
 	return m
 }
@@ -51,6 +56,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) count(typ, outcome string) { m.events.WithLabelValues(typ, outcome).Inc() }
 
 func (m *Metrics) ackExtended() { m.extended.Inc() }
+
+func (m *Metrics) retryExhausted(typ, route string) { m.exhausted.WithLabelValues(typ, route).Inc() }
 
 func (m *Metrics) deadLetterFailed(typ string) { m.dlFailed.WithLabelValues(typ).Inc() }
 

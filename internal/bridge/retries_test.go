@@ -140,3 +140,92 @@ func (rb *runningBridge) counter(t *testing.T, name string) float64 {
 	}
 	return n
 }
+
+// exhaustedCount reads flowbridge_bridge_retries_exhausted_total{type,route}.
+func (rb *runningBridge) exhaustedCount(t *testing.T, typ, route string) float64 {
+	t.Helper()
+	mfs, err := rb.reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "flowbridge_bridge_retries_exhausted_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["type"] == typ && labels["route"] == route {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// An event that keeps failing transiently (here: a namespace Temporal does not know,
+// which an operator may yet create) is retried until the limit its routes file sets,
+// then dead-lettered once with the last error, and counted.
+func TestRetriesExhaustedAfterMaxAttempts(t *testing.T) {
+	h, _ := recorderHarness(t, "max_attempts: 3\n")
+	namespace := testenv.ID("no-such-namespace-")
+	rb := h.startBridge(h.temporal, bridge.Config{Namespace: namespace})
+	ev := newEvent(t, testenv.ID("evt-"), "test.start", map[string]string{"key": testenv.ID("k")})
+	h.publishBinary(ev)
+	h.consumerSettled(30 * time.Second)
+
+	outs := rb.recorder.byEvent(ev.ID())
+	require.Len(t, outs, 3, "outcomes: %+v", outs)
+	require.Equal(t, bridge.OutcomeRetried, outs[0].Outcome)
+	require.Equal(t, bridge.OutcomeRetried, outs[1].Outcome)
+	require.Equal(t, bridge.OutcomeDeadLettered, outs[2].Outcome)
+	require.Equal(t, uint64(3), outs[2].Delivered)
+	dl := h.dlq()
+	require.Len(t, dl, 1)
+	reason := dl[0].Header.Get(events.HeaderError)
+	require.True(t, strings.HasPrefix(reason, "retries exhausted after 3 attempts / "), "reason: %s", reason)
+	require.Contains(t, reason, "(route start-recorder: max_attempts 3)")
+	require.Contains(t, reason, namespace, "the last error is kept")
+	require.Equal(t, 1.0, rb.exhaustedCount(t, "test.start", "start-recorder"))
+}
+
+// Without a limit in the routes file, the bridge's own applies: here a maximum age.
+func TestRetriesExhaustedAfterMaxAge(t *testing.T) {
+	h, _ := recorderHarness(t, "")
+	rb := h.startBridge(h.temporal, bridge.Config{Namespace: testenv.ID("no-such-namespace-"), MaxRetryAge: 2 * time.Second})
+	ev := newEvent(t, testenv.ID("evt-"), "test.start", map[string]string{"key": testenv.ID("k")})
+	h.publishBinary(ev)
+	h.consumerSettled(30 * time.Second)
+
+	outs := rb.recorder.byEvent(ev.ID())
+	require.GreaterOrEqual(t, len(outs), 2, "retried before it was given up: %+v", outs)
+	last := outs[len(outs)-1]
+	require.Equal(t, bridge.OutcomeDeadLettered, last.Outcome)
+	for _, o := range outs[:len(outs)-1] {
+		require.Equal(t, bridge.OutcomeRetried, o.Outcome)
+	}
+	dl := h.dlq()
+	require.Len(t, dl, 1)
+	reason := dl[0].Header.Get(events.HeaderError)
+	require.Contains(t, reason, "retries exhausted after ")
+	require.Contains(t, reason, "(BRIDGE_MAX_RETRY_AGE 2s)")
+	require.Equal(t, 1.0, rb.exhaustedCount(t, "test.start", "start-recorder"))
+}
+
+// A signal waiting for its workflow is waiting, not failing: BRIDGE_SIGNAL_WAIT bounds it,
+// not the attempt limit.
+func TestEarlySignalIsNotExhausted(t *testing.T) {
+	h, _ := recorderHarness(t, "")
+	rb := h.startBridge(h.temporal, bridge.Config{MaxAttempts: 2})
+	key := testenv.ID("k")
+	note := newEvent(t, testenv.ID("evt-"), "test.note", map[string]string{"key": key})
+	h.publishBinary(note)
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(rb.recorder.byEvent(note.ID())) >= 3 }, "the early signal was not retried past the attempt limit")
+
+	h.publishBinary(newEvent(t, testenv.ID("evt-"), "test.start", map[string]string{"key": key}))
+	h.waitStatus("rec-"+key, running, 10*time.Second)
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(h.recorderState("rec-"+key).Notes) == 1 }, "the signal was not delivered")
+	require.Equal(t, []string{note.ID()}, h.recorderState("rec-"+key).Notes)
+	require.Empty(t, h.dlq())
+	require.Zero(t, rb.exhaustedCount(t, "test.note", "note"))
+}
