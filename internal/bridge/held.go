@@ -9,10 +9,12 @@ import (
 )
 
 // held is every message the bridge has taken and not yet settled: queued in a lane or
-// being handled. Its keeper tells the server, every AckWait/4, that those held for half
-// an AckWait are still being worked on (InProgress), so a message queued behind slow
-// Temporal calls is not redelivered while its first copy waits. A bridge that dies stops
-// telling, and the server redelivers its messages after AckWait as before.
+// being handled. Its keeper tells the server, every AckWait/4, that those held for a
+// fifth of an AckWait or more are still being worked on (InProgress), so a message
+// queued behind slow Temporal calls is not redelivered while its first copy waits: none
+// goes longer than about half an AckWait unextended, and one settled within AckWait/5
+// (all of them, when Temporal is well) costs nothing. A bridge that dies stops telling,
+// and the server redelivers its messages after AckWait as before.
 type held struct {
 	mu   sync.Mutex
 	msgs map[*heldMsg]struct{}
@@ -55,15 +57,8 @@ func (h *held) drop(hm *heldMsg) {
 	h.mu.Unlock()
 }
 
-// len is how many messages are held.
-func (h *held) len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.msgs)
-}
-
-// keep sends InProgress for the messages held for half an ackWait since they were taken
-// or last told, every ackWait/4, until ctx ends. extended counts each InProgress sent.
+// keep sends InProgress, every ackWait/4 until ctx ends, for the messages held for
+// ackWait/5 or more since they were taken or last told. extended counts each InProgress sent.
 func (h *held) keep(ctx context.Context, ackWait time.Duration, extended func(), failed func(error)) {
 	t := time.NewTicker(ackWait / 4)
 	defer t.Stop()
@@ -81,7 +76,7 @@ func (h *held) keep(ctx context.Context, ackWait time.Duration, extended func(),
 			h.mu.Unlock()
 			for _, hm := range batch {
 				hm.mu.Lock()
-				if !hm.done && now.Sub(hm.touched) >= ackWait/2 {
+				if !hm.done && now.Sub(hm.touched) >= ackWait/5 {
 					if err := hm.msg.InProgress(); err != nil {
 						failed(err)
 					} else {

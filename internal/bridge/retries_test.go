@@ -229,3 +229,35 @@ func TestEarlySignalIsNotExhausted(t *testing.T) {
 	require.Empty(t, h.dlq())
 	require.Zero(t, rb.exhaustedCount(t, "test.note", "note"))
 }
+
+// Events for one workflow id queue in one lane. Behind a slow start, more of them than a
+// lane used to buffer (the consumer's callback then blocked and the rest waited in the
+// client's buffer, out of reach) are all held and extended: each is delivered once, and
+// the workflow takes every signal in order.
+func TestHotLaneMessagesAreNotRedelivered(t *testing.T) {
+	h, _ := recorderHarness(t, "")
+	const ackWait = 2 * time.Second
+	key := testenv.ID("k")
+	tc := &slowTemporal{Client: h.temporal, workflowID: "rec-" + key, delay: 3 * ackWait, starts: map[string]int{}}
+	rb := h.startBridge(tc, bridge.Config{Lanes: 4, AckWait: ackWait, CallTimeout: 30 * time.Second})
+
+	start := newEvent(t, testenv.ID("evt-"), "test.start", map[string]string{"key": key})
+	h.publishBinary(start)
+	var notes []string
+	for range 28 { // MaxAckPending is 8 × 4 lanes: the start and 28 notes stay under it
+		ev := newEvent(t, testenv.ID("evt-"), "test.note", map[string]string{"key": key})
+		h.publishBinary(ev)
+		notes = append(notes, ev.ID())
+	}
+	h.consumerSettled(60 * time.Second)
+
+	require.Equal(t, 1, tc.startsOf("rec-"+key))
+	for i, id := range append([]string{start.ID()}, notes...) {
+		outs := rb.recorder.byEvent(id)
+		require.Len(t, outs, 1, "event %d: delivered once: %+v", i, outs)
+		require.Equal(t, uint64(1), outs[0].Delivered, "event %d", i)
+		require.Equal(t, bridge.OutcomeRouted, outs[0].Outcome, "event %d", i)
+	}
+	require.Equal(t, notes, h.recorderState("rec-"+key).Notes)
+	require.Empty(t, h.dlq())
+}
