@@ -96,12 +96,14 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		return nil, err
 	}
 	p.bridge, err = bridge.New(p.consumerNATS.JS, p.temporal, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
-		TaskQueue:  cfg.TaskQueue,
-		Namespace:  cfg.TemporalNamespace,
-		Lanes:      cfg.Lanes,
-		SignalWait: cfg.SignalWait,
-		AckWait:    cfg.AckWait,
-		Recorder:   p.ledger,
+		TaskQueue:   cfg.TaskQueue,
+		Namespace:   cfg.TemporalNamespace,
+		Lanes:       cfg.Lanes,
+		SignalWait:  cfg.SignalWait,
+		MaxRetryAge: cfg.MaxRetryAge,
+		MaxAttempts: cfg.MaxAttempts,
+		AckWait:     cfg.AckWait,
+		Recorder:    p.ledger,
 	})
 	if err != nil {
 		return nil, err

@@ -5,7 +5,8 @@
 // after Temporal accepted the call or after its dead letter was stored; a transient
 // failure is NAKed with a delay and redelivered; nothing is acked on a path that could
 // lose the event. Events aimed at one workflow id share a lane, so one bridge applies
-// them in stream order; lanes run in parallel.
+// them in stream order; lanes run in parallel. A message waiting in a lane or for
+// Temporal is kept from redelivery with InProgress (see held.go).
 package bridge
 
 import (
@@ -36,6 +37,14 @@ type Config struct {
 	// SignalWait is how long a signal for a workflow that does not exist yet is retried
 	// before the event is dead-lettered. Optional: defaults to 10m.
 	SignalWait time.Duration
+	// MaxRetryAge and MaxAttempts bound the retries of an event that keeps failing
+	// transiently, for routes whose file sets no limit of its own (max_retry_age,
+	// max_attempts): past MaxRetryAge since the event was stored, or at its MaxAttempts-th
+	// delivery, it is dead-lettered as "retries exhausted". Optional: MaxRetryAge defaults
+	// to 24h; MaxAttempts to 0, no limit on attempts. BRIDGE_SIGNAL_WAIT, not these, bounds
+	// a signal waiting for its workflow to be started.
+	MaxRetryAge time.Duration
+	MaxAttempts int
 	// CallTimeout bounds each Temporal call. Optional: defaults to 10s.
 	CallTimeout time.Duration
 	// DrainTimeout bounds how long Run waits for in-flight events on shutdown.
@@ -67,6 +76,12 @@ func (c *Config) defaults() error {
 	if c.SignalWait == 0 {
 		c.SignalWait = 10 * time.Minute
 	}
+	if c.MaxRetryAge == 0 {
+		c.MaxRetryAge = 24 * time.Hour
+	}
+	if c.MaxRetryAge < 0 || c.MaxAttempts < 0 {
+		return fmt.Errorf("bridge: MaxRetryAge %s and MaxAttempts %d must not be negative", c.MaxRetryAge, c.MaxAttempts)
+	}
 	if c.CallTimeout == 0 {
 		c.CallTimeout = 10 * time.Second
 	}
@@ -94,6 +109,7 @@ type Bridge struct {
 	metrics  *Metrics
 	recorder Recorder
 	limits   *limits
+	held     *held
 	log      zerolog.Logger
 	// taken and settled count messages handed to the bridge and acked or NAKed by it.
 	taken, settled atomic.Int64
@@ -112,7 +128,7 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), log: log, cfg: cfg}, nil
+	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), held: newHeld(), log: log, cfg: cfg}, nil
 }
 
 // Run consumes the durable consumer until ctx is cancelled, then stops fetching, lets
@@ -127,23 +143,35 @@ func (b *Bridge) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 
-	lanes := make([]chan item, b.cfg.Lanes)
+	lanes := make([]*lane, b.cfg.Lanes)
 	var wg sync.WaitGroup
 	for i := range lanes {
-		lanes[i] = make(chan item, 16)
+		lanes[i] = newLane()
 		wg.Add(1)
-		go func(in <-chan item) {
+		go func(in *lane) {
 			defer wg.Done()
-			for it := range in {
+			for it, ok := in.pop(); ok; it, ok = in.pop() {
 				b.handle(workCtx, it)
 			}
 		}(lanes[i])
 	}
+	// The keeper outlives ctx with the work it keeps: until drained, or until the drain
+	// times out and the unfinished events are left to redelivery.
+	keeperDone := make(chan struct{})
+	go func() {
+		defer close(keeperDone)
+		b.held.keep(workCtx, b.cfg.AckWait, b.metrics.ackExtended, func(err error) {
+			b.log.Debug().Err(err).Msg("Could not extend a held message's ack deadline")
+		})
+	}()
+	defer func() { cancelWork(); <-keeperDone }()
 
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		b.taken.Add(1)
+		hold := b.held.add(msg)
 		it := b.prepare(msg)
-		lanes[laneOf(it.key, len(lanes))] <- it
+		it.hold = hold
+		lanes[laneOf(it.key, len(lanes))].push(it)
 	},
 		jetstream.PullMaxMessages(b.cfg.Lanes*4),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -162,7 +190,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	go func() {
 		<-cc.Closed()
 		for _, l := range lanes {
-			close(l)
+			l.close()
 		}
 		wg.Wait()
 		close(drained)

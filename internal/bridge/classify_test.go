@@ -62,3 +62,21 @@ func TestRetryDelay(t *testing.T) {
 		})
 	}
 }
+
+// Temporal throttling is never retried at once: it backs off from 2s to 30s, spread by up
+// to half again so that the NAKs of one burst do not return together.
+func TestRetryDelayResourceExhausted(t *testing.T) {
+	err := fmt.Errorf("start X: %w", &serviceerror.ResourceExhausted{Message: "namespace rate limit exceeded"})
+	for _, tt := range []struct {
+		delivered uint64
+		base      time.Duration
+	}{{1, 2 * time.Second}, {2, 4 * time.Second}, {4, 16 * time.Second}, {5, 30 * time.Second}, {50, 30 * time.Second}} {
+		seen := map[time.Duration]bool{}
+		for range 50 {
+			d := retryDelay(tt.delivered, err)
+			require.True(t, d >= tt.base && d < tt.base+tt.base/2, "delivery %d: %s, want in [%s, %s)", tt.delivered, d, tt.base, tt.base+tt.base/2)
+			seen[d] = true
+		}
+		require.Greater(t, len(seen), 1, "delivery %d: the delay is spread", tt.delivered)
+	}
+}

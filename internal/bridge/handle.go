@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/logging"
@@ -22,6 +24,7 @@ type item struct {
 	misses    []routing.Miss // routes whose types matched but filters did not
 	err       error          // a permanent problem: the event is dead-lettered
 	key       string         // lane key: the target workflow id, else the subject
+	hold      *heldMsg       // kept from redelivery until settled; nil outside Run
 }
 
 // prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
@@ -63,6 +66,9 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 	meta, err := it.msg.Metadata()
 	if err != nil { // not a JetStream message: cannot happen on a consumer
 		b.log.Error().Err(err).Str(logging.FieldSubject, it.msg.Subject()).Msg("Message without JetStream metadata")
+		if it.hold != nil {
+			b.held.drop(it.hold)
+		}
 		return
 	}
 	log := b.log.With().Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).
@@ -107,6 +113,14 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 			b.deadLetter(ctx, it, meta, dlog, err, out)
 			return nil
 		default:
+			if exhausted := b.retriesExhausted(d, meta, err); exhausted != nil {
+				rr.Result = "failed"
+				out.Routes = append(out.Routes, rr)
+				if b.deadLetter(ctx, it, meta, dlog, exhausted, out); out.Outcome == OutcomeDeadLettered {
+					b.metrics.retryExhausted(b.metricType(it.ev.Type()), d.Route)
+				}
+				return nil
+			}
 			rr.Result = "retry"
 			out.Routes = append(out.Routes, rr)
 			out.retry(meta, err)
@@ -115,6 +129,38 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 		}
 	}
 	return nil
+}
+
+// retriesExhausted says, for a transient failure err of decision d, whether the event
+// has been retried long enough: its age since it was stored reached the route's
+// max_retry_age (else BRIDGE_MAX_RETRY_AGE), or this delivery is its max_attempts-th
+// (else BRIDGE_MAX_ATTEMPTS). It returns the dead letter's reason, or nil to retry. A
+// signal waiting for its workflow (bounded by BRIDGE_SIGNAL_WAIT) and an event held back
+// by its route's own rate or concurrency limit are waiting, not failing: never exhausted.
+func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadata, err error) error {
+	var sd slowDown
+	if errors.Is(err, errTargetMissing) || errors.As(err, &sd) {
+		return nil
+	}
+	maxAge, maxAttempts := b.routes.RetryLimits(d.Route)
+	ageFrom, attemptsFrom := "route "+d.Route+": max_retry_age", "route "+d.Route+": max_attempts"
+	if maxAge == 0 {
+		maxAge, ageFrom = b.cfg.MaxRetryAge, "BRIDGE_MAX_RETRY_AGE"
+	}
+	if maxAttempts == 0 {
+		maxAttempts, attemptsFrom = b.cfg.MaxAttempts, "BRIDGE_MAX_ATTEMPTS"
+	}
+	age := time.Since(meta.Timestamp)
+	var limit string
+	switch {
+	case maxAttempts > 0 && meta.NumDelivered >= uint64(maxAttempts):
+		limit = fmt.Sprintf("%s %d", attemptsFrom, maxAttempts)
+	case age >= maxAge:
+		limit = fmt.Sprintf("%s %s", ageFrom, maxAge)
+	default:
+		return nil
+	}
+	return fmt.Errorf("retries exhausted after %d attempts / %s (%s): %w", meta.NumDelivered, age.Round(time.Second), limit, err)
 }
 
 // finish records, counts and settles one delivery.
@@ -130,10 +176,10 @@ func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Tim
 	b.record(log, out)
 	defer b.settled.Add(1)
 	if out.Outcome == OutcomeRetried {
-		b.settle(it.msg, log, nakWithDelay(out.RetryIn))
+		b.settle(it, log, nakWithDelay(out.RetryIn))
 		return
 	}
-	b.settle(it.msg, log, ack)
+	b.settle(it, log, ack)
 }
 
 // record hands out to the Recorder. A Recorder that panics is logged and otherwise
@@ -155,8 +201,14 @@ func nakWithDelay(d time.Duration) settlement {
 
 // settle acks or naks. If that fails the connection is gone; the server redelivers the
 // message after AckWait, and the dedup layers make the second pass harmless.
-func (b *Bridge) settle(m jetstream.Msg, log zerolog.Logger, s settlement) {
-	if err := s(m); err != nil {
+func (b *Bridge) settle(it item, log zerolog.Logger, s settlement) {
+	var err error
+	if it.hold != nil {
+		err = b.held.settle(it.hold, s)
+	} else {
+		err = s(it.msg)
+	}
+	if err != nil {
 		log.Warn().Err(err).Msg("Could not settle message; it will be redelivered after AckWait")
 	}
 }
@@ -176,7 +228,8 @@ func isPermanent(err error) bool {
 
 // retryDelay backs off with the number of deliveries: 1s, 2s, 4s ... up to 30s. A
 // signal waiting for its workflow retries every second or two; a route's own limit says
-// when to come back.
+// when to come back. Temporal throttling (ResourceExhausted) starts at 2s and doubles up
+// to 30s, plus up to half again at random, so a burst of NAKs does not come back at once.
 func retryDelay(delivered uint64, err error) time.Duration {
 	var sd slowDown
 	if errors.As(err, &sd) {
@@ -184,6 +237,11 @@ func retryDelay(delivered uint64, err error) time.Duration {
 	}
 	if errors.Is(err, errTargetMissing) {
 		return min(time.Duration(delivered)*time.Second, 5*time.Second)
+	}
+	var exhausted *serviceerror.ResourceExhausted
+	if errors.As(err, &exhausted) {
+		d := min(2*time.Second<<min(max(delivered, 1)-1, 4), 30*time.Second)
+		return d + rand.N(d/2)
 	}
 	d := time.Second << min(delivered-1, 5)
 	return min(d, 30*time.Second)

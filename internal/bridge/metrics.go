@@ -14,6 +14,8 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	dlFailed  *prometheus.CounterVec
 	dlTrimmed *prometheus.CounterVec
+	extended  prometheus.Counter
+	exhausted *prometheus.CounterVec
 }
 
 // NewMetrics registers the bridge's metrics with reg (nil: not registered).
@@ -36,14 +38,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowbridge_bridge_dead_letters_truncated_total",
 			Help: "Dead letters stored truncated (Flowbridge-Truncated) because the whole would not fit the server's max_payload or EVENTS_DLQ refused it, by event type.",
 		}, []string{"type"}),
+		extended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_ack_extensions_total",
+			Help: "InProgress sent for events held longer than half of AckWait (queued in a lane or waiting for Temporal), so the stream does not redeliver them meanwhile.",
+		}),
+		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_retries_exhausted_total",
+			Help: "Events dead-lettered because a transient failure outlasted their route's max_retry_age or max_attempts (else BRIDGE_MAX_RETRY_AGE, BRIDGE_MAX_ATTEMPTS), by event type and route.",
+		}, []string{"type", "route"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed)
+		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted)
 	}
 	return m
 }
 
 func (m *Metrics) count(typ, outcome string) { m.events.WithLabelValues(typ, outcome).Inc() }
+
+func (m *Metrics) ackExtended() { m.extended.Inc() }
+
+func (m *Metrics) retryExhausted(typ, route string) { m.exhausted.WithLabelValues(typ, route).Inc() }
 
 func (m *Metrics) deadLetterFailed(typ string) { m.dlFailed.WithLabelValues(typ).Inc() }
 

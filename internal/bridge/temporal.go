@@ -122,6 +122,13 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 			WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
 		})
+		var closed *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &closed) {
+			// The id's last run is closed and the route's reuse policy forbids another:
+			// the signal has nowhere to go, now or on any retry.
+			return applied{}, permanent(fmt.Errorf("signal-with-start %s to %s: workflow %s is closed and the route's id_reuse_policy %s forbids a new run, so the signal cannot be delivered (Temporal: %s)",
+				d.Signal, d.WorkflowID, d.WorkflowID, reuseName(d.ReusePolicy), closed.Message))
+		}
 		if err != nil {
 			return applied{}, classify(fmt.Errorf("signal-with-start %s %s: %w", d.WorkflowType, d.WorkflowID, err))
 		}
@@ -160,6 +167,19 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		return applied{status: statusDone}, nil
 	}
 	return applied{}, permanent(fmt.Errorf("route %s: unknown action %q", d.Route, d.Action))
+}
+
+// reuseName spells a reuse policy as the routes file does.
+func reuseName(p enumspb.WorkflowIdReusePolicy) string {
+	switch p {
+	case enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE:
+		return "allow_duplicate"
+	case enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY:
+		return "allow_duplicate_failed_only"
+	case enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, enumspb.WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED:
+		return "reject_duplicate"
+	}
+	return p.String()
 }
 
 func (b *Bridge) taskQueue(d routing.Decision) string {

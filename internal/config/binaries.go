@@ -25,6 +25,12 @@ type Bridge struct {
 	// SignalWait is how long an event that signals a workflow which does not exist yet
 	// (email.verified before user.signedup) is redelivered before it is dead-lettered.
 	SignalWait time.Duration
+	// MaxRetryAge and MaxAttempts bound the retries of an event that keeps failing
+	// transiently, for routes that set no limit of their own: past MaxRetryAge since it was
+	// stored, or at its MaxAttempts-th delivery (0: no limit on attempts), it is
+	// dead-lettered as "retries exhausted".
+	MaxRetryAge time.Duration
+	MaxAttempts int
 	// AckWait is how long an event taken by a bridge that went silent waits before the
 	// stream redelivers it.
 	AckWait time.Duration
@@ -101,6 +107,8 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
 	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 32, "events routed to Temporal at once", &errs)
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
+	durationVar(fs, &c.MaxRetryAge, "max-retry-age", "BRIDGE_MAX_RETRY_AGE", env, 24*time.Hour, "dead-letter an event still failing this long after it was stored (routes may set their own)", &errs)
+	intVar(fs, &c.MaxAttempts, "max-attempts", "BRIDGE_MAX_ATTEMPTS", env, 0, "dead-letter an event failing on this delivery; 0: no limit (routes may set their own)", &errs)
 	durationVar(fs, &c.AckWait, "ack-wait", "BRIDGE_ACK_WAIT", env, 30*time.Second, "redeliver an event held by a silent bridge after this long", &errs)
 	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
 	durationVar(fs, &c.LedgerRetention, "ledger-retention", "LEDGER_RETENTION", env, 7*24*time.Hour, "how long the event ledger keeps an event", &errs)
@@ -150,6 +158,12 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	}
 	if c.SignalWait <= 0 {
 		errs = append(errs, invalid("BRIDGE_SIGNAL_WAIT", "must be positive"))
+	}
+	if c.MaxRetryAge <= 0 {
+		errs = append(errs, invalid("BRIDGE_MAX_RETRY_AGE", "must be positive"))
+	}
+	if c.MaxAttempts < 0 {
+		errs = append(errs, invalid("BRIDGE_MAX_ATTEMPTS", "must not be negative (0: no limit on attempts)"))
 	}
 	if c.AckWait < time.Second {
 		errs = append(errs, invalid("BRIDGE_ACK_WAIT", "must be at least 1s"))

@@ -21,8 +21,12 @@ const DefaultFile = "default routes"
 type fileSpec struct {
 	// Unmatched is what happens to an event no route takes: "ignore" (acked and counted;
 	// the default) or "dead_letter".
-	Unmatched string      `yaml:"unmatched"`
-	Routes    []routeSpec `yaml:"routes"`
+	Unmatched string `yaml:"unmatched"`
+	// MaxRetryAge and MaxAttempts are the defaults of the routes' own (0: the bridge's,
+	// BRIDGE_MAX_RETRY_AGE and BRIDGE_MAX_ATTEMPTS).
+	MaxRetryAge duration    `yaml:"max_retry_age"`
+	MaxAttempts int         `yaml:"max_attempts"`
+	Routes      []routeSpec `yaml:"routes"`
 }
 
 // routeSpec is one route as written; docs/routes.md describes every field.
@@ -49,6 +53,12 @@ type routeSpec struct {
 
 	RateLimit   *rateLimitSpec   `yaml:"rate_limit"`
 	Concurrency *concurrencySpec `yaml:"concurrency"`
+
+	// MaxRetryAge and MaxAttempts bound how long (since the event was stored) and how many
+	// deliveries a transient failure is retried before the event is dead-lettered as
+	// "retries exhausted". 0: the file's default, else the bridge's.
+	MaxRetryAge duration `yaml:"max_retry_age"`
+	MaxAttempts int      `yaml:"max_attempts"`
 
 	line int
 }
@@ -136,6 +146,12 @@ func compileFile(spec fileSpec, name string) (*Table, error) {
 	if len(spec.Routes) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no routes", name))
 	}
+	if spec.MaxRetryAge < 0 {
+		errs = append(errs, fmt.Errorf("%s: max_retry_age must not be negative (0 or unset: BRIDGE_MAX_RETRY_AGE)", name))
+	}
+	if spec.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("%s: max_attempts must not be negative (0 or unset: BRIDGE_MAX_ATTEMPTS)", name))
+	}
 	seen := map[string]int{}
 	for _, rs := range spec.Routes {
 		if prev, dup := seen[rs.Name]; dup && rs.Name != "" {
@@ -147,10 +163,28 @@ func compileFile(spec fileSpec, name string) (*Table, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if r.maxRetryAge == 0 {
+			r.maxRetryAge = time.Duration(spec.MaxRetryAge)
+		}
+		if r.maxAttempts == 0 {
+			r.maxAttempts = spec.MaxAttempts
+		}
 		t.routes = append(t.routes, r)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// RetryLimits returns how long and how many deliveries the named route retries a
+// transient failure: its own max_retry_age and max_attempts, else the file's. 0 means
+// neither says, and the bridge's own limit applies.
+func (t *Table) RetryLimits(route string) (maxAge time.Duration, maxAttempts int) {
+	for _, r := range t.routes {
+		if r.name == route {
+			return r.maxRetryAge, r.maxAttempts
+		}
+	}
+	return 0, 0
 }

@@ -45,6 +45,9 @@ type route struct {
 	limiter          *rate.Limiter
 	concurrencyKey   *template.Template
 	concurrencyLimit int
+
+	maxRetryAge time.Duration // 0: the file's, else the bridge's
+	maxAttempts int           // 0: the file's, else the bridge's
 }
 
 func (r *route) where() string { return r.loc + ": route " + r.name }
@@ -84,7 +87,8 @@ var knownWorkflows = map[string]bool{
 // prefixed with loc and the route's name.
 func compileRoute(rs routeSpec, loc string) (*route, error) {
 	r := &route{name: rs.Name, loc: loc, action: rs.Action, workflow: rs.Workflow, patterns: rs.Events,
-		runTimeout: time.Duration(rs.RunTimeout), execTimeout: time.Duration(rs.ExecutionTimeout)}
+		runTimeout: time.Duration(rs.RunTimeout), execTimeout: time.Duration(rs.ExecutionTimeout),
+		maxRetryAge: time.Duration(rs.MaxRetryAge), maxAttempts: rs.MaxAttempts}
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
@@ -190,6 +194,9 @@ func compileRoute(rs routeSpec, loc string) (*route, error) {
 	}
 	if rs.RunTimeout < 0 || rs.ExecutionTimeout < 0 {
 		fail("timeouts must not be negative")
+	}
+	if rs.MaxRetryAge < 0 || rs.MaxAttempts < 0 {
+		fail("max_retry_age and max_attempts must not be negative (0 or unset: the file's default, else the bridge's)")
 	}
 	if rl := rs.RateLimit; rl != nil {
 		if rl.PerSecond <= 0 {
