@@ -91,7 +91,7 @@ func (b *Bridge) eventLog(it item, meta *jetstream.MsgMetadata, d *routing.Decis
 }
 
 // eventFields adds eventLog's fields to one line. e is nil when its level is off.
-func eventFields(e *zerolog.Event, it item, meta *jetstream.MsgMetadata, d routing.Decision) *zerolog.Event {
+func eventFields(e *zerolog.Event, it item, meta *jetstream.MsgMetadata, d *routing.Decision) *zerolog.Event {
 	if e == nil {
 		return nil
 	}
@@ -128,7 +128,7 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 				out.Outcome = OutcomeDuplicate
 			}
 			out.Routes = append(out.Routes, rr)
-			eventFields(b.log.Debug(), it, meta, d).Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).
+			eventFields(b.log.Debug(), it, meta, &d).Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).
 				Str("result", res.status).Msg("Routed event")
 		case isPermanent(err):
 			rr.Result = "failed"
@@ -141,12 +141,12 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 			out.retry(meta, err)
 			switch {
 			case errors.Is(err, errTargetMissing) && meta.NumDelivered > 1:
-				eventFields(b.log.Debug(), it, meta, d).Dur("retry_in", out.RetryIn).Msg("Signal still waits for its workflow")
+				eventFields(b.log.Debug(), it, meta, &d).Dur("retry_in", out.RetryIn).Msg("Signal still waits for its workflow")
 			case errors.Is(err, errTargetMissing):
-				eventFields(b.log.Info(), it, meta, d).Dur("retry_in", out.RetryIn).Dur("wait_up_to", b.cfg.SignalWait).
+				eventFields(b.log.Info(), it, meta, &d).Dur("retry_in", out.RetryIn).Dur("wait_up_to", b.cfg.SignalWait).
 					Msg("Signal waits for its workflow to be started; retrying quietly until then")
 			default:
-				eventFields(b.log.Warn(), it, meta, d).Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
+				eventFields(b.log.Warn(), it, meta, &d).Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
 			}
 			return nil
 		}
