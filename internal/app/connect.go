@@ -130,14 +130,25 @@ func (c *natsConn) Alive(context.Context) error { return c.failure(c.Conn) }
 // (and report not-ready) while Temporal is down.
 func newTemporalClient(cfg config.Common, log zerolog.Logger) (client.Client, error) {
 	c, err := client.NewLazyClient(client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    temporalLogger(log),
+		HostPort:          cfg.TemporalAddress,
+		Namespace:         cfg.TemporalNamespace,
+		Logger:            temporalLogger(log),
+		ConnectionOptions: temporalConnection(cfg),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("Temporal client for %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
 	}
 	return c, nil
+}
+
+// temporalConnection applies TEMPORAL_GRPC_COMPRESSION. The SDK gzips every request (and
+// the server then gzips its reply) unless told otherwise; config.Validate has checked the
+// value.
+func temporalConnection(cfg config.Common) client.ConnectionOptions {
+	if cfg.TemporalGRPCCompression == "gzip" {
+		return client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionGzip{}}
+	}
+	return client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}
 }
 
 func temporalLogger(log zerolog.Logger) logging.Temporal {

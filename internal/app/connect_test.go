@@ -11,6 +11,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
@@ -112,4 +113,24 @@ func TestNATSConnectionClosedByUsIsNotAFailure(t *testing.T) {
 	require.NoError(t, nc.Watch(ctx), "Watch after our own Close")
 	require.NoError(t, ctx.Err(), "Watch returned because the connection closed, not at its deadline")
 	require.NoError(t, nc.Alive(ctx))
+}
+
+// TEMPORAL_GRPC_COMPRESSION picks the SDK's compression: none unless gzip is asked for
+// (the SDK itself would gzip every request).
+func TestTemporalConnectionCompression(t *testing.T) {
+	tests := []struct {
+		name string
+		mode string
+		want any
+	}{
+		{name: "none", mode: "none", want: &client.GrpcCompressionNone{}},
+		{name: "gzip", mode: "gzip", want: &client.GrpcCompressionGzip{}},
+		{name: "the default", mode: config.DefaultTemporalGRPCCompression, want: &client.GrpcCompressionNone{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := temporalConnection(config.Common{TemporalGRPCCompression: tt.mode}).GrpcCompression
+			require.Equal(t, tt.want, got, "got %T, want %T", got, tt.want)
+		})
+	}
 }

@@ -85,10 +85,11 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
 		tc, err = client.DialContext(ctx, client.Options{
-			HostPort:       cfg.TemporalAddress,
-			Namespace:      cfg.TemporalNamespace,
-			Logger:         temporalLogger(log),
-			MetricsHandler: web.Temporal,
+			HostPort:          cfg.TemporalAddress,
+			Namespace:         cfg.TemporalNamespace,
+			Logger:            temporalLogger(log),
+			MetricsHandler:    web.Temporal,
+			ConnectionOptions: temporalConnection(cfg.Common),
 		})
 		return err
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,25 +29,27 @@ type item struct {
 }
 
 // prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
-// it.err, so the event is dead-lettered.
+// it.err, so the event is dead-lettered (the dead letter's log line names the event). The
+// event's data is decoded once, for the schema and the routes alike.
 func (b *Bridge) prepare(msg jetstream.Msg) (it item) {
 	it = item{msg: msg, key: msg.Subject()}
-	defer catchPanic(b.log.With().Str(logging.FieldSubject, msg.Subject()).Logger(), &it.err)
+	defer catchPanic(b.log, &it.err)
 	ev, err := events.Decode(msg.Headers(), msg.Data())
 	if err != nil {
 		it.err = err
 		return it
 	}
 	it.ev = ev
-	if want := events.Subject(ev.Type()); msg.Subject() != want {
-		it.err = fmt.Errorf("%w: an event of type %s must be published on %s, not %s", events.ErrMalformed, ev.Type(), want, msg.Subject())
+	if sub := msg.Subject(); !strings.HasPrefix(sub, events.SubjectPrefix) || sub[len(events.SubjectPrefix):] != ev.Type() {
+		it.err = fmt.Errorf("%w: an event of type %s must be published on %s, not %s", events.ErrMalformed, ev.Type(), events.Subject(ev.Type()), sub)
 		return it
 	}
-	if err := b.schemas.Validate(ev); err != nil {
+	data := events.DecodeData(ev.Data())
+	if err := b.schemas.ValidateData(ev.Type(), data); err != nil {
 		it.err = err
 		return it
 	}
-	it.decisions, it.misses, it.err = b.routes.Decide(ev)
+	it.decisions, it.misses, it.err = b.routes.DecideData(ev, data)
 	for _, d := range it.decisions {
 		if d.WorkflowID != "" {
 			it.key = d.WorkflowID
@@ -71,30 +74,55 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		}
 		return
 	}
-	log := b.log.With().Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).
-		Str(logging.FieldSubject, it.msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
-		Uint64("delivered", meta.NumDelivered).Logger()
 	out := b.newOutcome(it, meta)
 	if it.err != nil {
-		b.deadLetter(ctx, it, meta, log, it.err, &out)
-	} else if panicked := b.route(ctx, it, meta, log, &out); panicked != nil {
-		b.deadLetter(ctx, it, meta, log, panicked, &out)
+		b.deadLetter(ctx, it, meta, b.eventLog(it, meta, nil), it.err, &out)
+	} else if panicked := b.route(ctx, it, meta, &out); panicked != nil {
+		b.deadLetter(ctx, it, meta, b.eventLog(it, meta, nil), panicked, &out)
 	}
-	b.finish(it, log, out, begin)
+	b.finish(it, meta, out, begin)
+}
+
+// eventLog is a logger whose lines name the event (and the decision d, if any). It is
+// built only for a line that will be written: most events are logged at debug, or not at
+// all, and a logger context per event costs allocations that nothing reads.
+func (b *Bridge) eventLog(it item, meta *jetstream.MsgMetadata, d *routing.Decision) zerolog.Logger {
+	c := b.log.With().Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).
+		Str(logging.FieldSubject, it.msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
+		Uint64("delivered", meta.NumDelivered)
+	if d != nil {
+		c = c.Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID)
+	}
+	return c.Logger()
+}
+
+// eventFields adds eventLog's fields to one line. e is nil when its level is off.
+func eventFields(e *zerolog.Event, it item, meta *jetstream.MsgMetadata, d *routing.Decision) *zerolog.Event {
+	if e == nil {
+		return nil
+	}
+	return e.Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).
+		Str(logging.FieldSubject, it.msg.Subject()).Uint64("stream_seq", meta.Sequence.Stream).
+		Uint64("delivered", meta.NumDelivered).Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID)
 }
 
 // route applies the event's decisions in order, stopping at the first that fails, and
 // says in out what happened. It returns the error of a panic it recovered from.
-func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata, log zerolog.Logger, out *Outcome) (panicked error) {
-	defer catchPanic(log, &panicked)
+//
+// Routine lines (routed, ignored, a signal still waiting) are at debug; a signal that
+// starts waiting for its workflow logs once at info, on its first delivery; failures are
+// at warn and above.
+func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata, out *Outcome) (panicked error) {
+	defer catchPanic(b.log, &panicked)
 	if len(it.decisions) == 0 {
 		out.Outcome = OutcomeIgnored
-		log.Debug().Msg("No route takes this event type; acked")
+		if e := b.log.Debug(); e != nil {
+			e.Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldEventType, it.ev.Type()).Msg("No route takes this event type; acked")
+		}
 		return nil
 	}
 	out.Outcome = OutcomeIgnored // until a route does something
 	for _, d := range it.decisions {
-		dlog := log.With().Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID).Logger()
 		res, err := b.apply(ctx, it.ev, d, meta)
 		rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, RunID: res.runID, Result: res.status}
 		switch {
@@ -106,17 +134,18 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 				out.Outcome = OutcomeDuplicate
 			}
 			out.Routes = append(out.Routes, rr)
-			dlog.Info().Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).Str("result", res.status).Msg("Routed event")
+			eventFields(b.log.Debug(), it, meta, &d).Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).
+				Str("result", res.status).Msg("Routed event")
 		case isPermanent(err):
 			rr.Result = "failed"
 			out.Routes = append(out.Routes, rr)
-			b.deadLetter(ctx, it, meta, dlog, err, out)
+			b.deadLetter(ctx, it, meta, b.eventLog(it, meta, &d), err, out)
 			return nil
 		default:
 			if exhausted := b.retriesExhausted(d, meta, err); exhausted != nil {
 				rr.Result = "failed"
 				out.Routes = append(out.Routes, rr)
-				if b.deadLetter(ctx, it, meta, dlog, exhausted, out); out.Outcome == OutcomeDeadLettered {
+				if b.deadLetter(ctx, it, meta, b.eventLog(it, meta, &d), exhausted, out); out.Outcome == OutcomeDeadLettered {
 					b.metrics.retryExhausted(b.metricType(it.ev.Type()), d.Route)
 				}
 				return nil
@@ -124,7 +153,15 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 			rr.Result = "retry"
 			out.Routes = append(out.Routes, rr)
 			out.retry(meta, err)
-			dlog.Warn().Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
+			switch {
+			case errors.Is(err, errTargetMissing) && meta.NumDelivered > 1:
+				eventFields(b.log.Debug(), it, meta, &d).Dur("retry_in", out.RetryIn).Msg("Signal still waits for its workflow")
+			case errors.Is(err, errTargetMissing):
+				eventFields(b.log.Info(), it, meta, &d).Dur("retry_in", out.RetryIn).Dur("wait_up_to", b.cfg.SignalWait).
+					Msg("Signal waits for its workflow to be started; retrying quietly until then")
+			default:
+				eventFields(b.log.Warn(), it, meta, &d).Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
+			}
 			return nil
 		}
 	}
@@ -164,7 +201,7 @@ func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadat
 }
 
 // finish records, counts and settles one delivery.
-func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Time) {
+func (b *Bridge) finish(it item, meta *jetstream.MsgMetadata, out Outcome, begin time.Time) {
 	typ := b.metricType(it.ev.Type())
 	b.metrics.count(typ, out.Outcome)
 	action := routing.Action("")
@@ -173,21 +210,21 @@ func (b *Bridge) finish(it item, log zerolog.Logger, out Outcome, begin time.Tim
 	}
 	b.metrics.observe(typ, action, begin)
 	out.SettledAt = time.Now()
-	b.record(log, out)
+	b.record(out)
 	defer b.settled.Add(1)
 	if out.Outcome == OutcomeRetried {
-		b.settle(it, log, nakWithDelay(out.RetryIn))
+		b.settle(it, meta, nakWithDelay(out.RetryIn))
 		return
 	}
-	b.settle(it, log, ack)
+	b.settle(it, meta, ack)
 }
 
 // record hands out to the Recorder. A Recorder that panics is logged and otherwise
 // ignored: the event's fate does not depend on the ledger, and it is settled once, as
 // decided.
-func (b *Bridge) record(log zerolog.Logger, out Outcome) {
+func (b *Bridge) record(out Outcome) {
 	var panicked error
-	defer catchPanic(log, &panicked)
+	defer catchPanic(b.log, &panicked)
 	b.recorder.Record(out)
 }
 
@@ -201,7 +238,7 @@ func nakWithDelay(d time.Duration) settlement {
 
 // settle acks or naks. If that fails the connection is gone; the server redelivers the
 // message after AckWait, and the dedup layers make the second pass harmless.
-func (b *Bridge) settle(it item, log zerolog.Logger, s settlement) {
+func (b *Bridge) settle(it item, meta *jetstream.MsgMetadata, s settlement) {
 	var err error
 	if it.hold != nil {
 		err = b.held.settle(it.hold, s)
@@ -209,6 +246,7 @@ func (b *Bridge) settle(it item, log zerolog.Logger, s settlement) {
 		err = s(it.msg)
 	}
 	if err != nil {
+		log := b.eventLog(it, meta, nil)
 		log.Warn().Err(err).Msg("Could not settle message; it will be redelivered after AckWait")
 	}
 }

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,11 +17,23 @@ type Metrics struct {
 	dlTrimmed *prometheus.CounterVec
 	extended  prometheus.Counter
 	exhausted *prometheus.CounterVec
+
+	// Children of events and latency by label values, so the hot path does not hash its
+	// labels into the vectors on every event. Bounded like the labels themselves: types
+	// are metricType's (schema types and "other"), outcomes and actions are constants.
+	mu       sync.RWMutex
+	counts   map[labels]prometheus.Counter
+	observes map[labels]prometheus.Observer
 }
+
+// labels are a child's label values: type and outcome, or type and action.
+type labels struct{ typ, second string }
 
 // NewMetrics registers the bridge's metrics with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		counts:   map[labels]prometheus.Counter{},
+		observes: map[labels]prometheus.Observer{},
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_events_total",
 			Help: "Events the bridge settled, by event type and outcome (routed, duplicate, ignored, dead_lettered, retried).",
@@ -53,7 +66,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) count(typ, outcome string) { m.events.WithLabelValues(typ, outcome).Inc() }
+func (m *Metrics) count(typ, outcome string) {
+	child(m, m.counts, m.events, labels{typ, outcome}).Inc()
+}
 
 func (m *Metrics) ackExtended() { m.extended.Inc() }
 
@@ -64,7 +79,25 @@ func (m *Metrics) deadLetterFailed(typ string) { m.dlFailed.WithLabelValues(typ)
 func (m *Metrics) deadLetterTruncated(typ string) { m.dlTrimmed.WithLabelValues(typ).Inc() }
 
 func (m *Metrics) observe(typ string, action routing.Action, begin time.Time) {
-	m.latency.WithLabelValues(typ, string(action)).Observe(time.Since(begin).Seconds())
+	child(m, m.observes, m.latency, labels{typ, string(action)}).Observe(time.Since(begin).Seconds())
+}
+
+// child returns vec's child for l from cache, creating it the first time.
+func child[T any](m *Metrics, cache map[labels]T, vec interface{ WithLabelValues(...string) T }, l labels) T {
+	m.mu.RLock()
+	c, ok := cache[l]
+	m.mu.RUnlock()
+	if ok {
+		return c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := cache[l]; ok {
+		return c
+	}
+	c = vec.WithLabelValues(l.typ, l.second)
+	cache[l] = c
+	return c
 }
 
 // metricType bounds the label's cardinality: types without a schema (anything a

@@ -26,6 +26,10 @@ const (
 	DefaultHTTPAddr          = "127.0.0.1:8080"
 	DefaultWorkerHTTPAddr    = "127.0.0.1:8081"
 	DefaultAdminAddr         = "127.0.0.1:9090"
+	// DefaultTemporalGRPCCompression is "none": measured on the 2-core dev box, gzip costs
+	// the client and the Temporal server CPU on every request and reply for messages a
+	// few hundred bytes long (docs/ARCHITECTURE.md, "What limits speed").
+	DefaultTemporalGRPCCompression = "none"
 )
 
 // ErrInvalid is wrapped by every validation error Load returns.
@@ -60,9 +64,12 @@ type Common struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	TaskQueue         string
-	DatabaseURL       string
-	LogLevel          string // trace, debug, info, warn, error
-	LogFormat         string // json or console
+	// TemporalGRPCCompression is how requests to Temporal are compressed: "none" or
+	// "gzip" (the SDK's own default, worth it only over a slow link).
+	TemporalGRPCCompression string
+	DatabaseURL             string
+	LogLevel                string // trace, debug, info, warn, error
+	LogFormat               string // json or console
 }
 
 func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
@@ -70,6 +77,8 @@ func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&c.TemporalAddress, "temporal-address", or(env("TEMPORAL_ADDRESS"), DefaultTemporalAddress), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", or(env("TEMPORAL_NAMESPACE"), DefaultTemporalNamespace), "Temporal namespace (TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.TaskQueue, "task-queue", or(env("TEMPORAL_TASK_QUEUE"), DefaultTaskQueue), "Temporal task queue (TEMPORAL_TASK_QUEUE)")
+	fs.StringVar(&c.TemporalGRPCCompression, "temporal-grpc-compression", or(env("TEMPORAL_GRPC_COMPRESSION"), DefaultTemporalGRPCCompression),
+		"gRPC compression toward Temporal: none or gzip (TEMPORAL_GRPC_COMPRESSION)")
 	c.DatabaseURL = or(env("DATABASE_URL"), DefaultDatabaseURL)
 	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
 	fs.StringVar(&c.LogLevel, "log-level", or(env("LOG_LEVEL"), "info"), "log level: trace, debug, info, warn, error (LOG_LEVEL)")
@@ -89,6 +98,9 @@ func (c *Common) validate() error {
 	}
 	if c.TaskQueue == "" {
 		errs = append(errs, invalid("TEMPORAL_TASK_QUEUE", "must not be empty"))
+	}
+	if c.TemporalGRPCCompression != "none" && c.TemporalGRPCCompression != "gzip" {
+		errs = append(errs, invalid("TEMPORAL_GRPC_COMPRESSION", fmt.Sprintf("%q is not none or gzip", c.TemporalGRPCCompression)))
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, invalid("DATABASE_URL", "must be a postgres:// URL"))

@@ -78,22 +78,29 @@ func (s *Schemas) Types() []string {
 // pointer with the reason ("/: missing property 'user_id'", "/amount: got string, want
 // integer").
 func (s *Schemas) Validate(ev Event) error {
-	sch, ok := s.byType[ev.Type()]
+	if !s.Has(ev.Type()) {
+		return nil
+	}
+	return s.ValidateData(ev.Type(), DecodeData(ev.Data()))
+}
+
+// ValidateData is Validate over data already decoded (DecodeData), so that the bridge
+// decodes an event's data once for validation and routing alike.
+func (s *Schemas) ValidateData(eventType string, data Data) error {
+	sch, ok := s.byType[eventType]
 	if !ok {
 		return nil
 	}
-	data := ev.Data()
-	if len(data) == 0 {
-		return fmt.Errorf("%w: %s has no data", ErrSchema, ev.Type())
+	if len(data.Raw) == 0 {
+		return fmt.Errorf("%w: %s has no data", ErrSchema, eventType)
 	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("%w: %s data is not JSON: %v", ErrSchema, ev.Type(), err)
+	if data.Err != nil {
+		return fmt.Errorf("%w: %s data is not JSON: %v", ErrSchema, eventType, data.Err)
 	}
-	err = sch.Validate(inst)
+	err := sch.Validate(data.Value)
 	var ve *jsonschema.ValidationError
 	if errors.As(err, &ve) {
-		return fmt.Errorf("%w: %s: %s", ErrSchema, ev.Type(), describe(ve))
+		return fmt.Errorf("%w: %s: %s", ErrSchema, eventType, describe(ve))
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"strings"
@@ -162,4 +163,50 @@ func TestLoadSchemasFromMapFS(t *testing.T) {
 	err = s.Validate(rawEvent("order.placed", []byte(`{}`)))
 	require.ErrorIs(t, err, events.ErrSchema)
 	require.Contains(t, err.Error(), "order_id")
+}
+
+// TestDecodeData: numbers stay exact, and what is not one JSON value says why.
+func TestDecodeData(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		want    any
+		wantErr string
+	}{
+		{name: "empty", raw: "", want: nil},
+		{name: "object with exact numbers", raw: `{"n": 12345678901234567890, "f": 1e6}`,
+			want: map[string]any{"n": json.Number("12345678901234567890"), "f": json.Number("1e6")}},
+		{name: "surrounding space", raw: " [1, \"a\"] \n", want: []any{json.Number("1"), "a"}},
+		{name: "not JSON", raw: "user_id=u-1", wantErr: "invalid character"},
+		{name: "two values", raw: `{} {}`, wantErr: "invalid character after top-level value"},
+		{name: "trailing garbage", raw: `{}x`, wantErr: "invalid character after top-level value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := events.DecodeData([]byte(tt.raw))
+			if tt.wantErr != "" {
+				require.Error(t, d.Err)
+				require.Contains(t, d.Err.Error(), tt.wantErr)
+				require.Nil(t, d.Value)
+				return
+			}
+			require.NoError(t, d.Err)
+			require.Equal(t, tt.want, d.Value, "got %v, want %v", d.Value, tt.want)
+		})
+	}
+}
+
+// TestValidateDataReadsTheDecodedValue: ValidateData validates the value it is given,
+// decoded once by the caller, and does not decode the bytes again.
+func TestValidateDataReadsTheDecodedValue(t *testing.T) {
+	s := loadSchemas(t)
+	raw := []byte(`{"user_id":"u-1","email":"u-1@example.com"}`)
+	require.NoError(t, s.ValidateData("user.signedup", events.DecodeData(raw)))
+	err := s.ValidateData("user.signedup", events.Data{Raw: raw, Value: map[string]any{"email": "u-1@example.com"}})
+	require.ErrorIs(t, err, events.ErrSchema)
+	require.Contains(t, err.Error(), "user_id")
+	err = s.ValidateData("user.signedup", events.Data{Raw: []byte("x"), Err: errors.New("invalid character 'x'")})
+	require.ErrorIs(t, err, events.ErrSchema)
+	require.Contains(t, err.Error(), "user.signedup data is not JSON: invalid character 'x'")
+	require.NoError(t, s.ValidateData("no.schema", events.Data{Raw: []byte("x"), Err: errors.New("x")}), "a type without a schema passes")
 }

@@ -1,17 +1,20 @@
 package routing
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/time/rate"
@@ -57,6 +60,7 @@ var celEnv = func() *cel.Env {
 		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("data", cel.DynType),
 		cel.CrossTypeNumericComparisons(true),
+		cel.CustomTypeAdapter(celAdapter{types.DefaultTypeAdapter}),
 		ext.Strings(), // lowerAscii, upperAscii, split, replace, ...
 	)
 	if err != nil {
@@ -64,6 +68,27 @@ var celEnv = func() *cel.Env {
 	}
 	return env
 }()
+
+// celAdapter hands event data decoded with json.Number (events.Data) to CEL: a number
+// is a double, as json.Unmarshal would have made it, and maps and lists keep this adapter
+// for what they hold.
+type celAdapter struct{ types.Adapter }
+
+func (a celAdapter) NativeToValue(v any) ref.Val {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return types.NewErr("data number %s: %v", v, err)
+		}
+		return types.Double(f)
+	case map[string]any:
+		return types.NewStringInterfaceMap(a, v)
+	case []any:
+		return types.NewDynamicList(a, v)
+	}
+	return a.Adapter.NativeToValue(v)
+}
 
 var templateFuncs = template.FuncMap{
 	"replace": func(old, new string, s any) string { return strings.ReplaceAll(fmt.Sprint(s), old, new) },
@@ -301,7 +326,7 @@ func (r *route) matches(in *input) (bool, string) {
 	if r.filter == nil {
 		return true, ""
 	}
-	out, _, err := r.filter.Eval(map[string]any{"event": in.celEvent, "data": in.celData})
+	out, _, err := r.filter.Eval(in.activation())
 	if err != nil {
 		return false, "filter error: " + err.Error()
 	}
@@ -369,7 +394,7 @@ func (r *route) decide(in *input) (Decision, error) {
 	case "map":
 		m := map[string]any{}
 		for k, prg := range r.inputMap {
-			out, _, err := prg.Eval(map[string]any{"event": in.celEvent, "data": in.celData})
+			out, _, err := prg.Eval(in.activation())
 			if err != nil {
 				return d, fmt.Errorf("input_map.%s: %v", k, err)
 			}

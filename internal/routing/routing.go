@@ -5,8 +5,6 @@
 package routing
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -115,6 +113,17 @@ func (t *Table) CheckSchemas(schemaTypes []string) error {
 // the routes whose types match but whose filters did not, why. No decision and no error
 // means the event is ignored. Errors wrap ErrUnroutable.
 func (t *Table) Decide(ev events.Event) ([]Decision, []Miss, error) {
+	return t.decide(ev, nil)
+}
+
+// DecideData is Decide over ev's data already decoded (events.DecodeData), so that the
+// bridge decodes an event's data once for validation and routing alike.
+func (t *Table) DecideData(ev events.Event, data events.Data) ([]Decision, []Miss, error) {
+	return t.decide(ev, &data)
+}
+
+// decide decodes ev's data itself when data is nil, and only if a route takes ev.
+func (t *Table) decide(ev events.Event, data *events.Data) ([]Decision, []Miss, error) {
 	var in *input
 	var decisions []Decision
 	var misses []Miss
@@ -123,8 +132,12 @@ func (t *Table) Decide(ev events.Event) ([]Decision, []Miss, error) {
 			continue
 		}
 		if in == nil {
+			if data == nil {
+				d := events.DecodeData(ev.Data())
+				data = &d
+			}
 			var err error
-			if in, err = newInput(ev); err != nil {
+			if in, err = newInput(ev, *data); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -153,51 +166,59 @@ func describeMisses(ms []Miss) string {
 	return b.String()
 }
 
-// input is an event as routes see it: the template data and the CEL activation.
+// input is an event as routes see it: the template data and, built on the first CEL
+// evaluation, the CEL activation. Both read the one decoded data.
 type input struct {
-	ev       events.Event
-	tmpl     map[string]any // .id .type .source .subject .time .data .ext
-	celEvent map[string]any
-	celData  any
+	ev   events.Event
+	data any            // events.Data.Value: json.Number numbers
+	tmpl map[string]any // .id .type .source .subject .time .data .ext
+	cel  map[string]any // event, data; nil until a filter or input_map runs
 }
 
-func newInput(ev events.Event) (*input, error) {
-	ext := map[string]any{}
-	for k, v := range ev.Extensions() {
+func newInput(ev events.Event, data events.Data) (*input, error) {
+	if data.Err != nil {
+		return nil, fmt.Errorf("%w: %s data is not JSON: %v", ErrUnroutable, ev.Type(), data.Err)
+	}
+	in := &input{ev: ev, data: data.Value}
+	exts := ev.Extensions()
+	in.tmpl = make(map[string]any, 8)
+	ext := make(map[string]any, len(exts))
+	for k, v := range exts {
 		ext[k] = fmt.Sprint(v)
 	}
-	attrs := map[string]any{
-		"id": ev.ID(), "type": ev.Type(), "source": ev.Source(), "subject": ev.Subject(),
-		"datacontenttype": ev.DataContentType(), "time": "",
-	}
-	if !ev.Time().IsZero() {
-		attrs["time"] = ev.Time().UTC().Format(time.RFC3339Nano)
-	}
-	in := &input{ev: ev, celEvent: map[string]any{}}
-	for k, v := range ext {
-		in.celEvent[k] = v
-	}
-	for k, v := range attrs {
-		in.celEvent[k] = v
-	}
-	var tmplData any
-	if data := ev.Data(); len(data) > 0 {
-		// Templates get exact numbers (json.Number: 1000000, not 1e+06); CEL gets JSON's
-		// native numbers, which it compares across int and double.
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&tmplData); err != nil {
-			return nil, fmt.Errorf("%w: %s data is not JSON: %v", ErrUnroutable, ev.Type(), err)
-		}
-		if err := json.Unmarshal(data, &in.celData); err != nil {
-			return nil, fmt.Errorf("%w: %s data is not JSON: %v", ErrUnroutable, ev.Type(), err)
-		}
-	}
-	in.tmpl = map[string]any{"data": tmplData, "ext": ext}
-	for k, v := range attrs {
-		in.tmpl[k] = v
-	}
+	in.tmpl["ext"] = ext
+	in.tmpl["data"] = data.Value // templates print json.Number exactly: 1000000, not 1e+06
+	addAttributes(in.tmpl, ev)
 	return in, nil
+}
+
+// addAttributes sets the event's context attributes in m.
+func addAttributes(m map[string]any, ev events.Event) {
+	m["id"], m["type"], m["source"], m["subject"] = ev.ID(), ev.Type(), ev.Source(), ev.Subject()
+	m["datacontenttype"], m["time"] = ev.DataContentType(), ""
+	if !ev.Time().IsZero() {
+		m["time"] = ev.Time().UTC().Format(time.RFC3339Nano)
+	}
+}
+
+// activation is what CEL programs evaluate over: event (the attributes and extensions)
+// and data. Data is the shared decoded value: celAdapter reads its json.Number numbers
+// as CEL doubles, as JSON's own numbers would be, so nothing is decoded or copied again.
+func (in *input) activation() map[string]any {
+	if in.cel == nil {
+		ext := in.tmpl["ext"].(map[string]any)
+		event := make(map[string]any, len(in.tmpl)+len(ext))
+		for k, v := range ext {
+			event[k] = v
+		}
+		for k, v := range in.tmpl {
+			if k != "data" && k != "ext" {
+				event[k] = v // the attributes, which win over an extension of the same name
+			}
+		}
+		in.cel = map[string]any{"event": event, "data": in.data}
+	}
+	return in.cel
 }
 
 // workflowEvent is the event as workflows receive it (input: event).
@@ -215,16 +236,21 @@ func (in *input) workflowEvent() workflows.Event {
 }
 
 // matchType reports whether event type t matches pattern p, with NATS subject semantics:
-// "*" matches one token, a final ">" one or more.
+// "*" matches one token, a final ">" one or more. It allocates nothing: it runs for every
+// route on every event.
 func matchType(p, t string) bool {
-	pt, tt := strings.Split(p, "."), strings.Split(t, ".")
-	for i, tok := range pt {
-		if tok == ">" {
-			return len(tt) > i
+	for {
+		ptok, prest, pmore := strings.Cut(p, ".")
+		ttok, trest, tmore := strings.Cut(t, ".")
+		if ptok == ">" {
+			return true // t has this token, and ">" takes it and the rest
 		}
-		if i >= len(tt) || (tok != "*" && tok != tt[i]) {
+		if ptok != "*" && ptok != ttok {
 			return false
 		}
+		if !pmore || !tmore {
+			return pmore == tmore
+		}
+		p, t = prest, trest
 	}
-	return len(pt) == len(tt)
 }

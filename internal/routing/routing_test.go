@@ -360,3 +360,80 @@ func TestLoadFile(t *testing.T) {
 	_, err = routing.LoadFile(filepath.Join(t.TempDir(), "missing.yaml"))
 	require.ErrorContains(t, err, "read routes file")
 }
+
+// TestCELReadsSharedData pins what CEL sees of the data now that it reads the one decoded
+// value (json.Number numbers) instead of a json.Unmarshal of its own: numbers are doubles
+// that compare with ints and doubles, nested maps and lists hold the same, and input_map
+// hands workflows float64s as before. Templates still print numbers exactly.
+func TestCELReadsSharedData(t *testing.T) {
+	data := `{"user_id":"u-1","n":1000000,"f":0.5,"neg":-3,"ok":true,"none":null,"tags":["a","b"],` +
+		`"items":[{"qty":2},{"qty":5}],"nested":{"deep":{"x":7}}}`
+	tests := []struct {
+		name   string
+		filter string
+		want   bool
+	}{
+		{name: "int literal", filter: "data.n == 1000000", want: true},
+		{name: "double literal", filter: "data.n > 999999.5", want: true},
+		{name: "fraction", filter: "data.f == 0.5 && data.f < 1", want: true},
+		{name: "negative", filter: "data.neg < 0 && data.neg == -3", want: true},
+		{name: "a number is a double", filter: "type(data.n) == double", want: true},
+		{name: "bool", filter: "data.ok", want: true},
+		{name: "null", filter: "data.none == null", want: true},
+		{name: "list of strings", filter: `"b" in data.tags && size(data.tags) == 2`, want: true},
+		{name: "numbers inside lists", filter: "data.items.exists(i, i.qty > 4) && data.items[0].qty == 2", want: true},
+		{name: "numbers inside maps", filter: "data.nested.deep.x == 7", want: true},
+		{name: "map equality across int and double", filter: `data.nested.deep == {"x": 7}`, want: true},
+		{name: "false", filter: "data.n < 10", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tbl := parse(t, `
+routes:
+  - name: r
+    events: [user.signedup]
+    filter: '`+tt.filter+`'
+    action: start
+    workflow: UserOnboarding
+    id: 'onboarding-{{ .data.user_id }}-{{ .data.n }}'
+    input: map
+    input_map: {n: 'data.n', items: 'data.items', f: 'data.f'}
+`)
+			ds, misses, err := tbl.Decide(event("user.signedup", data))
+			require.NoError(t, err)
+			if !tt.want {
+				require.Empty(t, ds)
+				require.Equal(t, []routing.Miss{{Route: "r", Reason: "filter is false"}}, misses)
+				return
+			}
+			require.Len(t, ds, 1, "misses: %v", misses)
+			require.Equal(t, "onboarding-u-1-1000000", ds[0].WorkflowID, "templates print numbers exactly")
+			want := map[string]any{"n": float64(1000000), "f": 0.5,
+				"items": []any{map[string]any{"qty": float64(2)}, map[string]any{"qty": float64(5)}}}
+			require.Equal(t, want, ds[0].Input, "got %v, want %v", ds[0].Input, want)
+		})
+	}
+}
+
+// TestDecideDataReadsTheDecodedValue: DecideData routes on the data it is given, decoded
+// once by the caller, and does not decode the bytes again.
+func TestDecideDataReadsTheDecodedValue(t *testing.T) {
+	tbl := parse(t, `
+routes:
+  - name: r
+    events: [user.signedup]
+    filter: 'data.plan == "pro"'
+    action: start
+    workflow: UserOnboarding
+    id: 'onboarding-{{ .data.user_id }}'
+`)
+	ev := event("user.signedup", `{"user_id":"from-bytes","plan":"free"}`)
+	decoded := events.Data{Raw: ev.Data(), Value: map[string]any{"user_id": "from-value", "plan": "pro"}}
+	ds, _, err := tbl.DecideData(ev, decoded)
+	require.NoError(t, err)
+	require.Equal(t, []brief{{"r", "start", "UserOnboarding", "onboarding-from-value", ""}}, briefs(ds))
+
+	_, _, err = tbl.DecideData(ev, events.Data{Raw: []byte("x"), Err: errors.New("invalid character 'x'")})
+	require.ErrorIs(t, err, routing.ErrUnroutable)
+	require.Contains(t, err.Error(), "user.signedup data is not JSON: invalid character 'x'")
+}
