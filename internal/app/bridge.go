@@ -131,6 +131,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		EventsTokens:  eventsTokens(cfg.EventsTokens),
 		EventsOpen:    cfg.EventsOpen,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
+		MaxInFlight:   cfg.MaxInFlight,
 	})
 	if err != nil {
 		return nil, err

@@ -56,6 +56,9 @@ type Bridge struct {
 	// MaxBodyBytes bounds an ingress request body (413 above it); MaxHeaderBytes its headers.
 	MaxBodyBytes   int64
 	MaxHeaderBytes int
+	// MaxInFlight caps the ingress requests served at once; beyond it a request is
+	// answered 503 with Retry-After (INGRESS_MAX_IN_FLIGHT).
+	MaxInFlight int
 }
 
 // Worker configures cmd/worker.
@@ -116,6 +119,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	var maxBody int
 	intVar(fs, &maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
 	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
+	intVar(fs, &c.MaxInFlight, "max-in-flight", "INGRESS_MAX_IN_FLIGHT", env, 1024, "ingress requests served at once; beyond it 503 with Retry-After", &errs)
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
 	c.StripeAPIKey = env("STRIPE_API_KEY")
 	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe API key the Stripe webhook looks up invoice payments with (STRIPE_API_KEY)")
@@ -146,6 +150,9 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxHeaderBytes < 1024 {
 		errs = append(errs, invalid("INGRESS_MAX_BODY_BYTES", "and INGRESS_MAX_HEADER_BYTES must be at least 1024"))
+	}
+	if c.MaxInFlight < 1 {
+		errs = append(errs, invalid("INGRESS_MAX_IN_FLIGHT", "must be at least 1"))
 	}
 	if c.LedgerRetention < time.Hour {
 		errs = append(errs, invalid("LEDGER_RETENTION", "must be at least 1h"))

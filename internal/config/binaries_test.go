@@ -29,6 +29,7 @@ func TestLoadBridgeDefaults(t *testing.T) {
 		DuplicateWindow: 10 * time.Minute,
 		MaxBodyBytes:    1 << 20,
 		MaxHeaderBytes:  64 << 10,
+		MaxInFlight:     1024,
 		LedgerRetention: 7 * 24 * time.Hour,
 		LedgerBuffer:    10000,
 		StripeAPIBase:   "https://api.stripe.com",
@@ -90,6 +91,7 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "env HTTP_ADDR", env: map[string]string{"HTTP_ADDR": ":9090"}, get: func(c config.Bridge) any { return c.HTTPAddr }, want: ":9090"},
 		{name: "env ADMIN_ADDR", env: map[string]string{"ADMIN_ADDR": "0.0.0.0:9090"}, get: func(c config.Bridge) any { return c.AdminAddr }, want: "0.0.0.0:9090"},
 		{name: "env BRIDGE_LANES", env: map[string]string{"BRIDGE_LANES": "8"}, get: func(c config.Bridge) any { return c.Lanes }, want: 8},
+		{name: "env INGRESS_MAX_IN_FLIGHT", env: map[string]string{"INGRESS_MAX_IN_FLIGHT": "64"}, get: func(c config.Bridge) any { return c.MaxInFlight }, want: 64},
 		{name: "env BRIDGE_SIGNAL_WAIT", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, get: func(c config.Bridge) any { return c.SignalWait }, want: 90 * time.Second},
 		{name: "env BRIDGE_MAX_RETRY_AGE", env: map[string]string{"BRIDGE_MAX_RETRY_AGE": "6h"}, get: func(c config.Bridge) any { return c.MaxRetryAge }, want: 6 * time.Hour},
 		{name: "default BRIDGE_MAX_RETRY_AGE", get: func(c config.Bridge) any { return c.MaxRetryAge }, want: 24 * time.Hour},
@@ -180,6 +182,7 @@ func TestLoadBridgeInvalid(t *testing.T) {
 		wantErr []string
 	}{
 		{name: "lanes 0", env: map[string]string{"BRIDGE_LANES": "0"}, wantErr: []string{"BRIDGE_LANES", "between 1 and 4096"}},
+		{name: "in-flight cap 0", env: map[string]string{"INGRESS_MAX_IN_FLIGHT": "0"}, wantErr: []string{"INGRESS_MAX_IN_FLIGHT", "at least 1"}},
 		{name: "lanes negative", env: map[string]string{"BRIDGE_LANES": "-3"}, wantErr: []string{"BRIDGE_LANES"}},
 		{name: "lanes too many", env: map[string]string{"BRIDGE_LANES": "4097"}, wantErr: []string{"BRIDGE_LANES"}},
 		{name: "lanes not a number", env: map[string]string{"BRIDGE_LANES": "many"}, wantErr: []string{"BRIDGE_LANES", `"many" is not a whole number`}},

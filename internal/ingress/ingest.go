@@ -30,6 +30,13 @@ const (
 // DefaultMaxBodyBytes is the request body limit when IngestConfig.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 1 << 20
 
+// DefaultMaxInFlight is the cap on ingest requests in flight when IngestConfig.MaxInFlight
+// is zero.
+const DefaultMaxInFlight = 1024
+
+// retryAfter is the Retry-After (seconds) of a request refused over MaxInFlight.
+const retryAfter = "1"
+
 // Publisher stores an event in the EVENTS stream. Publish must return only once the
 // stream has acknowledged the event, must be safe for concurrent use, and its errors
 // wrap events.ErrMalformed when the event itself is at fault (any other error is
@@ -73,6 +80,11 @@ type IngestConfig struct {
 	// MaxBodyBytes bounds a request body; a larger one is answered 413.
 	// Optional: defaults to DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+	// MaxInFlight caps the ingest requests being served at once, the three routes
+	// together; one more is answered 503 with Retry-After before its body is read, so that
+	// a burst cannot hold more than MaxInFlight bodies in memory nor queue without bound
+	// behind the stream. Optional: defaults to DefaultMaxInFlight (1024).
+	MaxInFlight int
 	// Now is the clock stamped on webhook events that carry no time of their own.
 	// Optional: defaults to time.Now.
 	Now func() time.Time
@@ -91,6 +103,7 @@ type Ingest struct {
 
 	stripeAPI *stripeAPI // nil without StripeAPIKey
 	auth      eventsAuth
+	inFlight  chan struct{} // a slot per request being served, MaxInFlight in all
 }
 
 // NewIngest returns the ingest routes, publishing through pub and validating event data
@@ -106,6 +119,12 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if cfg.MaxInFlight < 0 {
+		return nil, fmt.Errorf("ingress: MaxInFlight %d is negative: use 0 for the default (%d)", cfg.MaxInFlight, DefaultMaxInFlight)
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -115,11 +134,12 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 	}
 	cfg.EventsTokens = nil // kept only as digests, in auth
 	in := &Ingest{
-		auth:    auth,
-		pub:     pub,
-		schemas: schemas,
-		cfg:     cfg,
-		log:     log.With().Str("component", "ingress").Logger(),
+		auth:     auth,
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
+		pub:      pub,
+		schemas:  schemas,
+		cfg:      cfg,
+		log:      log.With().Str("component", "ingress").Logger(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_ingress_requests_total",
 			Help: "HTTP ingress requests (webhooks and CloudEvents), by route and status code.",
@@ -161,12 +181,20 @@ func (in *Ingest) Mount(m Mux) {
 	m.Handle("POST "+RouteEvents, in.handler(RouteEvents, in.cloudEvents))
 }
 
-// handler adapts a route to net/http: it bounds the body, writes the answer as JSON,
-// counts it and logs it.
+// handler adapts a route to net/http: it caps the requests in flight, bounds the body,
+// writes the answer as JSON, counts it and logs it.
 func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, in.cfg.MaxBodyBytes)
-		a := h(r)
+		var a answer
+		select {
+		case in.inFlight <- struct{}{}:
+			a = in.serve(w, r, h)
+		default:
+			// Refused before the body is read: an overloaded ingress spends nothing on it.
+			w.Header().Set("Retry-After", retryAfter)
+			a = refusef(http.StatusServiceUnavailable,
+				"the ingress is serving %d requests, its limit (INGRESS_MAX_IN_FLIGHT): retry after %s s; nothing of this request was published", cap(in.inFlight), retryAfter)
+		}
 		in.requests.WithLabelValues(route, strconv.Itoa(a.status)).Inc()
 		ev := in.log.Debug()
 		switch {
@@ -184,6 +212,13 @@ func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Han
 		ev.Str(logging.FieldRoute, route).Int("status", a.status).Msg("Ingress request answered")
 		writeJSON(w, a.status, a.body)
 	})
+}
+
+// serve runs h on r, its body bounded, and frees r's in-flight slot.
+func (in *Ingest) serve(w http.ResponseWriter, r *http.Request, h func(r *http.Request) answer) answer {
+	defer func() { <-in.inFlight }()
+	r.Body = http.MaxBytesReader(w, r.Body, in.cfg.MaxBodyBytes)
+	return h(r)
 }
 
 // readBody reads the whole (already bounded) request body.

@@ -157,6 +157,7 @@ func TestNewIngestValidates(t *testing.T) {
 		{name: "no publisher", schemas: sch, wantErr: "needs a publisher"},
 		{name: "no schemas", pub: pub, wantErr: "needs a publisher and the schemas"},
 		{name: "negative body limit", pub: pub, schemas: sch, cfg: ingress.IngestConfig{MaxBodyBytes: -1}, wantErr: "MaxBodyBytes -1 is negative"},
+		{name: "negative in-flight cap", pub: pub, schemas: sch, cfg: ingress.IngestConfig{MaxInFlight: -1}, wantErr: "MaxInFlight -1 is negative"},
 		{name: "defaults", pub: pub, schemas: sch},
 	}
 	for _, tt := range tests {
