@@ -1,6 +1,7 @@
 package events_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -194,4 +195,83 @@ func TestPublisherWithoutStreamIsTransient(t *testing.T) {
 	require.Error(t, err)
 	require.False(t, errors.Is(err, events.ErrMalformed), "got %v, want a transient error (not ErrMalformed)", err)
 	require.Contains(t, err.Error(), "publish events.user.signedup id "+id)
+}
+
+// TestPublisherConcurrentPublishesEachAcked: many publishes at once share the async
+// window; each that returns nil is stored at the sequence it reports, under its own id,
+// and one the stream refuses (here: over the stream's message size) fails alone without
+// failing the others.
+func TestPublisherConcurrentPublishesEachAcked(t *testing.T) {
+	const total, every = 300, 10 // every 10th event is too large for the stream
+	n := testenv.StartNATS(t)
+	ctx := testCtx(t)
+	s, err := n.JS.CreateStream(ctx, jetstream.StreamConfig{Name: events.Stream, Subjects: []string{events.StreamSubjects}, MaxMsgSize: 2048})
+	require.NoError(t, err)
+	pub := events.NewPublisher(n.JS)
+
+	type outcome struct {
+		id  string
+		res events.PublishResult
+		err error
+	}
+	out := make(chan outcome, total)
+	for i := range total {
+		id := testenv.ID("ev-")
+		data := map[string]any{"user_id": "u", "note": ""}
+		if i%every == 0 {
+			data["note"] = strings.Repeat("x", 4096)
+		}
+		ev := newEvent(t, id, "user.signedup", "/signup", data)
+		go func() {
+			res, err := pub.Publish(ctx, ev)
+			out <- outcome{id: id, res: res, err: err}
+		}()
+	}
+	seqs := map[uint64]string{}
+	var failed int
+	for range total {
+		o := <-out
+		if o.err != nil {
+			failed++
+			require.False(t, errors.Is(o.err, events.ErrMalformed), "got %v, want a transient error", o.err)
+			require.Contains(t, o.err.Error(), "id "+o.id)
+			continue
+		}
+		require.NotContains(t, seqs, o.res.Sequence, "two publishes acked at one sequence")
+		seqs[o.res.Sequence] = o.id
+	}
+	require.Equal(t, total/every, failed, "failed publishes: got %d, want the %d oversized ones", failed, total/every)
+	require.Equal(t, uint64(len(seqs)), streamMsgs(t, s), "stream holds %d events, want the %d acked", streamMsgs(t, s), len(seqs))
+	for seq, id := range seqs {
+		raw, err := s.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		require.Equal(t, id, raw.Header.Get(events.HeaderMsgID), "message at sequence %d: got id %s, want %s", seq, raw.Header.Get(events.HeaderMsgID), id)
+	}
+}
+
+// TestPublisherContextEnds: a publish whose context has ended sends nothing; one whose
+// context ends while it awaits its ack (here a subscriber that never answers stands where
+// the stream would) fails with the context's error rather than waiting on.
+func TestPublisherContextEnds(t *testing.T) {
+	n, s := startStreams(t)
+	pub := events.NewPublisher(n.JS)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	_, err := pub.Publish(ctx, newEvent(t, testenv.ID("ev-"), "user.signedup", "/signup", map[string]any{"user_id": "u-1"}))
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, n.Conn.Flush())
+	require.Zero(t, streamMsgs(t, s), "a publish with an ended context was stored")
+
+	require.NoError(t, n.JS.DeleteStream(testCtx(t), events.Stream))
+	sub, err := n.Conn.SubscribeSync(events.StreamSubjects) // takes the publish, never acks it
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	require.NoError(t, n.Conn.Flush())
+	ctx, cancel = context.WithTimeout(testCtx(t), 300*time.Millisecond)
+	defer cancel()
+	_, err = pub.Publish(ctx, newEvent(t, testenv.ID("ev-"), "user.signedup", "/signup", map[string]any{"user_id": "u-1"}))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "waiting for the stream's ack")
+	_, err = sub.NextMsg(5 * time.Second)
+	require.NoError(t, err, "the publish was not sent")
 }
