@@ -17,6 +17,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/memlimit"
 )
 
 func main() {
@@ -44,5 +45,6 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	memlimit.Apply(os.Getenv, log)
 	return app.RunBridge(ctx, cfg, log)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/memlimit"
 	"github.com/flowbridge/flowbridge/internal/version"
 )
 
@@ -47,5 +48,6 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	memlimit.Apply(os.Getenv, log)
 	return app.RunWorker(ctx, cfg, log)
 }
