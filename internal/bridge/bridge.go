@@ -173,7 +173,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 		it.hold = hold
 		lanes[laneOf(it.key, len(lanes))].push(it)
 	},
-		jetstream.PullMaxMessages(b.cfg.Lanes*4),
+		// Bounded in bytes as well as count: a burst of large events cannot fill memory.
+		// The limit is per pull request and must exceed the largest message, or delivery
+		// stalls: 8 MiB, or twice the server's max_payload when that is larger.
+		jetstream.PullMaxMessagesWithBytesLimit(b.cfg.Lanes*4, max(8<<20, 2*b.maxPayload())),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			b.log.Warn().Err(err).Msg("consume: NATS reported a problem; the client retries")
 		}),
