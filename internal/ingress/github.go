@@ -39,25 +39,37 @@ func (in *Ingest) github(r *http.Request) answer {
 	if event == "ping" {
 		return answer{status: http.StatusOK, body: map[string]string{"status": "pong: the webhook reaches flowbridge; nothing published"}}
 	}
-	var envelope struct {
-		Repository struct {
-			FullName string `json:"full_name"`
-		} `json:"repository"`
+	// The body is decoded once: a push for its fields (the repository among them), any
+	// other event for its repository only.
+	var push githubPush
+	var repo string
+	var err error
+	if event == "push" {
+		err = json.Unmarshal(body, &push)
+		repo = push.Repository.FullName
+	} else {
+		var envelope struct {
+			Repository struct {
+				FullName string `json:"full_name"`
+			} `json:"repository"`
+		}
+		err = json.Unmarshal(body, &envelope)
+		repo = envelope.Repository.FullName
 	}
-	if err := json.Unmarshal(body, &envelope); err != nil {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case event == "push" && errors.As(err, &typeErr) && typeErr.Field != "": // an object, with a field of the wrong type
+		return refuse(http.StatusBadRequest, failure{Error: "GitHub push delivery " + delivery + ": " + err.Error(), ID: delivery})
+	case err != nil:
 		return refusef(http.StatusBadRequest, "GitHub %s delivery %s is not a JSON object: %v", event, delivery, err)
 	}
 	source := "/github"
-	if envelope.Repository.FullName != "" {
-		source += "/" + envelope.Repository.FullName
+	if repo != "" {
+		source += "/" + repo
 	}
 	typ, data := "github."+event, body
 	if event == "push" {
-		pushed, ok, err := branchPush(body)
-		if err != nil {
-			return refuse(http.StatusBadRequest, failure{Error: "GitHub push delivery " + delivery + ": " + err.Error(), ID: delivery})
-		}
-		if ok {
+		if pushed, ok := push.branchPush(); ok {
 			typ = typeBlueprintPushed
 			data, _ = json.Marshal(pushed) // cannot fail: strings only
 		}
@@ -100,29 +112,28 @@ type blueprintPushed struct {
 	Message    string `json:"message,omitempty"`
 }
 
+// githubPush is what the webhook reads of a push delivery.
+type githubPush struct {
+	Ref        string `json:"ref"`
+	After      string `json:"after"`
+	Deleted    bool   `json:"deleted"`
+	Repository struct {
+		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
+	} `json:"repository"`
+	Pusher struct {
+		Name string `json:"name"`
+	} `json:"pusher"`
+	HeadCommit *struct {
+		Message string `json:"message"`
+	} `json:"head_commit"` // null when the push deletes the branch
+}
+
 // branchPush reads a push delivery. ok is false for a push that deploys nothing: a tag,
 // or a branch deletion (which GitHub marks with deleted, and an all-zero after).
-func branchPush(body []byte) (p blueprintPushed, ok bool, err error) {
-	var push struct {
-		Ref        string `json:"ref"`
-		After      string `json:"after"`
-		Deleted    bool   `json:"deleted"`
-		Repository struct {
-			FullName string `json:"full_name"`
-			CloneURL string `json:"clone_url"`
-		} `json:"repository"`
-		Pusher struct {
-			Name string `json:"name"`
-		} `json:"pusher"`
-		HeadCommit *struct {
-			Message string `json:"message"`
-		} `json:"head_commit"` // null when the push deletes the branch
-	}
-	if err := json.Unmarshal(body, &push); err != nil {
-		return p, false, err
-	}
+func (push *githubPush) branchPush() (p blueprintPushed, ok bool) {
 	if !strings.HasPrefix(push.Ref, "refs/heads/") || push.Deleted || strings.Trim(push.After, "0") == "" {
-		return p, false, nil
+		return p, false
 	}
 	p = blueprintPushed{
 		Repository: push.Repository.FullName,
@@ -134,5 +145,5 @@ func branchPush(body []byte) (p blueprintPushed, ok bool, err error) {
 	if push.HeadCommit != nil {
 		p.Message = push.HeadCommit.Message
 	}
-	return p, true, nil
+	return p, true
 }

@@ -197,6 +197,22 @@ func TestGitHubRefusals(t *testing.T) {
 			wantError:  "content type to application/json",
 		},
 		{
+			name:       "push not an object",
+			secrets:    []string{githubSecret},
+			header:     githubDelivery("push", "delivery-1", githubSecret, []byte(`[1]`)),
+			body:       []byte(`[1]`),
+			wantStatus: http.StatusBadRequest,
+			wantError:  "GitHub push delivery delivery-1 is not a JSON object",
+		},
+		{
+			name:       "push with a field of the wrong type",
+			secrets:    []string{githubSecret},
+			header:     githubDelivery("push", "delivery-1", githubSecret, []byte(`{"ref":5}`)),
+			body:       []byte(`{"ref":5}`),
+			wantStatus: http.StatusBadRequest,
+			wantError:  "GitHub push delivery delivery-1: json: cannot unmarshal number",
+		},
+		{
 			name:       "no delivery id",
 			secrets:    []string{githubSecret},
 			header:     signed(func(h http.Header) { h.Del("X-Github-Delivery") }),
