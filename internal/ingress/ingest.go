@@ -186,11 +186,15 @@ func (in *Ingest) Mount(m Mux) {
 func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var a answer
+		overloaded := false
 		select {
 		case in.inFlight <- struct{}{}:
 			a = in.serve(w, r, h)
 		default:
 			// Refused before the body is read: an overloaded ingress spends nothing on it.
+			// Counted, and logged at debug only: a burst would log a line per request when
+			// the ingress can least afford it.
+			overloaded = true
 			w.Header().Set("Retry-After", retryAfter)
 			a = refusef(http.StatusServiceUnavailable,
 				"the ingress is serving %d requests, its limit (INGRESS_MAX_IN_FLIGHT): retry after %s s; nothing of this request was published", cap(in.inFlight), retryAfter)
@@ -200,7 +204,7 @@ func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Han
 		switch {
 		case a.cause != nil:
 			ev = in.log.Error().Err(a.cause)
-		case a.status >= 400:
+		case a.status >= 400 && !overloaded:
 			ev = in.log.Warn()
 		}
 		switch body := a.body.(type) {
