@@ -24,16 +24,21 @@ func CheckPattern(p string) error {
 	return nil
 }
 
-// MatchType reports whether event type t matches pattern p (see CheckPattern).
+// MatchType reports whether event type t matches pattern p (see CheckPattern). It
+// allocates nothing: the bridge matches every event against every route's patterns.
 func MatchType(p, t string) bool {
-	pt, tt := strings.Split(p, "."), strings.Split(t, ".")
-	for i, tok := range pt {
-		if tok == ">" {
-			return len(tt) > i
+	for {
+		ptok, prest, pmore := strings.Cut(p, ".")
+		ttok, trest, tmore := strings.Cut(t, ".")
+		if ptok == ">" {
+			return true // t has this token, and ">" takes it and the rest
 		}
-		if i >= len(tt) || (tok != "*" && tok != tt[i]) {
+		if ptok != "*" && ptok != ttok {
 			return false
 		}
+		if !pmore || !tmore {
+			return pmore == tmore
+		}
+		p, t = prest, trest
 	}
-	return len(pt) == len(tt)
 }

@@ -3,9 +3,11 @@ package routing
 import (
 	"strings"
 	"testing"
+
+	"github.com/flowbridge/flowbridge/internal/events"
 )
 
-// splitMatch is matchType as it was written first, with strings.Split: the reference the
+// splitMatch is events.MatchType as it was written first, with strings.Split: the reference the
 // allocation-free one must agree with.
 func splitMatch(p, t string) bool {
 	pt, tt := strings.Split(p, "."), strings.Split(t, ".")
@@ -25,8 +27,8 @@ func TestMatchType(t *testing.T) {
 	types := []string{"a", "b", "a.b", "a.c", "b.b", "a.b.c", "a.x.c", "a.b.c.d", "ab", "a.bc"}
 	for _, p := range patterns {
 		for _, typ := range types {
-			if got, want := matchType(p, typ), splitMatch(p, typ); got != want {
-				t.Errorf("matchType(%q, %q): got %v, want %v", p, typ, got, want)
+			if got, want := events.MatchType(p, typ), splitMatch(p, typ); got != want {
+				t.Errorf("events.MatchType(%q, %q): got %v, want %v", p, typ, got, want)
 			}
 		}
 	}
@@ -35,8 +37,8 @@ func TestMatchType(t *testing.T) {
 func FuzzMatchType(f *testing.F) {
 	f.Add("a.*.>", "a.b.c")
 	f.Fuzz(func(t *testing.T, p, typ string) {
-		if got, want := matchType(p, typ), splitMatch(p, typ); got != want {
-			t.Errorf("matchType(%q, %q): got %v, want %v", p, typ, got, want)
+		if got, want := events.MatchType(p, typ), splitMatch(p, typ); got != want {
+			t.Errorf("events.MatchType(%q, %q): got %v, want %v", p, typ, got, want)
 		}
 	})
 }

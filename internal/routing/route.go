@@ -313,7 +313,7 @@ func sortedKeys(m map[string]bool) []string {
 // takes reports whether the route takes events of type t.
 func (r *route) takes(t string) bool {
 	for _, p := range r.patterns {
-		if matchType(p, t) {
+		if events.MatchType(p, t) {
 			return true
 		}
 	}

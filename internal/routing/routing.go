@@ -96,7 +96,7 @@ func (t *Table) CheckSchemas(schemaTypes []string) error {
 		for _, p := range r.patterns {
 			found := false
 			for _, st := range schemaTypes {
-				if matchType(p, st) {
+				if events.MatchType(p, st) {
 					found = true
 					break
 				}
@@ -232,25 +232,5 @@ func (in *input) workflowEvent() workflows.Event {
 		Time:          ev.Time(),
 		CorrelationID: events.CorrelationID(ev),
 		Data:          ev.Data(),
-	}
-}
-
-// matchType reports whether event type t matches pattern p, with NATS subject semantics:
-// "*" matches one token, a final ">" one or more. It allocates nothing: it runs for every
-// route on every event.
-func matchType(p, t string) bool {
-	for {
-		ptok, prest, pmore := strings.Cut(p, ".")
-		ttok, trest, tmore := strings.Cut(t, ".")
-		if ptok == ">" {
-			return true // t has this token, and ">" takes it and the rest
-		}
-		if ptok != "*" && ptok != ttok {
-			return false
-		}
-		if !pmore || !tmore {
-			return pmore == tmore
-		}
-		p, t = prest, trest
 	}
 }
