@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Namespace, "namespace", d.Namespace, "Temporal namespace")
 	fs.StringVar(&cfg.TaskQueue, "task-queue", d.TaskQueue, "task queue of the bridge and of the direct starts")
 	fs.StringVar(&cfg.BridgeBin, "bridge-bin", d.BridgeBin, "the built bridge binary")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", d.DatabaseURL), "PostgreSQL of the bridge's ledger; a fresh schema of it is used (DATABASE_URL)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL of the bridge's ledger; a fresh schema of it is used (default: DATABASE_URL, else "+d.DatabaseURL+")")
 	fs.IntVar(&cfg.Backlog, "backlog", d.Backlog, "user.signedup events prefilled before the bridge starts")
 	fs.DurationVar(&cfg.DirectTime, "direct-time", d.DirectTime, "duration of each sweep level")
 	fs.DurationVar(&cfg.LatencyTime, "latency-time", d.LatencyTime, "duration of each side of the half-load latency measure")
@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string) error {
 			return nil
 		}
 		return err
+	}
+	if cfg.DatabaseURL == "" { // read here, not as the flag's default: -h must not print it
+		cfg.DatabaseURL = envOr("DATABASE_URL", d.DatabaseURL)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("flowbench takes flags only, got %q", fs.Arg(0))

@@ -73,7 +73,7 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*natsConn,
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w", cfg.NATSURL, err)
+		return nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w", config.RedactURLs(cfg.NATSURL), err)
 	}
 	c.Conn = nc
 	js, err := jetstream.New(nc)

@@ -123,7 +123,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
 		Interceptors: []interceptor.WorkerInterceptor{web.Activities},
 		OnFatalError: func(err error) {
-			web.Ready.Failed(err)
+			web.Ready.Failed(ops.Redact("the worker stopped for good (its log says why)", err))
 			fatal(fmt.Errorf("worker stopped: %w", err))
 		},
 	})

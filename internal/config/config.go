@@ -198,6 +198,23 @@ func (s secret) Set(v string) error {
 	return nil
 }
 
+// RedactURLs is a comma-separated list of server URLs with any password replaced by
+// "xxxxx" (a user name or token in the URL too): fit for an error or a log.
+func RedactURLs(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			u.User = url.User("xxxxx")
+			p = u.String()
+		} else if err != nil {
+			p = "(unparsable)"
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ",")
+}
+
 func redactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {

@@ -24,3 +24,15 @@ func TestSecretFlagsAreRedactedInUsage(t *testing.T) {
 	require.NotContains(t, out.String(), "sk_live_secret")
 	require.Equal(t, "postgres://app:hunter2@db:5432/flowbridge", c.DatabaseURL, "the value itself is kept")
 }
+
+func TestRedactURLs(t *testing.T) {
+	got := RedactURLs("nats://alice:s3cret@n1:4222, nats://tok3n@n2:4222,nats://n3:4222")
+	for _, secret := range []string{"alice", "s3cret", "tok3n"} {
+		if strings.Contains(got, secret) {
+			t.Fatalf("got %q, which shows %q", got, secret)
+		}
+	}
+	if !strings.Contains(got, "n1:4222") || !strings.Contains(got, "nats://n3:4222") {
+		t.Fatalf("got %q, want the hosts kept", got)
+	}
+}

@@ -68,7 +68,7 @@ func New(cfg Config, log zerolog.Logger) *Server {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index) // also serves each named profile
-	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	// No /debug/pprof/cmdline: the command line can hold secrets (-database-url, -stripe-api-key).
 	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	s.mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
