@@ -53,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"type"}),
 		extended: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_ack_extensions_total",
-			Help: "InProgress sent for events held longer than half of AckWait (queued in a lane or waiting for Temporal), so the stream does not redeliver them meanwhile.",
+			Help: "InProgress sent for events held a fifth of AckWait or longer (queued in a lane or waiting for Temporal), so the stream does not redeliver them meanwhile.",
 		}),
 		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_retries_exhausted_total",

@@ -80,6 +80,9 @@ func (in *Ingest) stripe(r *http.Request) answer {
 		if intent != "" {
 			paid.PaymentID = intent
 			ev.DataEncoded, _ = json.Marshal(paid)
+			if f := in.check(ev); f != nil { // the id came from Stripe's answer
+				return refuse(http.StatusBadRequest, *f)
+			}
 		}
 	}
 	return in.store(r.Context(), ev)

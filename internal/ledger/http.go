@@ -66,7 +66,7 @@ func (l *Ledger) Handler() http.Handler {
 		}
 		if err := CheckID(id); err != nil {
 			writeJSON(w, http.StatusBadRequest, errorBody{
-				Error: err.Error() + ": an event id is 1 to 256 printable characters (percent-encode it in the path)",
+				Error: err.Error() + ": an event id is 1 to 256 bytes of printable text (percent-encode it in the path)",
 				Field: "id", ID: ShowID(id),
 			})
 			return
