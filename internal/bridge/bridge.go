@@ -151,7 +151,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		go func(in *lane) {
 			defer wg.Done()
 			for it, ok := in.pop(); ok; it, ok = in.pop() {
-				b.handle(workCtx, it)
+				b.handleOrSurvive(workCtx, it)
 			}
 		}(lanes[i])
 	}
