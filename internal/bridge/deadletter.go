@@ -114,7 +114,7 @@ func newDeadLetter(it item, meta *jetstream.MsgMetadata, cause error) *nats.Msg 
 	// and the ack) from storing a second dead letter; an id that would not make a sane
 	// header is replaced by one just as deterministic.
 	id := events.HeaderValue(it.msg.Headers(), events.HeaderMsgID)
-	if id == "" || len(id) > maxDedupID || !printable(id) {
+	if events.CheckID(id) != nil { // the rule every event id keeps
 		id = fmt.Sprintf("%s-%d", events.Stream, meta.Sequence.Stream)
 	}
 	dl.Header.Set(events.HeaderMsgID, id)
