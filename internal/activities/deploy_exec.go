@@ -259,10 +259,19 @@ func commandEnv(t DeployTarget, sha, step, dir string, extra ...string) []string
 
 // gitEnv is the environment of git: what steps see, what git needs to reach a
 // repository, and only the https and ssh transports (not file://, ext:: or others, for
-// the URL, a redirect or a submodule alike).
+// the URL, a redirect or a submodule alike). git reads no system config and not
+// ~/.gitconfig: steps share the worker's HOME, and a step that wrote ~/.gitconfig (a
+// url.insteadOf to a repository off the allow-list, a core.sshCommand) would steer the
+// next deploy's git. A global config the operator gives (GIT_CONFIG_GLOBAL, e.g. a
+// credential helper, in a file steps cannot write) is still read.
 func gitEnv() []string {
 	env := lookupEnv(gitPassedEnv, lookupEnv(passedEnv, nil))
-	return append(env, "GIT_TERMINAL_PROMPT=0", "GIT_ALLOW_PROTOCOL=https:ssh")
+	global := os.Getenv("GIT_CONFIG_GLOBAL")
+	if global == "" {
+		global = os.DevNull
+	}
+	return append(env, "GIT_TERMINAL_PROMPT=0", "GIT_ALLOW_PROTOCOL=https:ssh",
+		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+global)
 }
 
 // workspace is the directory of deploy deployID under the workspace root.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -129,5 +130,32 @@ func TestOutputLines(t *testing.T) {
 	lines, tail := o.result()
 	if lines != 4 || len(tail[2]) > tailLineBytes+len("…") {
 		t.Fatalf("got %d lines, tail %q; want 4 lines, long ones cut", lines, tail)
+	}
+}
+
+// A step shares the worker's HOME and can write ~/.gitconfig there; the worker's git must
+// not read it (a url.insteadOf could send the next deploy's fetch off the allow-list).
+func TestGitIgnoresAGitconfigAStepWrote(t *testing.T) {
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[url \"https://evil.example/\"]\n\tinsteadOf = https://github.com/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	cmd := exec.Command("git", "config", "--get-regexp", `^url\.`)
+	cmd.Env = gitEnv()
+	out, err := cmd.Output()
+	if got := strings.TrimSpace(string(out)); got != "" {
+		t.Fatalf("git under gitEnv read the step's ~/.gitconfig: %q", got)
+	}
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) { // 1: no such key
+		t.Fatalf("git config: %v", err)
+	}
+	// And without gitEnv's settings git would have followed it: the test sees the hole.
+	cmd = exec.Command("git", "config", "--get-regexp", `^url\.`)
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1")
+	if out, _ := cmd.Output(); !strings.Contains(string(out), "evil.example") {
+		t.Fatalf("the planted ~/.gitconfig is not read even without gitEnv (%q): the test proves nothing", out)
 	}
 }
