@@ -48,7 +48,7 @@ func ParseEventsTokens(s string) ([]EventsToken, error) {
 				for _, p := range strings.Split(entry[j:], "|") {
 					p = strings.TrimSpace(p)
 					if err := events.CheckPattern(p); err != nil {
-						return nil, fmt.Errorf("entry %d: the part after '=' is not a list of event type patterns separated by '|' (user.>|email.verified); a token with '=' inside it is read as TOKEN=SCOPE", n)
+						return nil, fmt.Errorf("entry %d: scope (the part after '=') is not a list of event type patterns separated by '|' (user.>|email.verified); a token with '=' inside it is read as TOKEN=SCOPE", n)
 					}
 					t.Types = append(t.Types, p)
 				}
