@@ -62,7 +62,7 @@ func (in *Ingest) cloudEvents(r *http.Request) answer {
 				continue // check says what is wrong with it
 			}
 			if why := caller.refusal(ev.Type()); why != "" {
-				f := failure{Field: "type", ID: ev.ID(), Error: why}
+				f := failure{Field: "type", ID: shownID(ev.ID()), Error: why}
 				if batch {
 					f.Index = &i
 					f.Error = fmt.Sprintf("batch event %d: %s; nothing was published", i, why)

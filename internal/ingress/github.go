@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/flowbridge/flowbridge/internal/events"
 )
 
 const typeBlueprintPushed = "blueprint.pushed"
@@ -59,9 +61,9 @@ func (in *Ingest) github(r *http.Request) answer {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case event == "push" && errors.As(err, &typeErr) && typeErr.Field != "": // an object, with a field of the wrong type
-		return refuse(http.StatusBadRequest, failure{Error: "GitHub push delivery " + delivery + ": " + err.Error(), ID: delivery})
+		return refuse(http.StatusBadRequest, failure{Error: "GitHub push delivery " + events.Printable(delivery) + ": " + err.Error(), ID: shownID(delivery)})
 	case err != nil:
-		return refusef(http.StatusBadRequest, "GitHub %s delivery %s is not a JSON object: %v", event, delivery, err)
+		return refusef(http.StatusBadRequest, "GitHub %s delivery %s is not a JSON object: %v", events.Printable(event), events.Printable(delivery), err)
 	}
 	source := "/github"
 	if repo != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ingress"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
@@ -213,6 +214,16 @@ func TestGitHubRefusals(t *testing.T) {
 			wantError:  "GitHub push delivery delivery-1: json: cannot unmarshal number",
 		},
 		{
+			// The delivery id is unsigned: a refusal neither echoes it raw nor carries it
+			// as the event's id when it could not be one.
+			name:       "push with a field of the wrong type and a junk delivery id",
+			secrets:    []string{githubSecret},
+			header:     githubDelivery("push", "d\x1b[2J"+strings.Repeat("x", 300), githubSecret, []byte(`{"ref":5}`)),
+			body:       []byte(`{"ref":5}`),
+			wantStatus: http.StatusBadRequest,
+			wantError:  `GitHub push delivery d\x1b[2J`,
+		},
+		{
 			name:       "no delivery id",
 			secrets:    []string{githubSecret},
 			header:     signed(func(h http.Header) { h.Del("X-Github-Delivery") }),
@@ -231,6 +242,11 @@ func TestGitHubRefusals(t *testing.T) {
 			requireStatus(t, tt.wantStatus, res)
 			if tt.wantError != "" {
 				require.Contains(t, res.Body["error"], tt.wantError, "error: got %q, want it to contain %q", res.Body["error"], tt.wantError)
+			}
+			msg, _ := res.Body["error"].(string)
+			require.NotContains(t, msg, "\x1b", "a refusal echoed a raw control character")
+			if id, _ := res.Body["id"].(string); id != "" {
+				require.NoError(t, events.CheckID(id), "a refusal carries an id that is no event id")
 			}
 			w.requireNothingStored(res)
 		})

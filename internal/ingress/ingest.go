@@ -247,10 +247,7 @@ func readBody(r *http.Request) ([]byte, *answer) {
 // failure names the attribute at fault, and carries the event's id only when that id is
 // itself valid, so that a refusal never echoes a NUL or a kilobyte of junk.
 func (in *Ingest) check(ev events.Event) *failure {
-	f := &failure{}
-	if events.CheckID(ev.ID()) == nil {
-		f.ID = ev.ID()
-	}
+	f := &failure{ID: shownID(ev.ID())}
 	var ve cloudevents.ValidationError
 	var ae *events.AttributeError
 	switch err := ev.Validate(); {
@@ -333,6 +330,15 @@ func (in *Ingest) store(ctx context.Context, evs ...events.Event) answer {
 		}
 	}
 	return accepted(ids, dups)
+}
+
+// shownID is id when a refusal may echo it (a valid event id), else "": a refusal never
+// echoes a NUL or a kilobyte of junk.
+func shownID(id string) string {
+	if events.CheckID(id) == nil {
+		return id
+	}
+	return ""
 }
 
 // newEvent starts a CloudEvent for a webhook: spec 1.0, JSON data.
