@@ -137,6 +137,9 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 func (b *Bridge) Run(ctx context.Context) error {
 	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.Lanes*8, b.cfg.AckWait))
 	if err != nil {
+		if ctx.Err() != nil { // stopped while starting: a shutdown, not a failure
+			return nil
+		}
 		return fmt.Errorf("create consumer %s on %s: %w", b.cfg.Consumer, events.Stream, err)
 	}
 	// Work in flight must outlive ctx so shutdown can drain it; drainCtx bounds that.
