@@ -4,20 +4,22 @@
 // The guarantees come from the ack discipline (see outcome.go): a message is acked only
 // after Temporal accepted the call or after its dead letter was stored; a transient
 // failure is NAKed with a delay and redelivered; nothing is acked on a path that could
-// lose the event. Events aimed at one workflow id share a lane, so one bridge applies
-// them in stream order; lanes run in parallel. A message waiting in a lane or for
-// Temporal is kept from redelivery with InProgress (see held.go).
+// lose the event. Events for one workflow id run one at a time, in stream order; events
+// for different ids run in parallel, as many as the adaptive limit allows (sched.go,
+// limiter.go). A message waiting for its turn or for Temporal is kept from redelivery with
+// InProgress (held.go); a signal whose workflow does not exist yet waits in
+// EVENTS_WAITING, outside the stream's ack-pending window (waiting.go).
 package bridge
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -31,8 +33,9 @@ type Config struct {
 	TaskQueue string
 	// Namespace is the Temporal namespace. Optional: defaults to "default".
 	Namespace string
-	// Lanes is how many events are handed to Temporal at once. Optional: defaults to 32,
-	// near the point where a single Temporal server gives its best throughput.
+	// Lanes is the most Temporal calls in flight at once: a ceiling for the adaptive limit,
+	// which finds Temporal's best concurrency by itself (limiter.go). Optional: defaults
+	// to 256; nobody should need to set it.
 	Lanes int
 	// SignalWait is how long a signal for a workflow that does not exist yet is retried
 	// before the event is dead-lettered. Optional: defaults to 10m.
@@ -68,7 +71,7 @@ func (c *Config) defaults() error {
 		c.Namespace = "default"
 	}
 	if c.Lanes == 0 {
-		c.Lanes = 32
+		c.Lanes = 256
 	}
 	if c.Lanes < 0 {
 		return fmt.Errorf("bridge: Lanes %d must be positive", c.Lanes)
@@ -110,6 +113,9 @@ type Bridge struct {
 	recorder Recorder
 	limits   *limits
 	held     *held
+	lim      *limiter
+	inflight atomic.Int64  // Temporal calls in flight
+	waiting  *waitingRoom  // nil without EVENTS_WAITING
 	log      zerolog.Logger
 	// taken and settled count messages handed to the bridge and acked or NAKed by it.
 	taken, settled atomic.Int64
@@ -128,77 +134,73 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), held: newHeld(), log: log, cfg: cfg}, nil
+	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), held: newHeld(), lim: newLimiter(cfg.Lanes), log: log, cfg: cfg}, nil
 }
 
-// Run consumes the durable consumer until ctx is cancelled, then stops fetching, lets
-// every event already taken finish (up to DrainTimeout) and returns. Events it did not
-// finish are redelivered to another replica after the consumer's AckWait.
+// Run consumes the durable consumers (EVENTS' and EVENTS_WAITING's) until ctx is
+// cancelled, then stops fetching, lets every event already taken finish (up to
+// DrainTimeout) and returns. Events it did not finish are redelivered to another replica
+// after the consumer's AckWait.
+//
+// It takes from the stream only what it can start soon (pull, sched.waitRoom), so the rest
+// stays on the server, pending for whichever replica has room.
 func (b *Bridge) Run(ctx context.Context) error {
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.Lanes*8, b.cfg.AckWait))
+	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.AckWait))
 	if err != nil {
 		if ctx.Err() != nil { // stopped while starting: a shutdown, not a failure
 			return nil
 		}
 		return fmt.Errorf("create consumer %s on %s: %w", b.cfg.Consumer, events.Stream, err)
 	}
+	wcons, err := b.openWaitingRoom(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	// Work in flight must outlive ctx so shutdown can drain it; drainCtx bounds that.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	s := newSched(b.lim, func(j job) { b.handleOrSurvive(workCtx, j.it) })
 
-	lanes := make([]*lane, b.cfg.Lanes)
-	var wg sync.WaitGroup
-	for i := range lanes {
-		lanes[i] = newLane()
-		wg.Add(1)
-		go func(in *lane) {
-			defer wg.Done()
-			for it, ok := in.pop(); ok; it, ok = in.pop() {
-				b.handleOrSurvive(workCtx, it)
-			}
-		}(lanes[i])
-	}
 	// The keeper outlives ctx with the work it keeps: until drained, or until the drain
 	// times out and the unfinished events are left to redelivery.
-	keeperDone := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(2)
 	go func() {
-		defer close(keeperDone)
+		defer bg.Done()
 		b.held.keep(workCtx, b.cfg.AckWait, b.metrics.ackExtended, func(err error) {
 			b.log.Debug().Err(err).Msg("Could not extend a held message's ack deadline")
 		})
 	}()
-	defer func() { cancelWork(); <-keeperDone }()
-
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		b.taken.Add(1)
-		hold := b.held.add(msg)
-		it := b.prepare(msg)
-		it.hold = hold
-		lanes[laneOf(it.key, len(lanes))].push(it)
-	},
-		// Bounded in bytes as well as count: a burst of large events cannot fill memory.
-		// The limit is per pull request and must exceed the largest message, or delivery
-		// stalls: 8 MiB, or twice the server's max_payload when that is larger.
-		jetstream.PullMaxMessagesWithBytesLimit(b.cfg.Lanes*4, max(8<<20, 2*b.maxPayload())),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			b.log.Warn().Err(err).Msg("consume: NATS reported a problem; the client retries")
-		}),
-	)
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", b.cfg.Consumer, err)
+	go func() { defer bg.Done(); b.gauge(workCtx) }()
+	if wcons != nil {
+		bg.Add(1)
+		go func() { defer bg.Done(); b.sampleWaiting(workCtx, wcons, 2*time.Second) }()
 	}
-	b.log.Info().Str("consumer", b.cfg.Consumer).Int("lanes", b.cfg.Lanes).Msg("Bridge consuming")
+	defer func() { cancelWork(); bg.Wait() }()
+
+	// Bounded in bytes as well as count: a burst of large events cannot fill memory. A
+	// pull must admit the largest message, or delivery stalls: 8 MiB, or twice the
+	// server's max_payload when that is larger.
+	maxBytes := max(8<<20, 2*b.maxPayload())
+	var pulling sync.WaitGroup
+	pulling.Add(1)
+	go func() { defer pulling.Done(); b.pull(ctx, cons, s, false, b.prepare, maxBytes) }()
+	if wcons != nil {
+		pulling.Add(1)
+		go func() { defer pulling.Done(); b.pull(ctx, wcons, s, true, b.prepareParked, maxBytes) }()
+	}
+	b.log.Info().Str("consumer", b.cfg.Consumer).Int("max_in_flight", b.cfg.Lanes).Bool("waiting_room", wcons != nil).Msg("Bridge consuming")
 
 	<-ctx.Done()
 	b.log.Info().Msg("Bridge draining in-flight events")
-	cc.Drain()
 	drained := make(chan struct{})
 	go func() {
-		<-cc.Closed()
-		for _, l := range lanes {
-			l.close()
-		}
-		wg.Wait()
+		pulling.Wait() // the last pull ends within pullWait; what it brought is handled
+		s.close()
+		<-s.idle
 		close(drained)
 	}()
 	select {
@@ -215,8 +217,88 @@ func (b *Bridge) Run(ctx context.Context) error {
 	return nil
 }
 
-func laneOf(key string, n int) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
+// pullWait is how long one pull waits on the server for messages it has room for. Each
+// message arrives as soon as it is there; a pull ends when its count is reached or after
+// this, and a stopping bridge waits for its last pull to end.
+const pullWait = time.Second
+
+// pull takes messages from cons, as many as the scheduler has room for, until ctx ends.
+// Every message it takes is held (InProgress keeps it from redelivery) and scheduled at
+// once: none waits unheld in a client buffer, so however slow Temporal gets, no delivery
+// passes AckWait while the bridge is alive. What there is no room for stays on the server.
+func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, low bool, prepare func(jetstream.Msg) item, maxBytes int) {
+	failures := 0
+	for ctx.Err() == nil {
+		n := s.waitRoom(ctx, low)
+		if n == 0 {
+			return
+		}
+		batch, err := cons.Fetch(min(n, maxPullBatch), jetstream.FetchMaxWait(pullWait), jetstream.FetchMaxBytes(maxBytes))
+		if err == nil {
+			for msg := range batch.Messages() {
+				b.taken.Add(1)
+				hold := b.held.add(msg)
+				it := prepare(msg)
+				it.hold = hold
+				s.push(job{key: it.key, low: low, it: it})
+			}
+			err = batch.Error()
+		}
+		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			failures = 0
+			continue
+		}
+		failures++
+		b.log.Warn().Err(err).Str("consumer", consumerName(cons)).Msg("Pull from the stream failed; trying again")
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(failures)*200*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+// maxPullBatch bounds one pull's count (the scheduler's room bounds it too).
+const maxPullBatch = 256
+
+func consumerName(c jetstream.Consumer) string {
+	if info := c.CachedInfo(); info != nil {
+		return info.Name
+	}
+	return ""
+}
+
+// openWaitingRoom finds EVENTS_WAITING and creates or updates its consumer. Without the
+// stream (an operator who created EVENTS and EVENTS_DLQ only) the bridge runs without a
+// waiting room: waiting signals are retried on EVENTS, and it says so.
+func (b *Bridge) openWaitingRoom(ctx context.Context) (jetstream.Consumer, error) {
+	ws, err := b.js.Stream(ctx, events.WaitingStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		b.log.Warn().Msg("Stream EVENTS_WAITING does not exist: signals that wait for their workflow are retried on EVENTS, inside its ack-pending window (create the stream: deploy/nats)")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", events.WaitingStream, err)
+	}
+	wcons, err := b.js.CreateOrUpdateConsumer(ctx, events.WaitingStream, events.WaitingConsumerConfig(b.cfg.AckWait))
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s on %s: %w", events.WaitingConsumer, events.WaitingStream, err)
+	}
+	b.waiting = &waitingRoom{stream: ws}
+	b.waiting.maybe.Store(true) // until the sampler has looked
+	return wcons, nil
+}
+
+// gauge keeps the concurrency gauges current until ctx ends.
+func (b *Bridge) gauge(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			b.metrics.limit.Set(float64(b.lim.Limit()))
+			b.metrics.inflight.Set(float64(b.inflight.Load()))
+		}
+	}
 }

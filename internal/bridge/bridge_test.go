@@ -191,19 +191,20 @@ func TestBadEventsAreDeadLettered(t *testing.T) {
 	}
 }
 
-// email.verified that overtakes user.signedup is retried until the workflow exists, then
-// delivered: onboarding completes.
+// email.verified that overtakes user.signedup is parked in EVENTS_WAITING (acked on
+// EVENTS) until the workflow exists, then delivered: onboarding completes.
 func TestSignalBeforeStartIsNotLost(t *testing.T) {
 	h := newHarness(t)
 	h.startWorker(workflows.OnboardingConfig{})
 	rb := h.startBridge(h.temporal, bridge.Config{})
 	user := testenv.ID("u-")
 	h.publishBinary(newEvent(t, testenv.ID("evt-"), "email.verified", map[string]string{"user_id": user}))
-	testenv.Eventually(t, 10*time.Second, func() bool { return rb.count(t, "retried") >= 1 }, "the early signal was not retried")
+	testenv.Eventually(t, 10*time.Second, func() bool { return rb.count(t, "waiting") >= 1 }, "the early signal was not parked")
 	early := rb.recorder.all()[0]
-	require.Equal(t, bridge.OutcomeRetried, early.Outcome)
+	require.Equal(t, bridge.OutcomeWaiting, early.Outcome)
 	require.Contains(t, early.Error, "does not exist yet")
-	require.Positive(t, early.RetryIn)
+	require.Equal(t, "waiting", early.Routes[0].Result)
+	h.consumerSettled(10 * time.Second) // acked on EVENTS: it holds no slot there while it waits
 
 	h.publishBinary(newEvent(t, testenv.ID("evt-"), "user.signedup", map[string]string{"user_id": user, "email": user + "@example.com"}))
 	h.waitExists("onboarding-" + user)
@@ -231,6 +232,8 @@ func TestUndeliverableSignalsAreDeadLettered(t *testing.T) {
 	h.publishBinary(newEvent(t, testenv.ID("evt-"), "email.verified", map[string]string{"user_id": closed}))
 
 	h.consumerSettled(20 * time.Second)
+	// The one that never gets a workflow waits in EVENTS_WAITING until SignalWait is up.
+	testenv.Eventually(t, 20*time.Second, func() bool { return len(h.dlq()) == 2 }, "want both signals dead-lettered")
 	reasons := map[string]string{}
 	for _, m := range h.dlq() {
 		require.Equal(t, "dlq.events.email.verified", m.Subject)

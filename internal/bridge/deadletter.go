@@ -108,7 +108,14 @@ func newDeadLetter(it item, meta *jetstream.MsgMetadata, cause error) *nats.Msg 
 		dl.Header[k] = append([]string(nil), vs...)
 	}
 	dl.Header.Set(events.HeaderError, oneLine(cause.Error()))
-	dl.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
+	seq := meta.Sequence.Stream
+	if it.parked != nil && it.parked.seq != 0 { // back from EVENTS_WAITING: its place on EVENTS
+		seq = it.parked.seq
+	}
+	dl.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(seq, 10))
+	dl.Header.Del(headerWaitingRoute)
+	dl.Header.Del(headerWaitingSince)
+	dl.Header.Del(headerOriginalSubject)
 	dl.Header.Set(events.HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	// The original's Nats-Msg-Id keeps a redelivery (after a crash between this publish
 	// and the ack) from storing a second dead letter; an id that would not make a sane

@@ -17,15 +17,16 @@ import (
 	"github.com/flowbridge/flowbridge/internal/routing"
 )
 
-// item is a message with what the bridge made of it before it reached its lane.
+// item is a message with what the bridge made of it before it was scheduled.
 type item struct {
 	msg       jetstream.Msg
 	ev        events.Event
 	decisions []routing.Decision
 	misses    []routing.Miss // routes whose types matched but filters did not
 	err       error          // a permanent problem: the event is dead-lettered
-	key       string         // lane key: the target workflow id, else the subject
+	key       string         // scheduling key: the target workflow id, else the subject
 	hold      *heldMsg       // kept from redelivery until settled; nil outside Run
+	parked    *parked        // a signal back from EVENTS_WAITING; nil for EVENTS
 }
 
 // prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
@@ -122,8 +123,9 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 		return nil
 	}
 	out.Outcome = OutcomeIgnored // until a route does something
+	since := it.storedAt(meta)
 	for _, d := range it.decisions {
-		res, err := b.apply(ctx, it.ev, d, meta)
+		res, err := b.apply(ctx, it.ev, d, since)
 		rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, RunID: res.runID, Result: res.status}
 		switch {
 		case err == nil:
@@ -136,13 +138,28 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 			out.Routes = append(out.Routes, rr)
 			eventFields(b.log.Debug(), it, meta, &d).Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).
 				Str("result", res.status).Msg("Routed event")
+			if d.Action == routing.Start || d.Action == routing.SignalWithStart {
+				b.wake(ctx, d.WorkflowID) // signals parked for it go next, before its later events
+			}
+		case errors.Is(err, errTargetMissing) && it.parked == nil && b.waiting != nil:
+			if perr := b.park(ctx, it, meta, d); perr != nil {
+				b.retryLater(it, meta, d, rr, perr, out)
+				return nil
+			}
+			b.metrics.parked.Inc()
+			rr.Result = "waiting"
+			out.Routes = append(out.Routes, rr)
+			out.Outcome, out.Error = OutcomeWaiting, err.Error()
+			eventFields(b.log.Info(), it, meta, &d).Dur("wait_up_to", b.cfg.SignalWait).
+				Msg("Signal parked in EVENTS_WAITING until its workflow is started")
+			return nil
 		case isPermanent(err):
 			rr.Result = "failed"
 			out.Routes = append(out.Routes, rr)
 			b.deadLetter(ctx, it, meta, b.eventLog(it, meta, &d), err, out)
 			return nil
 		default:
-			if exhausted := b.retriesExhausted(d, meta, err); exhausted != nil {
+			if exhausted := b.retriesExhausted(d, meta, since, err); exhausted != nil {
 				rr.Result = "failed"
 				out.Routes = append(out.Routes, rr)
 				if b.deadLetter(ctx, it, meta, b.eventLog(it, meta, &d), exhausted, out); out.Outcome == OutcomeDeadLettered {
@@ -150,22 +167,32 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 				}
 				return nil
 			}
-			rr.Result = "retry"
-			out.Routes = append(out.Routes, rr)
-			out.retry(meta, err)
-			switch {
-			case errors.Is(err, errTargetMissing) && meta.NumDelivered > 1:
-				eventFields(b.log.Debug(), it, meta, &d).Dur("retry_in", out.RetryIn).Msg("Signal still waits for its workflow")
-			case errors.Is(err, errTargetMissing):
-				eventFields(b.log.Info(), it, meta, &d).Dur("retry_in", out.RetryIn).Dur("wait_up_to", b.cfg.SignalWait).
-					Msg("Signal waits for its workflow to be started; retrying quietly until then")
-			default:
-				eventFields(b.log.Warn(), it, meta, &d).Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
-			}
+			b.retryLater(it, meta, d, rr, err, out)
 			return nil
 		}
 	}
 	return nil
+}
+
+// retryLater marks the delivery for a NAK with a delay after decision d failed
+// transiently with err, and logs it: a signal still waiting for its workflow at debug
+// (it logged once when it started waiting), anything else at warn.
+func (b *Bridge) retryLater(it item, meta *jetstream.MsgMetadata, d routing.Decision, rr RouteResult, err error, out *Outcome) {
+	rr.Result = "retry"
+	out.Routes = append(out.Routes, rr)
+	out.retry(meta, err)
+	if it.parked != nil && errors.Is(err, errTargetMissing) {
+		out.RetryIn = parkedRetryDelay(meta.NumDelivered)
+	}
+	switch {
+	case errors.Is(err, errTargetMissing) && (meta.NumDelivered > 1 || it.parked != nil):
+		eventFields(b.log.Debug(), it, meta, &d).Dur("retry_in", out.RetryIn).Msg("Signal still waits for its workflow")
+	case errors.Is(err, errTargetMissing):
+		eventFields(b.log.Info(), it, meta, &d).Dur("retry_in", out.RetryIn).Dur("wait_up_to", b.cfg.SignalWait).
+			Msg("Signal waits for its workflow to be started; retrying quietly until then")
+	default:
+		eventFields(b.log.Warn(), it, meta, &d).Err(err).Dur("retry_in", out.RetryIn).Msg("Temporal did not take the event; will retry")
+	}
 }
 
 // retriesExhausted says, for a transient failure err of decision d, whether the event
@@ -174,7 +201,7 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 // (else BRIDGE_MAX_ATTEMPTS). It returns the dead letter's reason, or nil to retry. A
 // signal waiting for its workflow (bounded by BRIDGE_SIGNAL_WAIT) and an event held back
 // by its route's own rate or concurrency limit are waiting, not failing: never exhausted.
-func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadata, err error) error {
+func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadata, since time.Time, err error) error {
 	var sd slowDown
 	if errors.Is(err, errTargetMissing) || errors.As(err, &sd) {
 		return nil
@@ -187,7 +214,7 @@ func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadat
 	if maxAttempts == 0 {
 		maxAttempts, attemptsFrom = b.cfg.MaxAttempts, "BRIDGE_MAX_ATTEMPTS"
 	}
-	age := time.Since(meta.Timestamp)
+	age := time.Since(since)
 	var limit string
 	switch {
 	case maxAttempts > 0 && meta.NumDelivered >= uint64(maxAttempts):
@@ -216,6 +243,7 @@ func (b *Bridge) finish(it item, meta *jetstream.MsgMetadata, out Outcome, begin
 		b.settle(it, meta, nakWithDelay(out.RetryIn))
 		return
 	}
+	// Routed, ignored, dead-lettered, or parked in EVENTS_WAITING: done here.
 	b.settle(it, meta, ack)
 }
 

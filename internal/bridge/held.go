@@ -8,8 +8,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// held is every message the bridge has taken and not yet settled: queued in a lane or
-// being handled. Its keeper tells the server, every AckWait/4, that those held for a
+// held is every message the bridge has taken and not yet settled: waiting for its turn
+// or being handled. Its keeper tells the server, every AckWait/4, that those held for a
 // fifth of an AckWait or more are still being worked on (InProgress), so a message
 // queued behind slow Temporal calls is not redelivered while its first copy waits: none
 // goes longer than about half an AckWait unextended, and one settled within AckWait/5
@@ -88,62 +88,5 @@ func (h *held) keep(ctx context.Context, ackWait time.Duration, extended func(),
 			}
 			clear(batch)
 		}
-	}
-}
-
-// lane is a FIFO of items for one goroutine. Pushing never blocks, so the consumer's
-// callback takes every message the server sends at once and holds it (see held); how
-// many there are is bounded by the consumer's MaxAckPending, not by the lane.
-type lane struct {
-	mu     sync.Mutex
-	q      []item
-	closed bool
-	wake   chan struct{}
-}
-
-func newLane() *lane { return &lane{wake: make(chan struct{}, 1)} }
-
-func (l *lane) push(it item) {
-	l.mu.Lock()
-	l.q = append(l.q, it)
-	l.mu.Unlock()
-	l.signal()
-}
-
-// close lets pop return false once the queue is empty.
-func (l *lane) close() {
-	l.mu.Lock()
-	l.closed = true
-	l.mu.Unlock()
-	l.signal()
-}
-
-func (l *lane) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-// pop waits for the next item; false when the lane is closed and empty.
-func (l *lane) pop() (item, bool) {
-	for {
-		l.mu.Lock()
-		if len(l.q) > 0 {
-			it := l.q[0]
-			l.q[0] = item{}
-			l.q = l.q[1:]
-			if len(l.q) == 0 {
-				l.q = nil // let a grown backing array go
-			}
-			l.mu.Unlock()
-			return it, true
-		}
-		closed := l.closed
-		l.mu.Unlock()
-		if closed {
-			return item{}, false
-		}
-		<-l.wake
 	}
 }

@@ -65,7 +65,7 @@ func benchMessages(b *testing.B, n int) (*testenv.NATS, []jetstream.Msg) {
 			b.Fatal(err)
 		}
 	}
-	cfg := events.BridgeConsumerConfig("bench", -1, 10*time.Minute)
+	cfg := events.BridgeConsumerConfig("bench", 10*time.Minute)
 	cons, err := nt.JS.CreateOrUpdateConsumer(ctx, events.Stream, cfg)
 	if err != nil {
 		b.Fatal(err)

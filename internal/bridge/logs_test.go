@@ -84,17 +84,21 @@ func TestLogsAtProductionLevel(t *testing.T) {
 
 	testenv.Eventually(t, 20*time.Second, func() bool {
 		return len(rec.byEvent(signup.ID())) == 1 && len(rec.byEvent(early.ID())) >= 3
-	}, "want the signup routed and the early signal retried at least twice")
+	}, "want the signup routed, the early signal parked and retried from EVENTS_WAITING at least twice")
 	require.Equal(t, bridge.OutcomeRouted, rec.byEvent(signup.ID())[0].Outcome)
-	for _, o := range rec.byEvent(early.ID()) {
-		require.Equal(t, bridge.OutcomeRetried, o.Outcome, "the early signal waits")
+	for i, o := range rec.byEvent(early.ID()) {
+		want := bridge.OutcomeRetried // tried again from EVENTS_WAITING
+		if i == 0 {
+			want = bridge.OutcomeWaiting // parked
+		}
+		require.Equal(t, want, o.Outcome, "the early signal waits")
 	}
 
 	require.Empty(t, sink.about(t, signup.ID()), "a routed event writes no line at info")
 	got := sink.about(t, early.ID())
 	require.Len(t, got, 1, "a waiting signal logs once, got %v", got)
 	require.Equal(t, "info", got[0]["level"])
-	require.Contains(t, got[0]["message"], "Signal waits for its workflow")
+	require.Contains(t, got[0]["message"], "Signal parked in EVENTS_WAITING until its workflow is started")
 	require.Equal(t, "email-verified", got[0]["route"], "the line names the route")
 	require.EqualValues(t, 1, got[0]["delivered"], "on its first delivery")
 }

@@ -17,6 +17,10 @@ type Metrics struct {
 	dlTrimmed *prometheus.CounterVec
 	extended  prometheus.Counter
 	exhausted *prometheus.CounterVec
+	parked    prometheus.Counter
+	woken     prometheus.Counter
+	limit     prometheus.Gauge
+	inflight  prometheus.Gauge
 
 	// Children of events and latency by label values, so the hot path does not hash its
 	// labels into the vectors on every event. Bounded like the labels themselves: types
@@ -36,11 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		observes: map[labels]prometheus.Observer{},
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_events_total",
-			Help: "Events the bridge settled, by event type and outcome (routed, duplicate, ignored, dead_lettered, retried).",
+			Help: "Events the bridge settled, by event type and outcome (routed, duplicate, ignored, waiting, dead_lettered, retried).",
 		}, []string{"type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "flowbridge_bridge_handle_seconds",
-			Help:    "Time from taking an event off its lane to settling it, by event type and action.",
+			Help:    "Time from starting an event's handling to settling it, by event type and action.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}, []string{"type", "action"}),
 		dlFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,15 +57,31 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"type"}),
 		extended: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_ack_extensions_total",
-			Help: "InProgress sent for events held a fifth of AckWait or longer (queued in a lane or waiting for Temporal), so the stream does not redeliver them meanwhile.",
+			Help: "InProgress sent for events held a fifth of AckWait or longer (queued behind their workflow id or waiting for Temporal), so the stream does not redeliver them meanwhile.",
 		}),
 		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_retries_exhausted_total",
 			Help: "Events dead-lettered because a transient failure outlasted their route's max_retry_age or max_attempts (else BRIDGE_MAX_RETRY_AGE, BRIDGE_MAX_ATTEMPTS), by event type and route.",
 		}, []string{"type", "route"}),
+		parked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_signals_parked_total",
+			Help: "Signals whose workflow did not exist yet, parked in EVENTS_WAITING (outcome waiting) until it is started.",
+		}),
+		woken: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_signals_woken_total",
+			Help: "Parked signals delivered by the bridge that started their workflow, right after the start.",
+		}),
+		limit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowbridge_bridge_concurrency_limit",
+			Help: "Temporal calls the bridge allows in flight now: its adaptive limit (at most BRIDGE_LANES).",
+		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowbridge_bridge_temporal_calls_in_flight",
+			Help: "Temporal calls in flight now.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted)
+		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken, m.limit, m.inflight)
 	}
 	return m
 }

@@ -15,6 +15,7 @@ const (
 	OutcomeRouted       = "routed"        // Temporal took at least one start/signal/cancel
 	OutcomeDuplicate    = "duplicate"     // every route found its work already done
 	OutcomeIgnored      = "ignored"       // no route takes this event type
+	OutcomeWaiting      = "waiting"       // a signal parked in EVENTS_WAITING until its workflow exists
 	OutcomeDeadLettered = "dead_lettered" // stored on EVENTS_DLQ with the reason
 	OutcomeRetried      = "retried"       // NAKed; the stream redelivers it after RetryIn
 )
@@ -71,6 +72,12 @@ func (b *Bridge) newOutcome(it item, meta *jetstream.MsgMetadata) Outcome {
 		ReceivedAt: meta.Timestamp,
 		Unmatched:  it.misses,
 	}
+	if p := it.parked; p != nil {
+		// A delivery from EVENTS_WAITING: its subject and sequence are there (so the
+		// ledger counts it as an attempt of its own); the event was received when EVENTS
+		// stored it.
+		o.ReceivedAt = p.since
+	}
 	if it.ev.ID() != "" {
 		o.CorrelationID = events.CorrelationID(it.ev)
 	}
@@ -85,4 +92,13 @@ func (o *Outcome) retry(meta *jetstream.MsgMetadata, err error) {
 	o.Outcome = OutcomeRetried
 	o.Error = err.Error()
 	o.RetryIn = retryDelay(meta.NumDelivered, err)
+}
+
+// storedAt is when it's event was stored on EVENTS (BRIDGE_SIGNAL_WAIT and retry ages
+// count from there), also for a signal back from EVENTS_WAITING.
+func (it item) storedAt(meta *jetstream.MsgMetadata) time.Time {
+	if it.parked != nil {
+		return it.parked.since
+	}
+	return meta.Timestamp
 }

@@ -17,8 +17,6 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 )
@@ -69,8 +67,48 @@ var identity = func() string {
 	return fmt.Sprintf("flowbridge-bridge@%s/%d", host, os.Getpid())
 }()
 
-// apply performs one decision. Errors are permanent (isPermanent) or transient.
-func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision, meta *jetstream.MsgMetadata) (applied, error) {
+// throttleBudget is how long one event's call is tried again in place while Temporal
+// throttles it (ResourceExhausted), pausing as the limiter says, before the event is
+// NAKed instead. In place, because the message stays held (InProgress) and a NAK would
+// only bring it back at the same pace. Other failures (Temporal unreachable) are NAKed at
+// once: the stream may hand the event to a replica that can reach Temporal.
+const throttleBudget = time.Minute
+
+// call makes one Temporal call with CallTimeout, reports its latency and result to the
+// limiter, and tries it again in place while Temporal throttles (see throttleBudget).
+func (b *Bridge) call(ctx context.Context, f func(context.Context) error) error {
+	var began time.Time
+	for {
+		cctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
+		n := b.inflight.Add(1)
+		t0 := time.Now()
+		err := f(cctx)
+		b.inflight.Add(-1)
+		cancel()
+		b.lim.observe(time.Since(t0), int(n), err)
+		var exhausted *serviceerror.ResourceExhausted
+		if !errors.As(err, &exhausted) || ctx.Err() != nil {
+			return err
+		}
+		if began.IsZero() {
+			began = t0
+		} else if time.Since(began) > throttleBudget {
+			return err
+		}
+		t := time.NewTimer(max(b.lim.pausedFor(time.Now()), pauseMin))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// apply performs one decision. Errors are permanent (isPermanent) or transient. since is
+// when the event was stored on EVENTS: a signal waits for its workflow
+// BRIDGE_SIGNAL_WAIT from there.
+func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision, since time.Time) (applied, error) {
 	if d.Action == routing.Ignore {
 		return applied{status: statusIgnored}, nil
 	}
@@ -79,8 +117,6 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		return applied{}, err
 	}
 	defer release()
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)
-	defer cancel()
 	svc := b.temporal.WorkflowService()
 	reqID := requestID(ev.ID(), d)
 	exec := &commonpb.WorkflowExecution{WorkflowId: d.WorkflowID}
@@ -93,11 +129,16 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		}
 		queue := &taskqueuepb.TaskQueue{Name: b.taskQueue(d), Kind: enumspb.TASK_QUEUE_KIND_NORMAL}
 		if d.Action == routing.Start {
-			resp, err := svc.StartWorkflowExecution(ctx, &workflowservice.StartWorkflowExecutionRequest{
+			req := &workflowservice.StartWorkflowExecutionRequest{
 				Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
 				TaskQueue: queue, Input: input, Memo: memo, SearchAttributes: attrs, Identity: identity, RequestId: reqID,
 				WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: d.ConflictPolicy,
 				WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
+			}
+			var resp *workflowservice.StartWorkflowExecutionResponse
+			err := b.call(ctx, func(ctx context.Context) (err error) {
+				resp, err = svc.StartWorkflowExecution(ctx, req)
+				return err
 			})
 			var started *serviceerror.WorkflowExecutionAlreadyStarted
 			if errors.As(err, &started) {
@@ -115,12 +156,17 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 		}
-		resp, err := svc.SignalWithStartWorkflowExecution(ctx, &workflowservice.SignalWithStartWorkflowExecutionRequest{
+		req := &workflowservice.SignalWithStartWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
 			TaskQueue: queue, Input: input, Memo: memo, SearchAttributes: attrs, Identity: identity, RequestId: reqID,
 			SignalName: d.Signal, SignalInput: signalInput,
 			WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
+		}
+		var resp *workflowservice.SignalWithStartWorkflowExecutionResponse
+		err = b.call(ctx, func(ctx context.Context) (err error) {
+			resp, err = svc.SignalWithStartWorkflowExecution(ctx, req)
+			return err
 		})
 		var closed *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &closed) {
@@ -139,13 +185,17 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 		}
-		_, err = svc.SignalWorkflowExecution(ctx, &workflowservice.SignalWorkflowExecutionRequest{
+		req := &workflowservice.SignalWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowExecution: exec, SignalName: d.Signal, Input: input,
 			Identity: identity, RequestId: reqID,
+		}
+		err = b.call(ctx, func(ctx context.Context) error {
+			_, err := svc.SignalWorkflowExecution(ctx, req)
+			return err
 		})
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return applied{}, b.signalTargetMissing(ctx, d, meta)
+			return applied{}, b.signalTargetMissing(ctx, d, since)
 		}
 		if err != nil {
 			return applied{}, classify(fmt.Errorf("signal %s to %s: %w", d.Signal, d.WorkflowID, err))
@@ -153,9 +203,13 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		return applied{status: statusDone}, nil
 
 	case routing.Cancel:
-		_, err := svc.RequestCancelWorkflowExecution(ctx, &workflowservice.RequestCancelWorkflowExecutionRequest{
+		req := &workflowservice.RequestCancelWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowExecution: exec, Identity: identity, RequestId: reqID,
 			Reason: "cancelled by event " + ev.ID() + " (route " + d.Route + ")",
+		}
+		err := b.call(ctx, func(ctx context.Context) error {
+			_, err := svc.RequestCancelWorkflowExecution(ctx, req)
+			return err
 		})
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -222,11 +276,15 @@ func optDuration(d time.Duration) *durationpb.Duration {
 
 // signalTargetMissing explains a NotFound from a signal. A workflow that has not been
 // started yet may be started soon (email.verified can overtake user.signedup), so the
-// event is retried until SignalWait has passed since it was stored. A workflow that
+// signal waits (parked, see waiting.go) until SignalWait has passed since it was stored. A workflow that
 // exists but is closed will never take the signal: that is permanent.
-func (b *Bridge) signalTargetMissing(ctx context.Context, d routing.Decision, meta *jetstream.MsgMetadata) error {
-	desc, err := b.temporal.WorkflowService().DescribeWorkflowExecution(ctx, &workflowservice.DescribeWorkflowExecutionRequest{
-		Namespace: b.cfg.Namespace, Execution: &commonpb.WorkflowExecution{WorkflowId: d.WorkflowID},
+func (b *Bridge) signalTargetMissing(ctx context.Context, d routing.Decision, since time.Time) error {
+	var desc *workflowservice.DescribeWorkflowExecutionResponse
+	err := b.call(ctx, func(ctx context.Context) (err error) {
+		desc, err = b.temporal.WorkflowService().DescribeWorkflowExecution(ctx, &workflowservice.DescribeWorkflowExecutionRequest{
+			Namespace: b.cfg.Namespace, Execution: &commonpb.WorkflowExecution{WorkflowId: d.WorkflowID},
+		})
+		return err
 	})
 	var nf *serviceerror.NotFound
 	switch {
@@ -237,7 +295,7 @@ func (b *Bridge) signalTargetMissing(ctx context.Context, d routing.Decision, me
 		}
 		return fmt.Errorf("signal %s: workflow %s not found, then running: %w", d.Signal, d.WorkflowID, errTargetMissing)
 	case errors.As(err, &nf):
-		if waited := time.Since(meta.Timestamp); waited > b.cfg.SignalWait {
+		if waited := time.Since(since); waited > b.cfg.SignalWait {
 			return permanent(fmt.Errorf("signal %s: workflow %s did not exist %s after the event was stored (BRIDGE_SIGNAL_WAIT)",
 				d.Signal, d.WorkflowID, waited.Round(time.Second)))
 		}

@@ -32,15 +32,20 @@ func TestDeployFilesMatchTheCode(t *testing.T) {
 		require.Equal(t, want.Retention, got.Retention, want.Name)
 		require.Equal(t, want.Duplicates, got.Duplicates, want.Name)
 		require.Equal(t, want.MaxAge, got.MaxAge, want.Name)
+		require.Equal(t, want.AllowDirect, got.AllowDirect, want.Name)
 	}
-	want := events.BridgeConsumerConfig(events.BridgeConsumer, 32*8, 30*time.Second)
-	var got jetstream.ConsumerConfig
-	read("EVENTS.bridge.consumer.json", &got)
-	require.Equal(t, want.Durable, got.Durable)
-	require.Equal(t, want.FilterSubject, got.FilterSubject)
-	require.Equal(t, want.DeliverPolicy, got.DeliverPolicy)
-	require.Equal(t, want.AckPolicy, got.AckPolicy)
-	require.Equal(t, want.AckWait, got.AckWait)
-	require.Equal(t, want.MaxDeliver, got.MaxDeliver)
-	require.Equal(t, want.MaxAckPending, got.MaxAckPending)
+	for file, want := range map[string]jetstream.ConsumerConfig{
+		"EVENTS.bridge.consumer.json":                 events.BridgeConsumerConfig(events.BridgeConsumer, 30*time.Second),
+		"EVENTS_WAITING.bridge-waiting.consumer.json": events.WaitingConsumerConfig(30 * time.Second),
+	} {
+		var got jetstream.ConsumerConfig
+		read(file, &got)
+		require.Equal(t, want.Durable, got.Durable, file)
+		require.Equal(t, want.FilterSubject, got.FilterSubject, file)
+		require.Equal(t, want.DeliverPolicy, got.DeliverPolicy, file)
+		require.Equal(t, want.AckPolicy, got.AckPolicy, file)
+		require.Equal(t, want.AckWait, got.AckWait, file)
+		require.Equal(t, want.MaxDeliver, got.MaxDeliver, file)
+		require.Equal(t, want.MaxAckPending, got.MaxAckPending, file)
+	}
 }

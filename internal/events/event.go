@@ -24,6 +24,14 @@ const (
 	DLQPrefix       = "dlq."
 	DLQUnknown      = "dlq.events.unknown"
 	BridgeConsumer  = "bridge"
+	// WaitingStream holds signals parked until their workflow exists (an email.verified
+	// that overtook its user.signedup), one subject per target workflow id (WaitingSubject),
+	// read back by the WaitingConsumer: waiting happens there, outside EVENTS' ack-pending
+	// window, so parked signals never hold up fresh events.
+	WaitingStream   = "EVENTS_WAITING"
+	WaitingSubjects = "waiting.>"
+	WaitingPrefix   = "waiting."
+	WaitingConsumer = "bridge-waiting"
 	HeaderError     = "Flowbridge-Error"
 	HeaderStreamSeq = "Flowbridge-Stream-Sequence"
 	HeaderFailedAt  = "Flowbridge-Failed-At"

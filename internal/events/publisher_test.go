@@ -96,7 +96,7 @@ func TestPublisherPublishReadByBridgeConsumer(t *testing.T) {
 	_, err := events.NewPublisher(n.JS).Publish(ctx, ev)
 	require.NoError(t, err)
 
-	c, err := n.JS.CreateOrUpdateConsumer(ctx, "EVENTS", events.BridgeConsumerConfig(testenv.ID("bridge-"), 8, 30*time.Second))
+	c, err := n.JS.CreateOrUpdateConsumer(ctx, "EVENTS", events.BridgeConsumerConfig(testenv.ID("bridge-"), 30*time.Second))
 	require.NoError(t, err)
 	batch, err := c.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
 	require.NoError(t, err)

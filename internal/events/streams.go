@@ -31,6 +31,18 @@ func StreamConfigs(duplicateWindow time.Duration) []jetstream.StreamConfig {
 			Retention:   jetstream.LimitsPolicy,
 			Duplicates:  duplicateWindow,
 		},
+		{
+			Name:        WaitingStream,
+			Description: "flowbridge waiting room: signals parked until their workflow is started, one subject per workflow id",
+			Subjects:    []string{WaitingSubjects},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  duplicateWindow,
+			// No MaxAge: a parked signal leaves only when delivered or dead-lettered by the
+			// bridge (BRIDGE_SIGNAL_WAIT), never silently. Direct gets let a bridge that just
+			// started a workflow look up the signals parked for it.
+			AllowDirect: true,
+		},
 	}
 }
 
@@ -58,10 +70,20 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, duplicateWindow 
 	return nil
 }
 
+// BridgeMaxAckPending is the EVENTS consumer's MaxAckPending: large, and not a
+// concurrency setting. Each bridge takes from the stream only what it can start soon (its
+// adaptive limit); ack-pending beyond that is events queued behind a busy workflow id, and
+// this bounds them.
+const BridgeMaxAckPending = 20000
+
+// WaitingMaxAckPending bounds the signals parked in EVENTS_WAITING between two tries: each
+// is pending (NAKed with a delay) while it waits.
+const WaitingMaxAckPending = 100000
+
 // BridgeConsumerConfig is the durable consumer every bridge replica shares. Messages are
 // acked explicitly; redelivery timing is chosen by the bridge (NakWithDelay), with AckWait
 // only as the backstop for a bridge that died holding a message.
-func BridgeConsumerConfig(name string, maxAckPending int, ackWait time.Duration) jetstream.ConsumerConfig {
+func BridgeConsumerConfig(name string, ackWait time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "flowbridge bridge: routes events to Temporal",
@@ -70,6 +92,21 @@ func BridgeConsumerConfig(name string, maxAckPending int, ackWait time.Duration)
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxDeliver:    -1,
-		MaxAckPending: maxAckPending,
+		MaxAckPending: BridgeMaxAckPending,
+	}
+}
+
+// WaitingConsumerConfig is the durable consumer of EVENTS_WAITING every bridge replica
+// shares: it hands parked signals back to be tried again.
+func WaitingConsumerConfig(ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       WaitingConsumer,
+		Description:   "flowbridge bridge: retries signals parked until their workflow exists",
+		FilterSubject: WaitingSubjects,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: WaitingMaxAckPending,
 	}
 }

@@ -225,19 +225,27 @@ func TestDecodeStoredMessages(t *testing.T) {
 
 func TestStreamAndConsumerConfigs(t *testing.T) {
 	cfgs := events.StreamConfigs(2 * time.Minute)
-	require.Len(t, cfgs, 2)
+	require.Len(t, cfgs, 3)
 	for _, cfg := range cfgs {
 		require.GreaterOrEqual(t, cfg.Duplicates, 2*time.Minute, "%s duplicate window: got %v, want at least 2m", cfg.Name, cfg.Duplicates)
 	}
 	n := testenv.StartNATS(t)
 	ctx := testCtx(t)
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 2*time.Minute))
-	c, err := n.JS.CreateOrUpdateConsumer(ctx, "EVENTS", events.BridgeConsumerConfig("bridge", 64, 45*time.Second))
+	c, err := n.JS.CreateOrUpdateConsumer(ctx, "EVENTS", events.BridgeConsumerConfig("bridge", 45*time.Second))
 	require.NoError(t, err)
 	info := c.CachedInfo()
 	require.Equal(t, "bridge", info.Config.Durable)
 	require.Equal(t, jetstream.AckExplicitPolicy, info.Config.AckPolicy)
 	require.Equal(t, "events.>", info.Config.FilterSubject)
-	require.Equal(t, 64, info.Config.MaxAckPending)
+	require.Equal(t, events.BridgeMaxAckPending, info.Config.MaxAckPending)
 	require.Equal(t, 45*time.Second, info.Config.AckWait)
+
+	w, err := n.JS.CreateOrUpdateConsumer(ctx, events.WaitingStream, events.WaitingConsumerConfig(45*time.Second))
+	require.NoError(t, err)
+	require.Equal(t, "waiting.>", w.CachedInfo().Config.FilterSubject)
+	require.Equal(t, events.WaitingMaxAckPending, w.CachedInfo().Config.MaxAckPending)
+	ws, err := n.JS.Stream(ctx, events.WaitingStream)
+	require.NoError(t, err)
+	require.True(t, ws.CachedInfo().Config.AllowDirect, "a bridge looks parked signals up by direct get")
 }
