@@ -114,8 +114,8 @@ type Bridge struct {
 	limits   *limits
 	held     *held
 	lim      *limiter
-	inflight atomic.Int64  // Temporal calls in flight
-	waiting  *waitingRoom  // nil without EVENTS_WAITING
+	inflight atomic.Int64 // Temporal calls in flight
+	waiting  *waitingRoom // nil without EVENTS_WAITING
 	log      zerolog.Logger
 	// taken and settled count messages handed to the bridge and acked or NAKed by it.
 	taken, settled atomic.Int64

@@ -219,16 +219,16 @@ type rawMsg struct{ raw *jetstream.RawStreamMsg }
 func (m rawMsg) Metadata() (*jetstream.MsgMetadata, error) {
 	return &jetstream.MsgMetadata{Sequence: jetstream.SequencePair{Stream: m.raw.Sequence}, NumDelivered: 1, Timestamp: m.raw.Time, Stream: events.WaitingStream}, nil
 }
-func (m rawMsg) Data() []byte                      { return m.raw.Data }
-func (m rawMsg) Headers() nats.Header              { return m.raw.Header }
-func (m rawMsg) Subject() string                   { return m.raw.Subject }
-func (m rawMsg) Reply() string                     { return "" }
-func (m rawMsg) Ack() error                        { return errNotDelivered }
-func (m rawMsg) DoubleAck(context.Context) error   { return errNotDelivered }
-func (m rawMsg) Nak() error                        { return errNotDelivered }
-func (m rawMsg) NakWithDelay(time.Duration) error  { return errNotDelivered }
-func (m rawMsg) InProgress() error                 { return errNotDelivered }
-func (m rawMsg) Term() error                       { return errNotDelivered }
-func (m rawMsg) TermWithReason(string) error       { return errNotDelivered }
+func (m rawMsg) Data() []byte                     { return m.raw.Data }
+func (m rawMsg) Headers() nats.Header             { return m.raw.Header }
+func (m rawMsg) Subject() string                  { return m.raw.Subject }
+func (m rawMsg) Reply() string                    { return "" }
+func (m rawMsg) Ack() error                       { return errNotDelivered }
+func (m rawMsg) DoubleAck(context.Context) error  { return errNotDelivered }
+func (m rawMsg) Nak() error                       { return errNotDelivered }
+func (m rawMsg) NakWithDelay(time.Duration) error { return errNotDelivered }
+func (m rawMsg) InProgress() error                { return errNotDelivered }
+func (m rawMsg) Term() error                      { return errNotDelivered }
+func (m rawMsg) TermWithReason(string) error      { return errNotDelivered }
 
 var errNotDelivered = errors.New("a message read by direct get cannot be settled")

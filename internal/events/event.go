@@ -16,14 +16,14 @@ type Event = cloudevents.Event
 
 // Stream and subject names from the contract.
 const (
-	Stream          = "EVENTS"
-	StreamSubjects  = "events.>"
-	SubjectPrefix   = "events."
-	DLQStream       = "EVENTS_DLQ"
-	DLQSubjects     = "dlq.>"
-	DLQPrefix       = "dlq."
-	DLQUnknown      = "dlq.events.unknown"
-	BridgeConsumer  = "bridge"
+	Stream         = "EVENTS"
+	StreamSubjects = "events.>"
+	SubjectPrefix  = "events."
+	DLQStream      = "EVENTS_DLQ"
+	DLQSubjects    = "dlq.>"
+	DLQPrefix      = "dlq."
+	DLQUnknown     = "dlq.events.unknown"
+	BridgeConsumer = "bridge"
 	// WaitingStream holds signals parked until their workflow exists (an email.verified
 	// that overtook its user.signedup), one subject per target workflow id (WaitingSubject),
 	// read back by the WaitingConsumer: waiting happens there, outside EVENTS' ack-pending
