@@ -1,0 +1,93 @@
+package testenv
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/rs/zerolog"
+)
+
+// StartTemporal runs a Temporal dev server of the test's own (in memory, on a free port of
+// 127.0.0.1) with extra arguments, such as "--dynamic-config-value",
+// "frontend.namespaceRPS=50", and returns a client of it; both end with the test. The
+// server is the pinned CLI in bin/ (TEMPORAL_BIN overrides), which `make test` builds.
+func StartTemporal(t testing.TB, extra ...string) client.Client {
+	t.Helper()
+	bin := os.Getenv("TEMPORAL_BIN")
+	if bin == "" {
+		bin = filepath.Join(moduleRoot(t), "bin", "temporal")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		missing(t, "the Temporal CLI at "+bin+" (make tools builds it; TEMPORAL_BIN overrides)", err)
+	}
+	port := freePort(t)
+	uiPort := freePort(t)
+	args := append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--ui-port", strconv.Itoa(uiPort), "--headless", "--log-level", "error"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = t.TempDir()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: logging.NewTemporal(Logger(t).Level(zerolog.WarnLevel))})
+		if err == nil {
+			_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: "default"})
+			if err != nil {
+				c.Close()
+			}
+		}
+		cancel()
+		if err == nil {
+			t.Cleanup(c.Close)
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Temporal dev server at %s did not answer within 60s: %v", addr, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// moduleRoot is the directory of go.mod above the test's working directory.
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
