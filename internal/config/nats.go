@@ -103,7 +103,9 @@ func (n *NATS) Resolve(env func(string) string) error {
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		n.fill(c, env("NATS_URL") != "" || n.URL != DefaultNATSURL)
+		if err := n.fill(c, env("NATS_URL") != "" || n.URL != DefaultNATSURL, env); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
 	}
 	errs = append(errs, n.validate(time.Now()))
 	return errors.Join(errs...)
@@ -111,14 +113,24 @@ func (n *NATS) Resolve(env func(string) string) error {
 
 // fill sets what is unset from the context c. A credential given by the environment or a
 // flag replaces the context's, whatever its kind: the context's user and password do not
-// join an explicit NATS_CREDS, but do complete an explicit NATS_PASSWORD.
-func (n *NATS) fill(c natsContext, urlSet bool) {
+// join an explicit NATS_CREDS, but do complete an explicit NATS_PASSWORD. Only the
+// context's secrets it takes are resolved.
+func (n *NATS) fill(c natsContext, urlSet bool, env func(string) string) error {
 	n.fromContext = map[string]bool{}
 	take := func(setting string, p *string, v string) {
 		if *p == "" && v != "" {
 			*p = v
 			n.fromContext[setting] = true
 		}
+	}
+	var errs []error
+	takeSecret := func(setting, field string, p *string, v string) {
+		if *p != "" || v == "" {
+			return
+		}
+		s, err := c.secret(field, v, n.Context, env)
+		errs = append(errs, err)
+		take(setting, p, s)
 	}
 	if !urlSet && c.URL != "" {
 		n.URL = c.URL
@@ -128,10 +140,10 @@ func (n *NATS) fill(c natsContext, urlSet bool) {
 	kind := func(k string) bool { return len(explicit) == 0 || explicit[0] == k }
 	if kind(natsUserPassword) {
 		take("NATS_USER", &n.User, c.User)
-		take("NATS_PASSWORD", &n.Password, c.Password)
+		takeSecret("NATS_PASSWORD", "password", &n.Password, c.Password)
 	}
 	if kind(natsToken) {
-		take("NATS_TOKEN", &n.Token, c.Token)
+		takeSecret("NATS_TOKEN", "token", &n.Token, c.Token)
 	}
 	if kind(natsCreds) {
 		take("NATS_CREDS", &n.Creds, c.Creds)
@@ -144,6 +156,7 @@ func (n *NATS) fill(c natsContext, urlSet bool) {
 	take("NATS_KEY", &n.Key, c.Key)
 	n.TLSFirst = c.TLSFirst
 	n.InboxPrefix = c.InboxPrefix
+	return errors.Join(errs...)
 }
 
 // credentials lists the kinds of credential set: at most one is valid.

@@ -35,11 +35,13 @@ type natsContext struct {
 	JSDomain     string `json:"jetstream_domain"`
 	JSAPIPrefix  string `json:"jetstream_api_prefix"`
 	WinCertStore string `json:"windows_cert_store"`
+
+	path string // the file it was read from
 }
 
 // loadNATSContext reads the context name: a context's name, or the path of its .json file
-// (as the nats CLI takes either). Paths in it get ~ and $VAR expanded, as the CLI does;
-// a password or token may be env://VAR or file://PATH, as the CLI's resolvers allow.
+// (as the nats CLI takes either). Paths in it get ~ and $VAR expanded, as the CLI does.
+// Its password and token are left as they are, for secret to resolve if they are used.
 // Errors wrap ErrInvalid and name NATS_CONTEXT.
 func loadNATSContext(name string, env func(string) string) (natsContext, error) {
 	fail := func(format string, args ...any) (natsContext, error) {
@@ -91,14 +93,7 @@ func loadNATSContext(name string, env func(string) string) (natsContext, error) 
 			return fail("%q (%s): %s %v", name, path, f.json, err)
 		}
 	}
-	for _, f := range []struct {
-		json string
-		p    *string
-	}{{"password", &c.Password}, {"token", &c.Token}} {
-		if *f.p, err = contextSecret(*f.p, env); err != nil {
-			return fail("%q (%s): %s %v", name, path, f.json, err)
-		}
-	}
+	c.path = path
 	return c, nil
 }
 
@@ -125,8 +120,17 @@ func contextPath(v string, env func(string) string) (string, error) {
 	return v, nil
 }
 
-// contextSecret is a password or token of a context: itself, or read from env://VAR or
-// file://PATH. Errors never quote the value.
+// secret resolves v, the context's password or token (its JSON name field): itself, or
+// read from env://VAR or file://PATH, as the nats CLI's resolvers allow. Errors wrap
+// ErrInvalid, name NATS_CONTEXT and never quote the value.
+func (c natsContext) secret(field, v, name string, env func(string) string) (string, error) {
+	s, err := contextSecret(v, env)
+	if err != nil {
+		return "", invalid("NATS_CONTEXT", fmt.Sprintf("%q (%s): %s %v", name, c.path, field, err))
+	}
+	return s, nil
+}
+
 func contextSecret(v string, env func(string) string) (string, error) {
 	m := uriScheme.FindStringSubmatch(v)
 	if m == nil || !strings.HasPrefix(v[len(m[0]):], "//") {
