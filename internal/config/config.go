@@ -60,7 +60,7 @@ func ExitCode(err error) int {
 
 // Common holds what both binaries need.
 type Common struct {
-	NATS              NATS // NATS_URL, its credentials and TLS, NATS_CONTEXT (nats.go)
+	NATS              NATS // NATS_URL, its credential and TLS, NATS_CONTEXT (type NATS)
 	TemporalAddress   string
 	TemporalNamespace string
 	TaskQueue         string
