@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/dlq"
 	"github.com/flowbridge/flowbridge/internal/events"
@@ -48,7 +49,15 @@ filters:
 
 A replayed event that fails again comes back as a new dead letter, with the new reason:
 replay never loops. Dead letters of type unknown cannot be replayed.
-The server is NATS_URL (default ` + config.DefaultNATSURL + `).
+
+connection (every command): the bridge's NATS settings, from its environment or flags
+  --nats-url URL         NATS_URL (default ` + config.DefaultNATSURL + `)
+  --nats-context NAME    NATS_CONTEXT: a nats context (name or .json file) for the rest
+  --nats-creds FILE      NATS_CREDS: user credentials (JWT) file
+  --nats-nkey FILE       NATS_NKEY: user nkey seed file
+  --nats-user U, --nats-password P   NATS_USER, NATS_PASSWORD (or NATS_PASSWORD_FILE)
+  --nats-token T         NATS_TOKEN (or NATS_TOKEN_FILE)
+  --nats-ca FILE, --nats-cert FILE, --nats-key FILE   NATS_CA, NATS_CERT, NATS_KEY: TLS
 `
 
 // dlqReasonWidth is how much of a reason fits in a table row.
@@ -87,7 +96,7 @@ func dlqList(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, url, done, err := dlqOpen(io)
+	q, url, done, err := dlqOpen(io, &ff.nats)
 	if err != nil {
 		return err
 	}
@@ -121,6 +130,8 @@ func dlqShow(ctx context.Context, io IO, args []string) error {
 	fs := flag.NewFlagSet("dlq show", flag.ContinueOnError)
 	fs.SetOutput(io.Stderr)
 	fs.Usage = func() { fmt.Fprint(io.Stderr, dlqUsage) }
+	var natsCfg config.NATS
+	natsCfg.AddFlags(fs, dlqEnv(io))
 	if err := dlqParse(fs, "show", args); err != nil {
 		return err
 	}
@@ -132,7 +143,7 @@ func dlqShow(ctx context.Context, io IO, args []string) error {
 		}
 		return fmt.Errorf("%w: dlq show takes one sequence number (the SEQ column of `bridge dlq ls`), got %s", ErrUsage, got)
 	}
-	q, url, done, err := dlqOpen(io)
+	q, url, done, err := dlqOpen(io, &natsCfg)
 	if err != nil {
 		return err
 	}
@@ -198,7 +209,7 @@ func dlqReplay(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, url, done, err := dlqOpen(io)
+	q, url, done, err := dlqOpen(io, &ff.nats)
 	if err != nil {
 		return err
 	}
@@ -279,7 +290,7 @@ func dlqPurge(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	q, url, done, err := dlqOpen(io)
+	q, url, done, err := dlqOpen(io, &ff.nats)
 	if err != nil {
 		return err
 	}
@@ -307,10 +318,11 @@ func dlqPurge(ctx context.Context, io IO, args []string) error {
 	return nil
 }
 
-// dlqFilterFlags are the filter flags ls, replay and purge share.
+// dlqFilterFlags are the filter flags ls, replay and purge share, and the NATS settings.
 type dlqFilterFlags struct {
 	typ, reason, since, until string
 	limit                     int
+	nats                      config.NATS
 }
 
 func dlqFlags(io IO, sub string) (*flag.FlagSet, *dlqFilterFlags) {
@@ -323,7 +335,16 @@ func dlqFlags(io IO, sub string) (*flag.FlagSet, *dlqFilterFlags) {
 	fs.StringVar(&ff.since, "since", "", "stored at or after")
 	fs.StringVar(&ff.until, "until", "", "stored before")
 	fs.IntVar(&ff.limit, "limit", 0, "at most this many")
+	ff.nats.AddFlags(fs, dlqEnv(io))
 	return fs, ff
+}
+
+// dlqEnv is io's environment; none when it has no Getenv.
+func dlqEnv(io IO) func(string) string {
+	if io.Getenv == nil {
+		return func(string) string { return "" }
+	}
+	return io.Getenv
 }
 
 // dlqParse parses flags; -h is not an error. Arguments that are not flags are.
@@ -378,15 +399,16 @@ func dlqParseWhen(flagName, s string, now time.Time) (time.Time, error) {
 	return now.Add(-d), nil
 }
 
-// dlqOpen connects to NATS_URL. done closes the connection.
-func dlqOpen(io IO) (q *dlq.Queue, url string, done func(), err error) {
-	url = config.DefaultNATSURL
-	if io.Getenv != nil && io.Getenv("NATS_URL") != "" {
-		url = io.Getenv("NATS_URL")
+// dlqOpen completes cfg, its flags parsed, and connects with it: the bridge's NATS
+// settings. url is NATS_URL, redacted for messages; done closes the connection.
+func dlqOpen(io IO, cfg *config.NATS) (q *dlq.Queue, url string, done func(), err error) {
+	if err := cfg.Resolve(dlqEnv(io)); err != nil {
+		return nil, "", nil, err
 	}
-	nc, err := nats.Connect(url, nats.Name("flowbridge bridge dlq"), nats.Timeout(5*time.Second))
+	url = config.RedactURLs(cfg.URL)
+	nc, err := app.DialNATS(*cfg, "flowbridge bridge dlq", nats.Timeout(5*time.Second))
 	if err != nil {
-		return nil, url, nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w; is the server running and NATS_URL right?", url, err)
+		return nil, url, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {

@@ -30,20 +30,21 @@ type natsConn struct {
 	*nats.Conn
 	JS   jetstream.JetStream
 	name string
+	cfg  config.NATS
 	lost chan struct{} // closed once the connection is closed, by whomever
 	ours atomic.Bool   // Close was called: the close is our own shutdown
 }
 
 // connectNATS connects to NATS as name (the connection's name on the server), keeps
-// reconnecting for ever and logs each change. It fails only on a malformed NATS_URL or
-// options: an unreachable server is retried in the background.
+// reconnecting for ever and logs each change. It fails on malformed settings, and when
+// the server refuses the credential or the TLS handshake (dialNATS): an unreachable
+// server is retried in the background.
 func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*natsConn, error) {
-	c := &natsConn{name: name, lost: make(chan struct{})}
+	c := &natsConn{name: name, cfg: cfg.NATS, lost: make(chan struct{})}
 	log = log.With().Str("nats_connection", name).Logger()
 	var lostOnce sync.Once
-	nc, err := nats.Connect(cfg.NATSURL,
+	nc, err := dialNATS(cfg.NATS, log,
 		nats.Name(name),
-		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		// No reconnect buffer: a publish while NATS is away fails at once instead of being
@@ -73,7 +74,7 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*natsConn,
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s (NATS_URL): %w", config.RedactURLs(cfg.NATSURL), err)
+		return nil, err
 	}
 	c.Conn = nc
 	js, err := jetstream.New(nc)
@@ -110,7 +111,7 @@ func (c *natsConn) failure(nc *nats.Conn) error {
 	}
 	reason := "no reason given"
 	if err := nc.LastError(); err != nil {
-		reason = err.Error()
+		reason = natsClosedReason(c.cfg, err)
 	}
 	return fmt.Errorf("NATS connection %s was closed for good (%s): exiting so that the process is restarted with a new one", c.name, reason)
 }

@@ -131,6 +131,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
+	errs = append(errs, c.NATS.Resolve(env))
 	c.MaxBodyBytes = int64(maxBody)
 	c.StripeWebhookSecrets = SecretList(stripe)
 	c.GitHubWebhookSecrets = SecretList(github)
@@ -213,6 +214,7 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	if err := parse(fs, args); err != nil {
 		return c, err
 	}
+	errs = append(errs, c.NATS.Resolve(env))
 	c.DeployAllowedRepos = SecretList(allowed)
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {

@@ -78,7 +78,7 @@ func TestLoadBridgeSources(t *testing.T) {
 		want any
 	}{
 		// The environment overrides the defaults.
-		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Bridge) any { return c.NATSURL }, want: "nats://nats:4222"},
+		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Bridge) any { return c.NATS.URL }, want: "nats://nats:4222"},
 		{name: "env TEMPORAL_ADDRESS", env: map[string]string{"TEMPORAL_ADDRESS": "temporal:7233"}, get: func(c config.Bridge) any { return c.TemporalAddress }, want: "temporal:7233"},
 		{name: "env TEMPORAL_NAMESPACE", env: map[string]string{"TEMPORAL_NAMESPACE": "prod"}, get: func(c config.Bridge) any { return c.TemporalNamespace }, want: "prod"},
 		{name: "default TEMPORAL_GRPC_COMPRESSION", get: func(c config.Bridge) any { return c.TemporalGRPCCompression }, want: "none"},
@@ -105,7 +105,7 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "env GITHUB_WEBHOOK_SECRET", env: map[string]string{"GITHUB_WEBHOOK_SECRET": "gh-secret"}, get: func(c config.Bridge) any { return c.GitHubWebhookSecrets }, want: []string{"gh-secret"}},
 
 		// Flags override the environment.
-		{name: "flag -nats-url", env: map[string]string{"NATS_URL": "nats://env:4222"}, args: []string{"-nats-url", "nats://flag:4222"}, get: func(c config.Bridge) any { return c.NATSURL }, want: "nats://flag:4222"},
+		{name: "flag -nats-url", env: map[string]string{"NATS_URL": "nats://env:4222"}, args: []string{"-nats-url", "nats://flag:4222"}, get: func(c config.Bridge) any { return c.NATS.URL }, want: "nats://flag:4222"},
 		{name: "flag -temporal-address", env: map[string]string{"TEMPORAL_ADDRESS": "env:7233"}, args: []string{"-temporal-address=flag:7233"}, get: func(c config.Bridge) any { return c.TemporalAddress }, want: "flag:7233"},
 		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Bridge) any { return c.TemporalNamespace }, want: "flag"},
 		{name: "flag -task-queue", env: map[string]string{"TEMPORAL_TASK_QUEUE": "env"}, args: []string{"-task-queue=flag"}, get: func(c config.Bridge) any { return c.TaskQueue }, want: "flag"},
@@ -143,7 +143,7 @@ func TestLoadWorkerSources(t *testing.T) {
 		get  func(config.Worker) any
 		want any
 	}{
-		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Worker) any { return c.NATSURL }, want: "nats://nats:4222"},
+		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Worker) any { return c.NATS.URL }, want: "nats://nats:4222"},
 		{name: "env TEMPORAL_TASK_QUEUE", env: map[string]string{"TEMPORAL_TASK_QUEUE": "fb-green"}, get: func(c config.Worker) any { return c.TaskQueue }, want: "fb-green"},
 		{name: "env WORKER_HTTP_ADDR", env: map[string]string{"WORKER_HTTP_ADDR": "0.0.0.0:8081"}, get: func(c config.Worker) any { return c.HTTPAddr }, want: "0.0.0.0:8081"},
 		{name: "flag -http-addr", env: map[string]string{"WORKER_HTTP_ADDR": "0.0.0.0:8081"}, args: []string{"-http-addr=127.0.0.1:9091"}, get: func(c config.Worker) any { return c.HTTPAddr }, want: "127.0.0.1:9091"},

@@ -60,7 +60,7 @@ func ExitCode(err error) int {
 
 // Common holds what both binaries need.
 type Common struct {
-	NATSURL           string
+	NATS              NATS // NATS_URL, its credential and TLS, NATS_CONTEXT (type NATS)
 	TemporalAddress   string
 	TemporalNamespace string
 	TaskQueue         string
@@ -73,7 +73,7 @@ type Common struct {
 }
 
 func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
-	fs.StringVar(&c.NATSURL, "nats-url", or(env("NATS_URL"), DefaultNATSURL), "NATS server URL(s), comma-separated (NATS_URL)")
+	c.NATS.AddFlags(fs, env)
 	fs.StringVar(&c.TemporalAddress, "temporal-address", or(env("TEMPORAL_ADDRESS"), DefaultTemporalAddress), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
 	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", or(env("TEMPORAL_NAMESPACE"), DefaultTemporalNamespace), "Temporal namespace (TEMPORAL_NAMESPACE)")
 	fs.StringVar(&c.TaskQueue, "task-queue", or(env("TEMPORAL_TASK_QUEUE"), DefaultTaskQueue), "Temporal task queue (TEMPORAL_TASK_QUEUE)")
@@ -87,9 +87,6 @@ func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
 
 func (c *Common) validate() error {
 	var errs []error
-	if c.NATSURL == "" {
-		errs = append(errs, invalid("NATS_URL", "must not be empty"))
-	}
 	if _, _, err := splitHostPort(c.TemporalAddress); err != nil {
 		errs = append(errs, invalid("TEMPORAL_ADDRESS", err.Error()))
 	}

@@ -28,7 +28,7 @@ func with(base map[string]string, extra map[string]string) map[string]string {
 
 // contractCommon is docs/CONTRACT.md's table of defaults, written out.
 var contractCommon = config.Common{
-	NATSURL:           "nats://127.0.0.1:4222",
+	NATS:              config.NATS{URL: "nats://127.0.0.1:4222"},
 	TemporalAddress:   "127.0.0.1:7233",
 	TemporalNamespace: "default",
 	TaskQueue:         "flowbridge",
@@ -45,7 +45,7 @@ func TestDefaultConstantsMatchTheContract(t *testing.T) {
 		got  string
 		want string
 	}{
-		{name: "NATS_URL", got: config.DefaultNATSURL, want: contractCommon.NATSURL},
+		{name: "NATS_URL", got: config.DefaultNATSURL, want: contractCommon.NATS.URL},
 		{name: "TEMPORAL_ADDRESS", got: config.DefaultTemporalAddress, want: contractCommon.TemporalAddress},
 		{name: "TEMPORAL_NAMESPACE", got: config.DefaultTemporalNamespace, want: contractCommon.TemporalNamespace},
 		{name: "TEMPORAL_TASK_QUEUE", got: config.DefaultTaskQueue, want: contractCommon.TaskQueue},
@@ -138,7 +138,7 @@ func TestCommonAcceptsValidValues(t *testing.T) {
 			for k, v := range tt.env {
 				got := map[string]string{
 					"DATABASE_URL": c.DatabaseURL, "LOG_LEVEL": c.LogLevel, "LOG_FORMAT": c.LogFormat,
-					"TEMPORAL_ADDRESS": c.TemporalAddress, "NATS_URL": c.NATSURL,
+					"TEMPORAL_ADDRESS": c.TemporalAddress, "NATS_URL": c.NATS.URL,
 				}[k]
 				require.Equal(t, v, got, "%s: got %v, want %v", k, got, v)
 			}

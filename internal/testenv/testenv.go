@@ -91,6 +91,12 @@ func MaxPayload(n int32) NATSOption {
 // connects to it. Both are shut down when the test ends.
 func StartNATS(t testing.TB, options ...NATSOption) *NATS {
 	t.Helper()
+	return startNATS(t, nil, options...)
+}
+
+// startNATS is StartNATS with the test's own connection made with client.
+func startNATS(t testing.TB, client []nats.Option, options ...NATSOption) *NATS {
+	t.Helper()
 	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
 	for _, o := range options {
 		o(opts)
@@ -98,7 +104,7 @@ func StartNATS(t testing.TB, options ...NATSOption) *NATS {
 	n := &NATS{t: t, opts: opts}
 	n.start()
 	n.opts.Port = n.srv.Addr().(*net.TCPAddr).Port // keep the port across Restart
-	nc, err := nats.Connect(n.URL, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(n.URL, append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond)}, client...)...)
 	if err != nil {
 		t.Fatalf("connect to in-process NATS: %v", err)
 	}
