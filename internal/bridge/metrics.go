@@ -20,6 +20,7 @@ type Metrics struct {
 	parked    prometheus.Counter
 	woken     prometheus.Counter
 	limit     prometheus.Gauge
+	throttled prometheus.Counter
 	inflight  prometheus.Gauge
 
 	// Children of events and latency by label values, so the hot path does not hash its
@@ -75,13 +76,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowbridge_bridge_concurrency_limit",
 			Help: "Temporal calls the bridge allows in flight now: its adaptive limit (at most BRIDGE_LANES).",
 		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_temporal_throttled_total",
+			Help: "Temporal calls answered ResourceExhausted (throttled): each lowers the concurrency limit and pauses new calls; the call is tried again in place.",
+		}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flowbridge_bridge_temporal_calls_in_flight",
 			Help: "Temporal calls in flight now.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken, m.limit, m.inflight)
+		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken, m.limit, m.inflight, m.throttled)
 	}
 	return m
 }

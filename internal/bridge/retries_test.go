@@ -125,7 +125,7 @@ func TestHeldMessagesAreNotRedelivered(t *testing.T) {
 	require.Empty(t, h.dlq())
 }
 
-// counter sums a counter metric over its labels.
+// counter sums a counter (or gauge) metric over its labels.
 func (rb *runningBridge) counter(t *testing.T, name string) float64 {
 	t.Helper()
 	mfs, err := rb.reg.Gather()
@@ -134,7 +134,7 @@ func (rb *runningBridge) counter(t *testing.T, name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
+				n += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}

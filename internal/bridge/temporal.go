@@ -90,6 +90,7 @@ func (b *Bridge) call(ctx context.Context, f func(context.Context) error) error 
 		if !errors.As(err, &exhausted) || ctx.Err() != nil {
 			return err
 		}
+		b.metrics.throttled.Inc()
 		if began.IsZero() {
 			began = t0
 		} else if time.Since(began) > throttleBudget {
