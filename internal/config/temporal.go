@@ -61,12 +61,13 @@ func (t *Temporal) Register(fs *flag.FlagSet, env func(string) string) {
 		}
 		fs.Var(secret{&v, redactAll}, flagName(name), usage)
 	}
-	fs.Bool(flagName("TEMPORAL_TLS"), false, "use TLS; by default on with an API key or any TLS setting (TEMPORAL_TLS)")
+	envBool := func(name string) bool { v := strings.ToLower(env(name)); return v == "1" || v == "true" }
+	fs.Bool(flagName("TEMPORAL_TLS"), envBool("TEMPORAL_TLS"), "use TLS; by default on with an API key or any TLS setting (TEMPORAL_TLS)")
 	str("TEMPORAL_TLS_CLIENT_CERT_PATH", "", "PEM client certificate for mTLS, with its key")
 	str("TEMPORAL_TLS_CLIENT_KEY_PATH", "", "PEM key of the client certificate")
 	str("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "", "PEM CA certificate(s) the server's certificate must chain to; default: the system's")
 	str("TEMPORAL_TLS_SERVER_NAME", "", "server name expected in the server's certificate (and sent as SNI); default: the address's host")
-	fs.Bool(flagName("TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"), false, "accept any server certificate: for tests only (TEMPORAL_TLS_DISABLE_HOST_VERIFICATION)")
+	fs.Bool(flagName("TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"), envBool("TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"), "accept any server certificate: for tests only (TEMPORAL_TLS_DISABLE_HOST_VERIFICATION)")
 	str("TEMPORAL_PROFILE", "", "temporal.toml profile to read; default: \"default\" if present")
 	str("TEMPORAL_CONFIG_FILE", "", "temporal.toml to read profiles from; default: the temporal CLI's ("+envconfig.DefaultConfigFilePath()+")")
 	str("TEMPORAL_CODEC_ENDPOINT", "", "codec server URL (the CLI's --codec-endpoint): payloads the bridge sends, and the worker's, are encoded there")
