@@ -226,8 +226,8 @@ func encodeStart(d routing.Decision) (*commonpb.Payloads, *commonpb.Memo, *commo
 // encodePayloads applies Config.PayloadCodecs to the payloads of memo and of each of
 // payloads (nil ones skipped), in place, with one Encode call per codec for all of them:
 // a codec server is asked once per event. Codecs apply last to first, as in
-// converter.NewCodecDataConverter. An error is transient (a codec server may be back
-// soon); it never holds a payload.
+// converter.NewCodecDataConverter. An error is transient: a codec server or key service
+// may be back soon, and the route's retry limits still end the retries.
 func (b *Bridge) encodePayloads(memo *commonpb.Memo, payloads ...*commonpb.Payloads) error {
 	codecs := b.cfg.PayloadCodecs
 	if len(codecs) == 0 {

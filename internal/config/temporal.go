@@ -92,7 +92,7 @@ func (t *Temporal) Load(fs *flag.FlagSet, env func(string) string) error {
 		look.secrets[name] = v
 	}
 	for _, name := range []string{"TEMPORAL_TLS", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"} {
-		// envconfig ignores a value it does not understand; a typo must not turn TLS off.
+		// envconfig ignores a value it does not understand; a typo must not go unnoticed.
 		if v := env(name); v != "" && !slices.Contains([]string{"1", "0", "true", "false"}, strings.ToLower(v)) {
 			errs = append(errs, invalid(name, fmt.Sprintf("%q is not true or false", v)))
 		}
@@ -120,7 +120,11 @@ func (t *Temporal) Load(fs *flag.FlagSet, env func(string) string) error {
 		*s.p = or(*s.p, s.def)
 	}
 	if _, _, err := splitHostPort(prof.Address); err != nil {
-		errs = append(errs, invalid("TEMPORAL_ADDRESS", err.Error()))
+		why := err.Error()
+		if _, ok := look.LookupEnv("TEMPORAL_ADDRESS"); !ok {
+			why += fmt.Sprintf(" (the address of profile %q)", or(t.Profile, envconfig.DefaultConfigFileProfile))
+		}
+		errs = append(errs, invalid("TEMPORAL_ADDRESS", why))
 	}
 	if t.GRPCCompression != "none" && t.GRPCCompression != "gzip" {
 		errs = append(errs, invalid("TEMPORAL_GRPC_COMPRESSION", fmt.Sprintf("%q is not none or gzip", t.GRPCCompression)))

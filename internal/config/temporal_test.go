@@ -181,7 +181,7 @@ func TestTemporalSettingsAreValidated(t *testing.T) {
 		{name: "TEMPORAL_CODEC_AUTH and its file", env: map[string]string{"TEMPORAL_CODEC_AUTH": "env-s3cret", "TEMPORAL_CODEC_AUTH_FILE": keyFile}, wantErr: []string{"TEMPORAL_CODEC_AUTH and TEMPORAL_CODEC_AUTH_FILE are both set"}},
 		{name: "a codec endpoint that is no URL", env: map[string]string{"TEMPORAL_CODEC_ENDPOINT": "codec.internal:8080"}, wantErr: []string{"TEMPORAL_CODEC_ENDPOINT", "http:// or https://"}},
 		{name: "a profile address without port", env: map[string]string{"TEMPORAL_CONFIG_FILE": writeFile(t, dir, "noport.toml", "[profile.default]\naddress = \"temporal.internal\"\n")},
-			wantErr: []string{"TEMPORAL_ADDRESS", "is not host:port"}},
+			wantErr: []string{"TEMPORAL_ADDRESS", "is not host:port (the address of profile \"default\")"}},
 		{name: "an empty address flag", args: []string{"-temporal-address="}, wantErr: []string{"TEMPORAL_ADDRESS must not be empty"}},
 	}
 	for _, tt := range tests {
