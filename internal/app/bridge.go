@@ -76,7 +76,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if p.ingressNATS, err = connectNATS(cfg.Common, "flowbridge-bridge-ingress", log); err != nil {
 		return nil, err
 	}
-	if p.temporal, err = newTemporalClient(cfg.Common, log); err != nil {
+	if p.temporal, err = newTemporalClient(cfg.Temporal, log); err != nil {
 		return nil, err
 	}
 	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for the
@@ -97,13 +97,15 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	}
 	p.bridge, err = bridge.New(p.consumerNATS.JS, p.temporal, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
 		TaskQueue:   cfg.TaskQueue,
-		Namespace:   cfg.TemporalNamespace,
+		Namespace:   cfg.Temporal.Client.Namespace,
 		Lanes:       cfg.Lanes,
 		SignalWait:  cfg.SignalWait,
 		MaxRetryAge: cfg.MaxRetryAge,
 		MaxAttempts: cfg.MaxAttempts,
 		AckWait:     cfg.AckWait,
 		Recorder:    p.ledger,
+		// With TEMPORAL_CODEC_ENDPOINT, what the bridge sends is encoded as the worker's is.
+		PayloadCodecs: temporalCodecs(cfg.Temporal),
 	})
 	if err != nil {
 		return nil, err

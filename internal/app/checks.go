@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -72,9 +73,24 @@ func cause(err error) string {
 		return "TLS handshake failed (is TLS on at both ends?)"
 	case errors.As(err, &netErr) && netErr.Timeout():
 		return "timed out"
+	case errors.As(err, &svcErr) && strings.Contains(svcErr.Error(), "tls: "):
+		return grpcTLSCause(svcErr.Error())
 	case errors.As(err, &svcErr):
 		return "gRPC " + svcErr.Status().Code().String() + " (see the log)"
 	default:
 		return "failed (see the log)"
+	}
+}
+
+// grpcTLSCause says which end refused a TLS handshake that gRPC reported only as a
+// message (its status errors keep no cause), and which settings to check.
+func grpcTLSCause(msg string) string {
+	switch {
+	case strings.Contains(msg, "x509: "), strings.Contains(msg, "failed to verify certificate"):
+		return "TLS handshake failed: the server's certificate is not trusted (check TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME; see the log)"
+	case strings.Contains(msg, "remote error: tls: "):
+		return "TLS handshake failed: the server refused this client (check TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH; see the log)"
+	default:
+		return "TLS handshake failed (is TLS on at both ends? see the log)"
 	}
 }

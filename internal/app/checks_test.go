@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -57,7 +58,7 @@ func TestChecksSayNoConnectionDetails(t *testing.T) {
 	}
 
 	t.Run("Temporal", func(t *testing.T) {
-		tc, err := newTemporalClient(config.Common{TemporalAddress: "127.0.0.1:" + port, TemporalNamespace: "default"}, testenv.Logger(t))
+		tc, err := newTemporalClient(config.Temporal{Client: envconfig.ClientConfigProfile{Address: "127.0.0.1:" + port, Namespace: "default"}}, testenv.Logger(t))
 		require.NoError(t, err)
 		defer tc.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)

@@ -18,6 +18,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/flowbridge/flowbridge/internal/config"
@@ -37,7 +38,7 @@ func BenchmarkTemporalCompression(b *testing.B) {
 	pid, _ := strconv.Atoi(os.Getenv("BENCH_TEMPORAL_PID"))
 	for _, mode := range []string{"gzip", "none"} {
 		b.Run(mode, func(b *testing.B) {
-			tc, err := newTemporalClient(config.Common{TemporalAddress: testenv.TemporalAddress(), TemporalNamespace: "default", TemporalGRPCCompression: mode}, zerolog.Nop())
+			tc, err := newTemporalClient(config.Temporal{Client: envconfig.ClientConfigProfile{Address: testenv.TemporalAddress(), Namespace: "default"}, GRPCCompression: mode}, zerolog.Nop())
 			if err != nil {
 				b.Fatal(err)
 			}

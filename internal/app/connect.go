@@ -14,10 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"go.temporal.io/sdk/client"
 
 	"github.com/flowbridge/flowbridge/internal/config"
-	"github.com/flowbridge/flowbridge/internal/logging"
 )
 
 // natsConn is a connection to NATS that reconnects for ever, and reports when it is closed
@@ -126,32 +124,3 @@ func (c *natsConn) Ready(context.Context) error {
 
 // Alive is a liveness check: the connection was not closed for good.
 func (c *natsConn) Alive(context.Context) error { return c.failure(c.Conn) }
-
-// newTemporalClient returns a client that connects on first use, so a process can start
-// (and report not-ready) while Temporal is down.
-func newTemporalClient(cfg config.Common, log zerolog.Logger) (client.Client, error) {
-	c, err := client.NewLazyClient(client.Options{
-		HostPort:          cfg.TemporalAddress,
-		Namespace:         cfg.TemporalNamespace,
-		Logger:            temporalLogger(log),
-		ConnectionOptions: temporalConnection(cfg),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("Temporal client for %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
-	}
-	return c, nil
-}
-
-// temporalConnection applies TEMPORAL_GRPC_COMPRESSION. The SDK gzips every request (and
-// the server then gzips its reply) unless told otherwise; config.Validate has checked the
-// value.
-func temporalConnection(cfg config.Common) client.ConnectionOptions {
-	if cfg.TemporalGRPCCompression == "gzip" {
-		return client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionGzip{}}
-	}
-	return client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}
-}
-
-func temporalLogger(log zerolog.Logger) logging.Temporal {
-	return logging.NewTemporal(log.With().Str("component", "temporal").Logger())
-}

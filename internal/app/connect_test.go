@@ -129,7 +129,7 @@ func TestTemporalConnectionCompression(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := temporalConnection(config.Common{TemporalGRPCCompression: tt.mode}).GrpcCompression
+			got := temporalCompression(tt.mode)
 			require.Equal(t, tt.want, got, "got %T, want %T", got, tt.want)
 		})
 	}

@@ -82,15 +82,14 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	defer st.Close()
 	web.Ready.PostgreSQL.Set(postgresCheck(st.Ping))
 
+	opts, err := TemporalOptions(cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	opts.MetricsHandler = web.Temporal
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
-		tc, err = client.DialContext(ctx, client.Options{
-			HostPort:          cfg.TemporalAddress,
-			Namespace:         cfg.TemporalNamespace,
-			Logger:            temporalLogger(log),
-			MetricsHandler:    web.Temporal,
-			ConnectionOptions: temporalConnection(cfg.Common),
-		})
+		tc, err = client.DialContext(ctx, opts)
 		return err
 	})
 	if err != nil {

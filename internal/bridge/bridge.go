@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
@@ -61,6 +62,13 @@ type Config struct {
 	// Recorder receives the outcome of every delivery (the event ledger). Optional:
 	// defaults to none.
 	Recorder Recorder
+	// PayloadCodecs encode every payload the bridge sends to Temporal — workflow input,
+	// memo, signal arguments; not search attributes, which Temporal must read — after the
+	// SDK's default data converter, applied last to first as converter.NewCodecDataConverter
+	// applies them (encryption, compression, a codec server's converter.NewRemotePayloadCodec).
+	// Workers of the routed workflows decode with the same codecs. A codec's error is
+	// transient: the event is retried. Optional: defaults to none.
+	PayloadCodecs []converter.PayloadCodec
 }
 
 func (c *Config) defaults() error {

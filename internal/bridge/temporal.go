@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -128,6 +130,15 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: %w", d.Route, err))
 		}
+		var signalInput *commonpb.Payloads
+		if d.Action == routing.SignalWithStart {
+			if signalInput, err = converter.GetDefaultDataConverter().ToPayloads(d.SignalArg); err != nil {
+				return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
+			}
+		}
+		if err := b.encodePayloads(memo, input, signalInput); err != nil {
+			return applied{}, fmt.Errorf("route %s: %w", d.Route, err)
+		}
 		queue := &taskqueuepb.TaskQueue{Name: b.taskQueue(d), Kind: enumspb.TASK_QUEUE_KIND_NORMAL}
 		if d.Action == routing.Start {
 			req := &workflowservice.StartWorkflowExecutionRequest{
@@ -152,10 +163,6 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 				return applied{status: statusDuplicate, runID: resp.GetRunId()}, nil
 			}
 			return applied{status: statusDone, runID: resp.GetRunId()}, nil
-		}
-		signalInput, err := converter.GetDefaultDataConverter().ToPayloads(d.SignalArg)
-		if err != nil {
-			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 		}
 		req := &workflowservice.SignalWithStartWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
@@ -185,6 +192,9 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		input, err := converter.GetDefaultDataConverter().ToPayloads(d.SignalArg)
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
+		}
+		if err := b.encodePayloads(nil, input); err != nil {
+			return applied{}, fmt.Errorf("route %s: %w", d.Route, err)
 		}
 		req := &workflowservice.SignalWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowExecution: exec, SignalName: d.Signal, Input: input,
@@ -266,6 +276,45 @@ func encodeStart(d routing.Decision) (*commonpb.Payloads, *commonpb.Memo, *commo
 		}
 	}
 	return input, memo, attrs, nil
+}
+
+// encodePayloads applies Config.PayloadCodecs to the payloads of memo and of each of
+// payloads (nil ones skipped), in place, with one Encode call per codec for all of them:
+// a codec server is asked once per event. Codecs apply last to first, as in
+// converter.NewCodecDataConverter. An error is transient: a codec server or key service
+// may be back soon, and the route's retry limits still end the retries.
+func (b *Bridge) encodePayloads(memo *commonpb.Memo, payloads ...*commonpb.Payloads) error {
+	codecs := b.cfg.PayloadCodecs
+	if len(codecs) == 0 {
+		return nil
+	}
+	var all []*commonpb.Payload
+	for _, p := range payloads {
+		all = append(all, p.GetPayloads()...)
+	}
+	keys := slices.Sorted(maps.Keys(memo.GetFields()))
+	for _, k := range keys {
+		all = append(all, memo.Fields[k])
+	}
+	n := len(all)
+	for i := len(codecs) - 1; i >= 0; i-- {
+		var err error
+		if all, err = codecs[i].Encode(all); err != nil {
+			return fmt.Errorf("payload codec: %w", err)
+		}
+		if len(all) != n {
+			return fmt.Errorf("payload codec: %d payloads encoded into %d", n, len(all))
+		}
+	}
+	for _, p := range payloads {
+		if p != nil {
+			all = all[copy(p.Payloads, all):]
+		}
+	}
+	for i, k := range keys {
+		memo.Fields[k] = all[i]
+	}
+	return nil
 }
 
 func optDuration(d time.Duration) *durationpb.Duration {

@@ -102,7 +102,8 @@ type Worker struct {
 // LoadBridge reads the bridge's settings from args (without the program name) and env.
 func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	var c Bridge
-	var errs []error
+	env, err := secretFiles(env, "DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET")
+	errs := []error{err}
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	c.Common.register(fs, env)
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
@@ -122,7 +123,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	intVar(fs, &c.MaxInFlight, "max-in-flight", "INGRESS_MAX_IN_FLIGHT", env, 1024, "ingress requests served at once; beyond it 503 with Retry-After", &errs)
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
 	c.StripeAPIKey = env("STRIPE_API_KEY")
-	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe API key the Stripe webhook looks up invoice payments with (STRIPE_API_KEY)")
+	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe API key the Stripe webhook looks up invoice payments with (STRIPE_API_KEY or STRIPE_API_KEY_FILE)")
 	stripe := env("STRIPE_WEBHOOK_SECRET")
 	github := env("GITHUB_WEBHOOK_SECRET")
 	boolVar(fs, &c.EventsOpen, "events-open", "INGRESS_EVENTS_OPEN", env, "POST /events takes events without a token, webhook types excepted: for development only", &errs)
@@ -132,6 +133,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 		return c, err
 	}
 	errs = append(errs, c.NATS.Resolve(env))
+	errs = append(errs, c.Temporal.Load(fs, env))
 	c.MaxBodyBytes = int64(maxBody)
 	c.StripeWebhookSecrets = SecretList(stripe)
 	c.GitHubWebhookSecrets = SecretList(github)
@@ -185,7 +187,8 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 // LoadWorker reads the worker's settings from args (without the program name) and env.
 func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	var c Worker
-	var errs []error
+	env, err := secretFiles(env, "DATABASE_URL", "STRIPE_API_KEY")
+	errs := []error{err}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	c.Common.register(fs, env)
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("WORKER_HTTP_ADDR"), DefaultWorkerHTTPAddr), "HTTP listen address of /healthz, /readyz and /metrics (WORKER_HTTP_ADDR)")
@@ -193,7 +196,7 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	fs.StringVar(&c.MailFrom, "mail-from", or(env("MAIL_FROM"), "flowbridge <no-reply@flowbridge.local>"), "From address of emails (MAIL_FROM)")
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
 	c.StripeAPIKey = env("STRIPE_API_KEY")
-	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe secret key (STRIPE_API_KEY)")
+	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe secret key (STRIPE_API_KEY or STRIPE_API_KEY_FILE)")
 	fs.StringVar(&c.AppURL, "app-url", or(env("APP_URL"), "http://localhost:3000"), "base URL of links in emails (APP_URL)")
 	durationVar(fs, &c.ReminderAfter, "onboarding-reminder-after", "ONBOARDING_REMINDER_AFTER", env, 24*time.Hour, "send a reminder email when unverified this long", &errs)
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
@@ -215,6 +218,7 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 		return c, err
 	}
 	errs = append(errs, c.NATS.Resolve(env))
+	errs = append(errs, c.Temporal.Load(fs, env))
 	c.DeployAllowedRepos = SecretList(allowed)
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {

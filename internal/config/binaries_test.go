@@ -79,11 +79,11 @@ func TestLoadBridgeSources(t *testing.T) {
 	}{
 		// The environment overrides the defaults.
 		{name: "env NATS_URL", env: map[string]string{"NATS_URL": "nats://nats:4222"}, get: func(c config.Bridge) any { return c.NATS.URL }, want: "nats://nats:4222"},
-		{name: "env TEMPORAL_ADDRESS", env: map[string]string{"TEMPORAL_ADDRESS": "temporal:7233"}, get: func(c config.Bridge) any { return c.TemporalAddress }, want: "temporal:7233"},
-		{name: "env TEMPORAL_NAMESPACE", env: map[string]string{"TEMPORAL_NAMESPACE": "prod"}, get: func(c config.Bridge) any { return c.TemporalNamespace }, want: "prod"},
-		{name: "default TEMPORAL_GRPC_COMPRESSION", get: func(c config.Bridge) any { return c.TemporalGRPCCompression }, want: "none"},
-		{name: "env TEMPORAL_GRPC_COMPRESSION", env: map[string]string{"TEMPORAL_GRPC_COMPRESSION": "gzip"}, get: func(c config.Bridge) any { return c.TemporalGRPCCompression }, want: "gzip"},
-		{name: "flag -temporal-grpc-compression", env: map[string]string{"TEMPORAL_GRPC_COMPRESSION": "gzip"}, args: []string{"-temporal-grpc-compression=none"}, get: func(c config.Bridge) any { return c.TemporalGRPCCompression }, want: "none"},
+		{name: "env TEMPORAL_ADDRESS", env: map[string]string{"TEMPORAL_ADDRESS": "temporal:7233"}, get: func(c config.Bridge) any { return c.Temporal.Client.Address }, want: "temporal:7233"},
+		{name: "env TEMPORAL_NAMESPACE", env: map[string]string{"TEMPORAL_NAMESPACE": "prod"}, get: func(c config.Bridge) any { return c.Temporal.Client.Namespace }, want: "prod"},
+		{name: "default TEMPORAL_GRPC_COMPRESSION", get: func(c config.Bridge) any { return c.Temporal.GRPCCompression }, want: "none"},
+		{name: "env TEMPORAL_GRPC_COMPRESSION", env: map[string]string{"TEMPORAL_GRPC_COMPRESSION": "gzip"}, get: func(c config.Bridge) any { return c.Temporal.GRPCCompression }, want: "gzip"},
+		{name: "flag -temporal-grpc-compression", env: map[string]string{"TEMPORAL_GRPC_COMPRESSION": "gzip"}, args: []string{"-temporal-grpc-compression=none"}, get: func(c config.Bridge) any { return c.Temporal.GRPCCompression }, want: "none"},
 		{name: "env TEMPORAL_TASK_QUEUE", env: map[string]string{"TEMPORAL_TASK_QUEUE": "fb-blue"}, get: func(c config.Bridge) any { return c.TaskQueue }, want: "fb-blue"},
 		{name: "env DATABASE_URL", env: map[string]string{"DATABASE_URL": "postgres://u:p@db:5432/fb"}, get: func(c config.Bridge) any { return c.DatabaseURL }, want: "postgres://u:p@db:5432/fb"},
 		{name: "env LOG_LEVEL", env: map[string]string{"LOG_LEVEL": "debug"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "debug"},
@@ -106,8 +106,8 @@ func TestLoadBridgeSources(t *testing.T) {
 
 		// Flags override the environment.
 		{name: "flag -nats-url", env: map[string]string{"NATS_URL": "nats://env:4222"}, args: []string{"-nats-url", "nats://flag:4222"}, get: func(c config.Bridge) any { return c.NATS.URL }, want: "nats://flag:4222"},
-		{name: "flag -temporal-address", env: map[string]string{"TEMPORAL_ADDRESS": "env:7233"}, args: []string{"-temporal-address=flag:7233"}, get: func(c config.Bridge) any { return c.TemporalAddress }, want: "flag:7233"},
-		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Bridge) any { return c.TemporalNamespace }, want: "flag"},
+		{name: "flag -temporal-address", env: map[string]string{"TEMPORAL_ADDRESS": "env:7233"}, args: []string{"-temporal-address=flag:7233"}, get: func(c config.Bridge) any { return c.Temporal.Client.Address }, want: "flag:7233"},
+		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Bridge) any { return c.Temporal.Client.Namespace }, want: "flag"},
 		{name: "flag -task-queue", env: map[string]string{"TEMPORAL_TASK_QUEUE": "env"}, args: []string{"-task-queue=flag"}, get: func(c config.Bridge) any { return c.TaskQueue }, want: "flag"},
 		{name: "flag -database-url", env: map[string]string{"DATABASE_URL": "postgres://env/fb"}, args: []string{"-database-url=postgres://flag/fb"}, get: func(c config.Bridge) any { return c.DatabaseURL }, want: "postgres://flag/fb"},
 		{name: "flag -log-level", env: map[string]string{"LOG_LEVEL": "debug"}, args: []string{"-log-level=warn"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "warn"},
@@ -161,7 +161,7 @@ func TestLoadWorkerSources(t *testing.T) {
 		{name: "flag -app-url", env: map[string]string{"APP_URL": "http://env"}, args: []string{"-app-url=http://flag"}, get: func(c config.Worker) any { return c.AppURL }, want: "http://flag"},
 		{name: "flag -onboarding-reminder-after", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "1h"}, args: []string{"-onboarding-reminder-after=2h"}, get: func(c config.Worker) any { return c.ReminderAfter }, want: 2 * time.Hour},
 		{name: "flag -onboarding-expire-after", env: map[string]string{"ONBOARDING_EXPIRE_AFTER": "96h"}, args: []string{"-onboarding-expire-after=100h"}, get: func(c config.Worker) any { return c.ExpireAfter }, want: 100 * time.Hour},
-		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Worker) any { return c.TemporalNamespace }, want: "flag"},
+		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Worker) any { return c.Temporal.Client.Namespace }, want: "flag"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,44 +60,29 @@ func ExitCode(err error) int {
 
 // Common holds what both binaries need.
 type Common struct {
-	NATS              NATS // NATS_URL, its credential and TLS, NATS_CONTEXT (type NATS)
-	TemporalAddress   string
-	TemporalNamespace string
-	TaskQueue         string
-	// TemporalGRPCCompression is how requests to Temporal are compressed: "none" or
-	// "gzip" (the SDK's own default, worth it only over a slow link).
-	TemporalGRPCCompression string
-	DatabaseURL             string
-	LogLevel                string // trace, debug, info, warn, error
-	LogFormat               string // json or console
+	NATS NATS // NATS_URL, its credential and TLS, NATS_CONTEXT (type NATS)
+	// Temporal is how the process reaches Temporal (temporal.go); the loaders call its Load.
+	Temporal    Temporal
+	TaskQueue   string
+	DatabaseURL string
+	LogLevel    string // trace, debug, info, warn, error
+	LogFormat   string // json or console
 }
 
 func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
 	c.NATS.AddFlags(fs, env)
-	fs.StringVar(&c.TemporalAddress, "temporal-address", or(env("TEMPORAL_ADDRESS"), DefaultTemporalAddress), "Temporal frontend host:port (TEMPORAL_ADDRESS)")
-	fs.StringVar(&c.TemporalNamespace, "temporal-namespace", or(env("TEMPORAL_NAMESPACE"), DefaultTemporalNamespace), "Temporal namespace (TEMPORAL_NAMESPACE)")
+	c.Temporal.Register(fs, env)
 	fs.StringVar(&c.TaskQueue, "task-queue", or(env("TEMPORAL_TASK_QUEUE"), DefaultTaskQueue), "Temporal task queue (TEMPORAL_TASK_QUEUE)")
-	fs.StringVar(&c.TemporalGRPCCompression, "temporal-grpc-compression", or(env("TEMPORAL_GRPC_COMPRESSION"), DefaultTemporalGRPCCompression),
-		"gRPC compression toward Temporal: none or gzip (TEMPORAL_GRPC_COMPRESSION)")
 	c.DatabaseURL = or(env("DATABASE_URL"), DefaultDatabaseURL)
-	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL)")
+	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL or DATABASE_URL_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", or(env("LOG_LEVEL"), "info"), "log level: trace, debug, info, warn, error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", or(env("LOG_FORMAT"), "json"), "log format: json or console (LOG_FORMAT)")
 }
 
 func (c *Common) validate() error {
 	var errs []error
-	if _, _, err := splitHostPort(c.TemporalAddress); err != nil {
-		errs = append(errs, invalid("TEMPORAL_ADDRESS", err.Error()))
-	}
-	if c.TemporalNamespace == "" {
-		errs = append(errs, invalid("TEMPORAL_NAMESPACE", "must not be empty"))
-	}
 	if c.TaskQueue == "" {
 		errs = append(errs, invalid("TEMPORAL_TASK_QUEUE", "must not be empty"))
-	}
-	if c.TemporalGRPCCompression != "none" && c.TemporalGRPCCompression != "gzip" {
-		errs = append(errs, invalid("TEMPORAL_GRPC_COMPRESSION", fmt.Sprintf("%q is not none or gzip", c.TemporalGRPCCompression)))
 	}
 	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		errs = append(errs, invalid("DATABASE_URL", "must be a postgres:// URL"))

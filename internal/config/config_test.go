@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/flowbridge/flowbridge/internal/config"
 )
@@ -28,15 +29,16 @@ func with(base map[string]string, extra map[string]string) map[string]string {
 
 // contractCommon is docs/CONTRACT.md's table of defaults, written out.
 var contractCommon = config.Common{
-	NATS:              config.NATS{URL: "nats://127.0.0.1:4222"},
-	TemporalAddress:   "127.0.0.1:7233",
-	TemporalNamespace: "default",
-	TaskQueue:         "flowbridge",
-	// TemporalGRPCCompression: none, the faster on the measured setup.
-	TemporalGRPCCompression: "none",
-	DatabaseURL:             "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable",
-	LogLevel:                "info",
-	LogFormat:               "json",
+	NATS: config.NATS{URL: "nats://127.0.0.1:4222"},
+	Temporal: config.Temporal{
+		Client: envconfig.ClientConfigProfile{Address: "127.0.0.1:7233", Namespace: "default"},
+		// GRPCCompression: none, the faster on the measured setup.
+		GRPCCompression: "none",
+	},
+	TaskQueue:   "flowbridge",
+	DatabaseURL: "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable",
+	LogLevel:    "info",
+	LogFormat:   "json",
 }
 
 func TestDefaultConstantsMatchTheContract(t *testing.T) {
@@ -46,10 +48,10 @@ func TestDefaultConstantsMatchTheContract(t *testing.T) {
 		want string
 	}{
 		{name: "NATS_URL", got: config.DefaultNATSURL, want: contractCommon.NATS.URL},
-		{name: "TEMPORAL_ADDRESS", got: config.DefaultTemporalAddress, want: contractCommon.TemporalAddress},
-		{name: "TEMPORAL_NAMESPACE", got: config.DefaultTemporalNamespace, want: contractCommon.TemporalNamespace},
+		{name: "TEMPORAL_ADDRESS", got: config.DefaultTemporalAddress, want: contractCommon.Temporal.Client.Address},
+		{name: "TEMPORAL_NAMESPACE", got: config.DefaultTemporalNamespace, want: contractCommon.Temporal.Client.Namespace},
 		{name: "TEMPORAL_TASK_QUEUE", got: config.DefaultTaskQueue, want: contractCommon.TaskQueue},
-		{name: "TEMPORAL_GRPC_COMPRESSION", got: config.DefaultTemporalGRPCCompression, want: contractCommon.TemporalGRPCCompression},
+		{name: "TEMPORAL_GRPC_COMPRESSION", got: config.DefaultTemporalGRPCCompression, want: contractCommon.Temporal.GRPCCompression},
 		{name: "DATABASE_URL", got: config.DefaultDatabaseURL, want: contractCommon.DatabaseURL},
 		{name: "HTTP_ADDR", got: config.DefaultHTTPAddr, want: "127.0.0.1:8080"},
 		{name: "ADMIN_ADDR", got: config.DefaultAdminAddr, want: "127.0.0.1:9090"},
@@ -138,7 +140,7 @@ func TestCommonAcceptsValidValues(t *testing.T) {
 			for k, v := range tt.env {
 				got := map[string]string{
 					"DATABASE_URL": c.DatabaseURL, "LOG_LEVEL": c.LogLevel, "LOG_FORMAT": c.LogFormat,
-					"TEMPORAL_ADDRESS": c.TemporalAddress, "NATS_URL": c.NATS.URL,
+					"TEMPORAL_ADDRESS": c.Temporal.Client.Address, "NATS_URL": c.NATS.URL,
 				}[k]
 				require.Equal(t, v, got, "%s: got %v, want %v", k, got, v)
 			}

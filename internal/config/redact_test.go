@@ -11,7 +11,8 @@ import (
 func TestSecretFlagsAreRedactedInUsage(t *testing.T) {
 	var out strings.Builder
 	env := func(k string) string {
-		return map[string]string{"DATABASE_URL": "postgres://app:hunter2@db:5432/flowbridge", "STRIPE_API_KEY": "sk_live_secret"}[k]
+		return map[string]string{"DATABASE_URL": "postgres://app:hunter2@db:5432/flowbridge", "STRIPE_API_KEY": "sk_live_secret",
+			"TEMPORAL_API_KEY": "temporal-key-secret", "TEMPORAL_CODEC_AUTH": "Bearer codec-secret"}[k]
 	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.SetOutput(&out)
@@ -22,6 +23,9 @@ func TestSecretFlagsAreRedactedInUsage(t *testing.T) {
 	fs.PrintDefaults()
 	require.NotContains(t, out.String(), "hunter2")
 	require.NotContains(t, out.String(), "sk_live_secret")
+	require.NotContains(t, out.String(), "temporal-key-secret")
+	require.NotContains(t, out.String(), "codec-secret")
+	require.Contains(t, out.String(), "-temporal-api-key", "the flag is listed")
 	require.Equal(t, "postgres://app:hunter2@db:5432/flowbridge", c.DatabaseURL, "the value itself is kept")
 }
 

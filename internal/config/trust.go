@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -82,6 +83,25 @@ func secretSetting(env func(string) string, name string) (string, error) {
 		return "", invalid(name+"_FILE", fmt.Sprintf("cannot be read: %v", err))
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// secretFiles returns env with each of names read by secretSetting, so that the secret
+// NAME may be given as the file NAME_FILE names (Kubernetes and Docker secrets); the
+// error names each setting that could not be read.
+func secretFiles(env func(string) string, names ...string) (func(string) string, error) {
+	vals := make(map[string]string, len(names))
+	var errs []error
+	for _, name := range names {
+		v, err := secretSetting(env, name)
+		vals[name] = v
+		errs = append(errs, err)
+	}
+	return func(name string) string {
+		if v, ok := vals[name]; ok {
+			return v
+		}
+		return env(name)
+	}, errors.Join(errs...)
 }
 
 // boolVar registers a boolean flag whose default is read from env (true, false, 1, 0);
