@@ -19,8 +19,8 @@ type Bridge struct {
 	// RoutesFile replaces the embedded routing table; empty means the default.
 	RoutesFile string
 
-	// Lanes is how many events are routed to Temporal at once. Events for one workflow
-	// id always share a lane, so they are applied in stream order.
+	// Lanes is the most Temporal calls in flight (BRIDGE_LANES): a ceiling for the
+	// bridge's adaptive limit. Events for one workflow id run one at a time, in order.
 	Lanes int
 	// SignalWait is how long an event that signals a workflow which does not exist yet
 	// (email.verified before user.signedup) is redelivered before it is dead-lettered.
@@ -109,7 +109,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", or(env("ADMIN_ADDR"), DefaultAdminAddr), "operators' HTTP address: metrics, readiness detail, event ledger, pprof (ADMIN_ADDR)")
 	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
-	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 32, "events routed to Temporal at once", &errs)
+	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 256, "most Temporal calls in flight: a ceiling for the adaptive limit, which finds the best by itself", &errs)
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
 	durationVar(fs, &c.MaxRetryAge, "max-retry-age", "BRIDGE_MAX_RETRY_AGE", env, 24*time.Hour, "dead-letter an event still failing this long after it was stored (routes may set their own)", &errs)
 	intVar(fs, &c.MaxAttempts, "max-attempts", "BRIDGE_MAX_ATTEMPTS", env, 0, "dead-letter an event failing on this delivery; 0: no limit (routes may set their own)", &errs)

@@ -22,7 +22,7 @@ func TestLoadBridgeDefaults(t *testing.T) {
 		Common:          contractCommon,
 		HTTPAddr:        "127.0.0.1:8080",
 		AdminAddr:       "127.0.0.1:9090",
-		Lanes:           32,
+		Lanes:           256,
 		SignalWait:      10 * time.Minute,
 		MaxRetryAge:     24 * time.Hour,
 		AckWait:         30 * time.Second,
