@@ -91,7 +91,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	// PostgreSQL, and what the ledger cannot write is counted.
 	p.ledger, err = ledger.New(func(ctx context.Context) (*store.Store, error) {
 		return store.Open(ctx, cfg.DatabaseURL)
-	}, reg, log, ledger.Config{Buffer: cfg.LedgerBuffer, Retention: cfg.LedgerRetention})
+	}, reg, log, ledger.Config{Buffer: cfg.LedgerBuffer, BufferBytes: cfg.LedgerBufferBytes, Retention: cfg.LedgerRetention})
 	if err != nil {
 		return nil, err
 	}

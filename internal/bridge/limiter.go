@@ -17,7 +17,8 @@ import (
 //   - Each window (about one call per slot of the limit) it compares the window's mean
 //     call latency with the lowest window mean seen lately (the latency of an unloaded
 //     server). limit × (1 − lowest/mean) estimates the calls queued inside Temporal: below
-//     alpha the limit grows, above beta it shrinks, in between it holds.
+//     alpha the limit grows, above beta it shrinks, in between it holds (alpha and beta
+//     grow with log10 of the limit, from 3 and 8).
 //   - An overload answer (ResourceExhausted, Unavailable, a call past its deadline) cuts
 //     the limit to 70% at once (at most once per window of calls) and pauses new calls for
 //     a backoff that doubles while overload lasts (50ms up to 2s), so a throttling
@@ -52,6 +53,12 @@ const (
 	pauseMin        = 50 * time.Millisecond
 	pauseMax        = 2 * time.Second
 	limiterMinCalls = 4 // a window is at least this many calls
+	// limiterAlpha and limiterBeta are the fewest calls queued inside Temporal below which
+	// the limit grows and above which it shrinks. A single Temporal server on a few cores
+	// queues from two calls on, yet its throughput still climbs to about eight (measured:
+	// docs/ARCHITECTURE.md), so a few queued calls are the price of its best throughput.
+	limiterAlpha = 3
+	limiterBeta  = 8
 )
 
 func newLimiter(ceiling int) *limiter {
@@ -125,7 +132,7 @@ func (l *limiter) observe(rtt time.Duration, inflight int, err error) {
 	}
 	queued := l.limit * (1 - float64(base)/float64(mean))
 	step := math.Max(1, math.Log10(l.limit))
-	alpha, beta := math.Max(2, 3*math.Log10(l.limit)), math.Max(4, 6*math.Log10(l.limit))
+	alpha, beta := math.Max(limiterAlpha, 3*math.Log10(l.limit)), math.Max(limiterBeta, 6*math.Log10(l.limit))
 	switch {
 	case queued > beta:
 		l.limit = math.Max(l.min, l.limit-step)

@@ -61,10 +61,12 @@ func (s *sched) roomFor(low bool) int {
 	return 2*l + 16
 }
 
-// waitRoom waits until the ready queue of priority low has room and returns how many more
-// keys it takes, or 0 once the scheduler is closed or ctx ended. Jobs for keys already in the
-// scheduler do not take room (they queue behind their key, held), so a hot workflow id
-// fills no room that other ids need.
+// waitRoom waits until the ready queue of priority low is at most half full and returns
+// how many more keys it takes, or 0 once the scheduler is closed or ctx ended. Waiting for
+// half makes pulls of many messages rather than one each (a pull costs a round trip and
+// a subscription), while the half still queued keeps every slot busy meanwhile. Jobs for
+// keys already in the scheduler do not take room (they queue behind their key, held), so
+// a hot workflow id fills no room that other ids need.
 func (s *sched) waitRoom(ctx context.Context, low bool) int {
 	for {
 		s.mu.Lock()
@@ -72,12 +74,13 @@ func (s *sched) waitRoom(ctx context.Context, low bool) int {
 		if low {
 			q = &s.readyLow
 		}
-		free, closed := s.roomFor(low)-q.len(), s.closed
+		room := s.roomFor(low)
+		free, closed := room-q.len(), s.closed
 		s.mu.Unlock()
 		if closed || ctx.Err() != nil {
 			return 0
 		}
-		if free > 0 {
+		if free > 0 && free >= room/2 {
 			return free
 		}
 		select {

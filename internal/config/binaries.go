@@ -53,6 +53,8 @@ type Bridge struct {
 	// outcomes wait in memory for its writer (beyond that they are dropped and counted).
 	LedgerRetention time.Duration
 	LedgerBuffer    int
+	// LedgerBufferBytes bounds the memory of those outcomes (LEDGER_BUFFER_BYTES).
+	LedgerBufferBytes int
 	// MaxBodyBytes bounds an ingress request body (413 above it); MaxHeaderBytes its headers.
 	MaxBodyBytes   int64
 	MaxHeaderBytes int
@@ -117,6 +119,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
 	durationVar(fs, &c.LedgerRetention, "ledger-retention", "LEDGER_RETENTION", env, 7*24*time.Hour, "how long the event ledger keeps an event", &errs)
 	intVar(fs, &c.LedgerBuffer, "ledger-buffer", "LEDGER_BUFFER", env, 10000, "delivery outcomes held in memory for the event ledger", &errs)
+	intVar(fs, &c.LedgerBufferBytes, "ledger-buffer-bytes", "LEDGER_BUFFER_BYTES", env, 16<<20, "bytes of delivery outcomes held in memory for the event ledger", &errs)
 	var maxBody int
 	intVar(fs, &maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
 	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
@@ -159,6 +162,9 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	}
 	if c.LedgerRetention < time.Hour {
 		errs = append(errs, invalid("LEDGER_RETENTION", "must be at least 1h"))
+	}
+	if c.LedgerBufferBytes < 1024 {
+		errs = append(errs, invalid("LEDGER_BUFFER_BYTES", "must be at least 1024"))
 	}
 	if c.LedgerBuffer < 1 {
 		errs = append(errs, invalid("LEDGER_BUFFER", "must be at least 1"))

@@ -64,6 +64,10 @@ type Config struct {
 	// Buffer is how many outcomes may wait for the writer; Record drops beyond it.
 	// Optional: defaults to 10000.
 	Buffer int
+	// BufferBytes bounds the memory those outcomes take (their text, estimated): a burst
+	// of outcomes with long errors or many routes drops rather than grows the process.
+	// Optional: defaults to 16 MiB.
+	BufferBytes int
 	// BatchSize is the most outcomes written in one round trip. Optional: defaults to 500.
 	BatchSize int
 	// FlushInterval is the longest an outcome waits for its batch to fill.
@@ -102,6 +106,7 @@ func (c *Config) defaults() error {
 		}
 	}
 	defInt(&c.Buffer, 10000)
+	defInt(&c.BufferBytes, 16<<20)
 	defInt(&c.BatchSize, 500)
 	defInt(&c.WriteAttempts, 4)
 	defInt(&c.DeleteBatch, 5000)
@@ -115,7 +120,7 @@ func (c *Config) defaults() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Buffer", c.Buffer}, {"BatchSize", c.BatchSize}, {"WriteAttempts", c.WriteAttempts}, {"DeleteBatch", c.DeleteBatch}} {
+	}{{"Buffer", c.Buffer}, {"BufferBytes", c.BufferBytes}, {"BatchSize", c.BatchSize}, {"WriteAttempts", c.WriteAttempts}, {"DeleteBatch", c.DeleteBatch}} {
 		if f.v < 0 {
 			errs = append(errs, fmt.Errorf("%w: %s %d must be positive", ErrInvalidConfig, f.name, f.v))
 		}
@@ -141,6 +146,8 @@ type Ledger struct {
 	open OpenFunc
 	log  zerolog.Logger
 	in   chan bridge.Outcome
+	// queued is the estimated size of the outcomes in `in` (outcomeSize).
+	queued atomic.Int64
 
 	started atomic.Bool
 	closed  atomic.Bool // Run has drained: Record drops
@@ -191,9 +198,16 @@ func (l *Ledger) Record(o bridge.Outcome) {
 		l.drop(reasonShutdown, 1)
 		return
 	}
+	size := outcomeSize(&o)
+	if l.queued.Add(size) > int64(l.cfg.BufferBytes) {
+		l.queued.Add(-size)
+		l.drop(reasonBufferFull, 1)
+		return
+	}
 	select {
 	case l.in <- o:
 	default:
+		l.queued.Add(-size)
 		if l.up.Load() {
 			l.drop(reasonBufferFull, 1)
 		} else {
@@ -293,6 +307,20 @@ func (l *Ledger) connect(ctx context.Context) *store.Store {
 	}
 }
 
+// outcomeSize estimates the memory o holds: its strings, routes and misses, and a fixed
+// part for the rest of the struct.
+func outcomeSize(o *bridge.Outcome) int64 {
+	n := 256 + len(o.EventID) + len(o.EventType) + len(o.Source) + len(o.Subject) + len(o.CorrelationID) +
+		len(o.CausationID) + len(o.Outcome) + len(o.Error)
+	for _, r := range o.Routes {
+		n += 96 + len(r.Route) + len(r.Action) + len(r.WorkflowID) + len(r.RunID) + len(r.Result)
+	}
+	for _, m := range o.Unmatched {
+		n += 64 + len(m.Route) + len(m.Reason)
+	}
+	return int64(n)
+}
+
 // write batches what Record queues until ctx ends, then drains.
 func (l *Ledger) write(ctx context.Context, q store.Ledger) {
 	tick := time.NewTicker(l.cfg.FlushInterval)
@@ -301,6 +329,7 @@ func (l *Ledger) write(ctx context.Context, q store.Ledger) {
 	for {
 		select {
 		case o := <-l.in:
+			l.queued.Add(-outcomeSize(&o))
 			batch = l.fill(append(batch, o))
 			if len(batch) < l.cfg.BatchSize {
 				continue
@@ -331,6 +360,7 @@ func (l *Ledger) fill(batch []bridge.Outcome) []bridge.Outcome {
 	for len(batch) < l.cfg.BatchSize {
 		select {
 		case o := <-l.in:
+			l.queued.Add(-outcomeSize(&o))
 			batch = append(batch, o)
 		default:
 			return batch
@@ -344,7 +374,8 @@ func (l *Ledger) discard() int {
 	n := 0
 	for {
 		select {
-		case <-l.in:
+		case o := <-l.in:
+			l.queued.Add(-outcomeSize(&o))
 			n++
 		default:
 			return n

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,4 +304,28 @@ func TestRunTwice(t *testing.T) {
 	cancel()
 	require.NoError(t, l.Run(ctx), "Run returns once its context has ended")
 	require.Error(t, l.Run(ctx), "a second Run")
+}
+
+// The buffer is bounded in bytes as well as in count: outcomes carrying long errors are
+// dropped (buffer_full) once the bytes waiting reach BufferBytes, although the count
+// would take them; what the writer takes frees its bytes again.
+func TestBufferBoundedInBytes(t *testing.T) {
+	url := testenv.Postgres(t)
+	l, _ := newLedger(t, opener(url), ledger.Config{Buffer: 1000, BufferBytes: 8 << 10})
+	long := strings.Repeat("x", 1500)
+	for i := range 20 {
+		o := outcome(fmt.Sprintf("big-%02d", i), 1, bridge.OutcomeDeadLettered)
+		o.Error = long
+		l.Record(o)
+	}
+	s := l.Stats()
+	require.Positive(t, s.Buffered, "some fit")
+	require.Less(t, s.Buffered, 8, "8 KiB holds fewer than eight outcomes of 1.5 KiB")
+	require.Equal(t, 20, s.Buffered+int(s.Dropped[ledger.DropBufferFull]), "the rest dropped, counted: %+v", s)
+
+	stop := run(t, l)
+	testenv.Eventually(t, 30*time.Second, func() bool { return l.Stats().Buffered == 0 }, "the writer took what waited")
+	l.Record(outcome("small-after", 1, bridge.OutcomeRouted))
+	testenv.Eventually(t, 30*time.Second, func() bool { return l.Stats().Written >= uint64(s.Buffered)+1 }, "room again once written")
+	stop()
 }
