@@ -19,20 +19,21 @@ func TestLoadBridgeDefaults(t *testing.T) {
 	got, err := config.LoadBridge(nil, envOf(nil))
 	require.NoError(t, err)
 	want := config.Bridge{
-		Common:          contractCommon,
-		HTTPAddr:        "127.0.0.1:8080",
-		AdminAddr:       "127.0.0.1:9090",
-		Lanes:           256,
-		SignalWait:      10 * time.Minute,
-		MaxRetryAge:     24 * time.Hour,
-		AckWait:         30 * time.Second,
-		DuplicateWindow: 10 * time.Minute,
-		MaxBodyBytes:    1 << 20,
-		MaxHeaderBytes:  64 << 10,
-		MaxInFlight:     1024,
-		LedgerRetention: 7 * 24 * time.Hour,
-		LedgerBuffer:    10000,
-		StripeAPIBase:   "https://api.stripe.com",
+		Common:            contractCommon,
+		HTTPAddr:          "127.0.0.1:8080",
+		AdminAddr:         "127.0.0.1:9090",
+		Lanes:             256,
+		SignalWait:        10 * time.Minute,
+		MaxRetryAge:       24 * time.Hour,
+		AckWait:           30 * time.Second,
+		DuplicateWindow:   10 * time.Minute,
+		MaxBodyBytes:      1 << 20,
+		MaxHeaderBytes:    64 << 10,
+		MaxInFlight:       1024,
+		LedgerRetention:   7 * 24 * time.Hour,
+		LedgerBuffer:      10000,
+		LedgerBufferBytes: 16 << 20,
+		StripeAPIBase:     "https://api.stripe.com",
 	}
 	require.Equal(t, want, got, "got %+v, want %+v", got, want)
 	require.Empty(t, got.StripeWebhookSecrets, "STRIPE_WEBHOOK_SECRET unset: got %v, want none", got.StripeWebhookSecrets)
