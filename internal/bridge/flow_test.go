@@ -127,6 +127,11 @@ func TestEarlySignalsWaitOutsideTheWindow(t *testing.T) {
 		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
 	}, "EVENTS_WAITING still holds signals")
 	require.Positive(t, rb.counter(t, "flowbridge_bridge_signals_woken_total"), "the starts woke their signals")
+	for _, id := range []string{notes["one-"+key(0)], notes["one-"+key(n-1)]} {
+		outs := rb.recorder.byEvent(id)
+		require.Equal(t, bridge.OutcomeWaiting, outs[0].Outcome, "parked first")
+		require.Equal(t, bridge.OutcomeRouted, outs[len(outs)-1].Outcome, "then delivered, and recorded so: %+v", outs)
+	}
 }
 
 // A hot workflow id (1,000 signals queued for it) does not hold up other ids: the starts

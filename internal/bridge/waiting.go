@@ -169,19 +169,30 @@ func (b *Bridge) wake(ctx context.Context, workflowID string) {
 	}
 }
 
-// deliverParked applies a woken item's decisions; true when all were done.
+// deliverParked applies a woken item's decisions and records the delivery (outcome
+// routed, on its EVENTS_WAITING subject and sequence); true when all were done.
 func (b *Bridge) deliverParked(ctx context.Context, it item) bool {
+	begin := time.Now()
+	meta, _ := it.msg.Metadata()
+	out := b.newOutcome(it, meta)
+	out.Outcome = OutcomeRouted
 	for _, d := range it.decisions {
 		res, err := b.apply(ctx, it.ev, d, it.parked.since)
 		if err != nil {
 			return false
 		}
+		out.Routes = append(out.Routes, RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, RunID: res.runID, Result: res.status})
 		if e := b.log.Debug(); e != nil {
 			e.Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID).
 				Str("result", res.status).Msg("Woke a parked signal")
 		}
 	}
 	b.metrics.woken.Inc()
+	typ := b.metricType(it.ev.Type())
+	b.metrics.count(typ, OutcomeRouted)
+	b.metrics.observe(typ, it.decisions[0].Action, begin)
+	out.SettledAt = time.Now()
+	b.record(out)
 	return true
 }
 
