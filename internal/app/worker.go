@@ -41,7 +41,10 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 
 // runWorkerWith is RunWorker on a NATS connection the caller opened and closes.
 func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *natsConn) error {
-	mailer, err := mail.New(cfg.SMTPAddr, cfg.MailFrom)
+	mailer, err := mail.New(mail.Config{
+		Addr: cfg.SMTPAddr, From: cfg.MailFrom, TLS: mail.TLS(cfg.SMTPTLS), CAFile: cfg.SMTPTLSCA,
+		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, Auth: mail.Auth(cfg.SMTPAuth), AllowInsecureAuth: cfg.SMTPAuthAllowInsecure,
+	})
 	if err != nil {
 		return err
 	}
@@ -71,11 +74,7 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 }
 
 func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream) error {
-	var st *store.Store
-	err := retry.Until(ctx, log, "PostgreSQL at DATABASE_URL", func(ctx context.Context) (err error) {
-		st, err = store.Open(ctx, cfg.DatabaseURL)
-		return err
-	})
+	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return ignoreCanceled(err)
 	}
@@ -154,6 +153,27 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	}
 	return nil
+}
+
+// openStore opens the database, retrying while PostgreSQL is away until ctx ends (its
+// error then). A schema that is not
+// at this build's version stops the worker at once with what to do (run `worker
+// migrate`): the worker never migrates, and waiting would hide the missing step.
+func openStore(ctx context.Context, databaseURL string, log zerolog.Logger) (*store.Store, error) {
+	var st *store.Store
+	var schemaErr error
+	err := retry.Until(ctx, log, "PostgreSQL at DATABASE_URL", func(ctx context.Context) (err error) {
+		st, err = store.Open(ctx, databaseURL)
+		if errors.Is(err, store.ErrSchemaBehind) || errors.Is(err, store.ErrMigrationChanged) {
+			schemaErr = err // retrying cannot help
+			return nil
+		}
+		return err
+	})
+	if schemaErr != nil {
+		return nil, schemaErr
+	}
+	return st, err
 }
 
 // Workflows configures the workflows the worker runs. Zero fields take each
