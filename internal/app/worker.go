@@ -119,13 +119,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	// its supervisor restarts it rather than leave a worker that polls nothing.
 	ctx, fatal := context.WithCancelCause(ctx)
 	defer fatal(nil)
-	w := worker.New(tc, cfg.TaskQueue, worker.Options{
-		Interceptors: []interceptor.WorkerInterceptor{web.Activities},
-		OnFatalError: func(err error) {
-			web.Ready.Failed(ops.Redact("the worker stopped for good (its log says why)", err))
-			fatal(fmt.Errorf("worker stopped: %w", err))
-		},
-	})
+	w := newTemporalWorker(tc, cfg, web, fatal)
 	Register(w, acts, deploys, Workflows{
 		Onboarding: workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter},
 		Payments:   workflows.PaymentConfig{TenantWait: cfg.PaymentTenantWait},
@@ -140,15 +134,38 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
 		return err
 	}
+	return runUntilDone(ctx, w, cfg, log, web)
+}
+
+// newTemporalWorker returns the worker of cfg.TaskQueue with the options every flowbridge
+// worker runs with. fatal is called when it stops for good.
+func newTemporalWorker(tc client.Client, cfg config.Worker, web *workerHTTP, fatal func(error)) worker.Worker {
+	return worker.New(tc, cfg.TaskQueue, worker.Options{
+		Interceptors: []interceptor.WorkerInterceptor{web.Activities},
+		// Stop lets running activities finish, their context still live, for this long
+		// before it cancels them (the SDK's default, 0, cancels them at once).
+		WorkerStopTimeout: cfg.StopTimeout,
+		OnFatalError: func(err error) {
+			web.Ready.Failed(ops.Redact("the worker stopped for good (its log says why)", err))
+			fatal(fmt.Errorf("worker stopped: %w", err))
+		},
+	})
+}
+
+// runUntilDone starts w and runs it until ctx ends (SIGTERM); then it stops polling and
+// waits for the running activities to finish, for up to WORKER_STOP_TIMEOUT, before it
+// returns. It returns ctx's cause unless that is context.Canceled (our own shutdown).
+func runUntilDone(ctx context.Context, w worker.Worker, cfg config.Worker, log zerolog.Logger, web *workerHTTP) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 	}
 	web.Ready.Started()
 	log.Info().Str("task_queue", cfg.TaskQueue).Msg("Worker running")
 	<-ctx.Done()
-	log.Info().Msg("Worker stopping: finishing running activities")
+	log.Info().Dur("stop_timeout", cfg.StopTimeout).Msg("Worker stopping: polling no more; running activities may finish within WORKER_STOP_TIMEOUT")
 	web.Ready.Stopping()
 	w.Stop()
+	log.Info().Msg("Worker stopped")
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
