@@ -129,20 +129,20 @@ func New(cfg Config) (*Mailer, error) {
 	if (cfg.Username == "") != (cfg.Password == "") {
 		return nil, errors.New("SMTP AUTH needs both a username and a password")
 	}
-	if cfg.Username != "" && cfg.TLS == TLSNone && !IsLoopback(host) && !cfg.AllowInsecureAuth {
+	if cfg.Username != "" && cfg.TLS == TLSNone && !isLoopback(host) && !cfg.AllowInsecureAuth {
 		return nil, fmt.Errorf("SMTP AUTH without TLS to %s would send the password in clear text: use STARTTLS or TLS, or allow it explicitly", host)
 	}
 	m := &Mailer{cfg: cfg, host: host, port: port, from: f, tls: &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}}
 	if cfg.CAFile != "" {
-		if m.tls.RootCAs, err = LoadCAs(cfg.CAFile); err != nil {
+		if m.tls.RootCAs, err = loadCAs(cfg.CAFile); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
 }
 
-// LoadCAs reads a PEM file of CA certificates.
-func LoadCAs(file string) (*x509.CertPool, error) {
+// loadCAs reads a PEM file of CA certificates.
+func loadCAs(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
@@ -154,9 +154,9 @@ func LoadCAs(file string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// IsLoopback reports whether host is localhost or a loopback address, where a password
+// isLoopback reports whether host is localhost or a loopback address, where a password
 // in clear text never leaves the machine.
-func IsLoopback(host string) bool {
+func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
