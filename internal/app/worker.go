@@ -173,9 +173,9 @@ func runUntilDone(ctx context.Context, w worker.Worker, cfg config.Worker, log z
 }
 
 // openStore opens the database, retrying while PostgreSQL is away until ctx ends (its
-// error then). A schema that is not
-// at this build's version stops the worker at once with what to do (run `worker
-// migrate`): the worker never migrates, and waiting would hide the missing step.
+// error then). A schema behind this build, or migrated differently, stops the worker at
+// once, saying what to do (run `worker migrate`): the worker never migrates, and waiting
+// would hide the missing step.
 func openStore(ctx context.Context, databaseURL string, log zerolog.Logger) (*store.Store, error) {
 	var st *store.Store
 	var schemaErr error
