@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make dev: the whole stack on this machine — Temporal dev server (UI on :8082), NATS with
-# JetStream, mailpit, stripe-mock, then the bridge and the worker. Services already
-# listening at their addresses are used as they are. Ctrl-C stops what this started.
+# JetStream, mailpit, stripe-mock, then `worker migrate`, the bridge and the worker.
+# Services already listening at their addresses are used as they are. Ctrl-C stops what
+# this started.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -19,11 +20,16 @@ go build -o "$BIN/bridge" ./cmd/bridge
 go build -o "$BIN/worker" ./cmd/worker
 
 export LOG_FORMAT=${LOG_FORMAT:-console}
+# mailpit here takes mail in plain text; SMTP_TLS defaults to starttls for real servers.
+export SMTP_TLS=${SMTP_TLS:-none}
 export STRIPE_API_BASE=${STRIPE_API_BASE:-http://$STRIPE_MOCK_ADDR}
 export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_123}
 # POST /events without a token (never the webhooks' types): this machine only. The bridge
 # logs a warning saying so. Set INGRESS_EVENTS_TOKENS to try scoped tokens instead.
 export INGRESS_EVENTS_OPEN=${INGRESS_EVENTS_OPEN:-true}
+# Migrations are a step of their own: the bridge and the worker only check the schema.
+say "migrating the database (worker migrate)"
+"$BIN/worker" migrate
 "$BIN/worker" & STARTED+=("worker:$!")
 "$BIN/bridge" & STARTED+=("bridge:$!")
 

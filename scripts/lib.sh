@@ -148,7 +148,7 @@ require_postgres() {
 	addr=$(hostport "$DATABASE_URL" 5432)
 	port_open "$addr" || die "PostgreSQL is not reachable at $addr (DATABASE_URL=$DATABASE_URL).
 Start it (Debian: apt-get install postgresql && pg_ctlcluster 15 main start), or set DATABASE_URL
-to a server that answers. The database itself is created and migrated by the worker."
+to a server that answers. The database itself is created and migrated by \`worker migrate\`."
 }
 
 : "${NATS_URL:=nats://127.0.0.1:4222}"

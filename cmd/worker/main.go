@@ -1,6 +1,8 @@
 // Command worker runs flowbridge's Temporal workflows and activities on its task queue.
-// Settings: `worker -h`, and docs/CONTRACT.md; `worker version` prints the build. A
-// command line it does not take exits 2 without starting anything.
+// Settings: `worker -h`, and docs/CONTRACT.md; `worker version` prints the build;
+// `worker migrate` applies the database migrations and exits (the worker itself only
+// checks the schema version). A command line it does not take exits 2 without starting
+// anything.
 package main
 
 import (
@@ -36,6 +38,16 @@ func run(ctx context.Context, args []string) error {
 		}
 		fmt.Println("worker", version.String())
 		return nil
+	}
+	if len(args) > 0 && args[0] == "migrate" {
+		cfg, err := config.LoadMigrate(args[1:], os.Getenv)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return app.RunMigrate(ctx, cfg, os.Stdout)
 	}
 	cfg, err := config.LoadWorker(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {

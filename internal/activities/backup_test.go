@@ -19,7 +19,7 @@ import (
 )
 
 // flowbridgeTables are the tables the migrations create; a backup holds at least these.
-var flowbridgeTables = []string{"deploys", "ledger_attempts", "ledger_events", "notifications", "payments", "schema_migrations", "sent_emails", "tenants"}
+var flowbridgeTables = []string{"deploys", "ledger_attempts", "ledger_events", "notifications", "payments", "flowbridge_schema_migrations", "sent_emails", "tenants"}
 
 func (f *scheduledFixture) backup(t *testing.T, in activities.BackupInput) activities.BackupResult {
 	t.Helper()
@@ -81,7 +81,7 @@ func TestBackupDatabase(t *testing.T) {
 	require.Equal(t, int64(3), rows["tenants"])
 	require.Equal(t, int64(1), rows["sent_emails"])
 	require.Equal(t, int64(0), rows["payments"])
-	require.Positive(t, rows["schema_migrations"])
+	require.Positive(t, rows["flowbridge_schema_migrations"])
 	body, err := os.ReadFile(filepath.Join(res.Path, "sent_emails.csv"))
 	require.NoError(t, err)
 	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()

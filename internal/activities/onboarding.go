@@ -27,7 +27,9 @@ type EmailInput struct {
 }
 
 // SendEmail sends the verification or reminder email, at most once per workflow and
-// kind, and emits email.verification_sent after the verification email.
+// kind, and emits email.verification_sent after the verification email. Credentials or
+// an email the SMTP server refuses for good fail it without retries
+// (ErrorTypeSMTPAuthFailed, ErrorTypeEmailRejected).
 func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
 	key := wfID + "/" + in.Kind
@@ -38,8 +40,8 @@ func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
 	if !sent {
 		msg := onboardingEmail(a.AppURL, in)
 		msg.MessageID = key + "@flowbridge"
-		if err := a.Mailer.Send(ctx, msg); err != nil {
-			return fmt.Errorf("send %s email to %s: %w", in.Kind, in.Email, err)
+		if err := a.sendEmail(ctx, fmt.Sprintf("send %s email to %s", in.Kind, in.Email), msg); err != nil {
+			return err
 		}
 		if err := a.Store.MarkEmailSent(ctx, key, in.Email, msg.Subject); err != nil {
 			return err

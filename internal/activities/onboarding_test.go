@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
@@ -34,7 +35,7 @@ func newOnboardingDeps(t *testing.T) onboardingDeps {
 	st := testenv.Store(t)
 	n := testenv.StartNATS(t)
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 2*time.Minute))
-	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
+	mailer, err := mail.New(mail.Config{Addr: smtpAddr, From: "flowbridge <no-reply@flowbridge.test>", TLS: mail.TLSNone})
 	require.NoError(t, err)
 	acts := &activities.Activities{
 		Store: st, Mailer: mailer, Stripe: activities.NewStripeClient("sk_test_123", stripeBase),
@@ -100,6 +101,59 @@ func TestSendEmailSendsOnceAndEmitsOnce(t *testing.T) {
 	require.NoError(t, err)
 	testenv.Eventually(t, 10*time.Second, func() bool { return len(testenv.MailTo(t, d.mailAPI, address)) == 2 }, "no reminder for %s", address)
 	require.Len(t, d.stored(t, "email.verification_sent"), 1, "a reminder emits nothing")
+}
+
+// Through a mail server that requires STARTTLS and AUTH (mailpit with a certificate from
+// a CA of the test's own, and a password file): the onboarding email arrives, once
+// despite a retry; a wrong password fails the activity for good, saying what to check,
+// and nothing is recorded as sent.
+func TestSendEmailThroughSTARTTLSAndAuth(t *testing.T) {
+	d := newOnboardingDeps(t)
+	mp := testenv.StartMailpit(t, testenv.MailpitOptions{TLS: testenv.MailpitSTARTTLS, Users: map[string]string{"flowbridge": "s3cret-pw"}})
+	mailer := func(password string) *mail.Mailer {
+		m, err := mail.New(mail.Config{Addr: mp.SMTPAddr, From: "flowbridge <no-reply@flowbridge.test>", TLS: mail.TLSStartTLS, CAFile: mp.CAFile,
+			Username: "flowbridge", Password: password})
+		require.NoError(t, err)
+		return m
+	}
+
+	d.acts.Mailer = mailer("s3cret-pw")
+	env := d.activityEnv()
+	user := testenv.ID("u-")
+	address := user + "@example.com"
+	in := activities.EmailInput{UserID: user, Email: address, Name: "Ada", Kind: activities.EmailVerification, Cause: cause}
+	for range 2 { // a retried activity
+		_, err := env.ExecuteActivity(d.acts.SendEmail, in)
+		require.NoError(t, err)
+	}
+	var ids []string
+	testenv.Eventually(t, 10*time.Second, func() bool { ids = testenv.MailTo(t, mp.APIAddr, address); return len(ids) >= 1 }, "no email for %s", address)
+	require.Len(t, ids, 1, "one email despite two attempts")
+	subject, text := testenv.MailMessage(t, mp.APIAddr, ids[0])
+	require.Equal(t, "Verify your email", subject)
+	require.Contains(t, text, "Hello Ada,")
+	require.Contains(t, text, "http://app.test/verify?user_id="+user)
+
+	// A fresh database: the activity environment's workflow id, and so the email's key,
+	// is the same in every test environment.
+	d = newOnboardingDeps(t)
+	d.acts.Mailer = mailer("wrong-pw")
+	env = d.activityEnv()
+	other := testenv.ID("u-")
+	in = activities.EmailInput{UserID: other, Email: other + "@example.com", Kind: activities.EmailVerification, Cause: cause}
+	_, err := env.ExecuteActivity(d.acts.SendEmail, in)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.True(t, appErr.NonRetryable(), "a wrong password is not retried: %v", err)
+	require.Equal(t, activities.ErrorTypeSMTPAuthFailed, appErr.Type())
+	require.ErrorContains(t, err, "send verification email to "+other+"@example.com")
+	require.ErrorContains(t, err, "the SMTP server refused the credentials")
+	require.ErrorContains(t, err, "check SMTP_USERNAME and SMTP_PASSWORD")
+	require.NotContains(t, err.Error(), "wrong-pw")
+	require.Empty(t, testenv.MailTo(t, mp.APIAddr, other+"@example.com"))
+	for _, ev := range d.stored(t, "email.verification_sent") {
+		require.NotContains(t, string(ev.Data()), other, "no email.verification_sent for an email not sent")
+	}
 }
 
 func TestCreateTenantAndSetupBillingAreIdempotent(t *testing.T) {

@@ -127,8 +127,8 @@ func (a *Activities) SendInvoice(ctx context.Context, in InvoiceInput) error {
 	if !sent {
 		msg := invoiceEmail(in)
 		msg.MessageID = key + "@flowbridge"
-		if err := a.Mailer.Send(ctx, msg); err != nil {
-			return fmt.Errorf("send invoice of payment %s to %s: %w", in.PaymentID, in.Email, err)
+		if err := a.sendEmail(ctx, fmt.Sprintf("send invoice of payment %s to %s", in.PaymentID, in.Email), msg); err != nil {
+			return err
 		}
 		if err := a.Store.MarkEmailSent(ctx, key, in.Email, msg.Subject); err != nil {
 			return err

@@ -37,7 +37,7 @@ func newPaymentFixture(t *testing.T) *paymentFixture {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st := testenv.Store(t)
-	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
+	mailer, err := mail.New(mail.Config{Addr: smtpAddr, From: "flowbridge <no-reply@flowbridge.test>", TLS: mail.TLSNone})
 	require.NoError(t, err)
 	f := &paymentFixture{store: st, pub: &testenv.Events{}, mailAPI: apiAddr}
 	f.acts = &activities.Activities{Store: st, Mailer: mailer, Publisher: f.pub, Log: testenv.Logger(t)}

@@ -84,6 +84,9 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if p.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	if err := checkBridgeSchema(ctx, p.pool, log); err != nil {
+		return nil, err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -41,7 +41,10 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 
 // runWorkerWith is RunWorker on a NATS connection the caller opened and closes.
 func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *natsConn) error {
-	mailer, err := mail.New(cfg.SMTPAddr, cfg.MailFrom)
+	mailer, err := mail.New(mail.Config{
+		Addr: cfg.SMTPAddr, From: cfg.MailFrom, TLS: mail.TLS(cfg.SMTPTLS), CAFile: cfg.SMTPTLSCA,
+		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, Auth: mail.Auth(cfg.SMTPAuth), AllowInsecureAuth: cfg.SMTPAuthAllowInsecure,
+	})
 	if err != nil {
 		return err
 	}
@@ -71,11 +74,7 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 }
 
 func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream) error {
-	var st *store.Store
-	err := retry.Until(ctx, log, "PostgreSQL at DATABASE_URL", func(ctx context.Context) (err error) {
-		st, err = store.Open(ctx, cfg.DatabaseURL)
-		return err
-	})
+	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return ignoreCanceled(err)
 	}
@@ -119,13 +118,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	// its supervisor restarts it rather than leave a worker that polls nothing.
 	ctx, fatal := context.WithCancelCause(ctx)
 	defer fatal(nil)
-	w := worker.New(tc, cfg.TaskQueue, worker.Options{
-		Interceptors: []interceptor.WorkerInterceptor{web.Activities},
-		OnFatalError: func(err error) {
-			web.Ready.Failed(ops.Redact("the worker stopped for good (its log says why)", err))
-			fatal(fmt.Errorf("worker stopped: %w", err))
-		},
-	})
+	w := newTemporalWorker(tc, cfg, web, fatal)
 	Register(w, acts, deploys, Workflows{
 		Onboarding: workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter},
 		Payments:   workflows.PaymentConfig{TenantWait: cfg.PaymentTenantWait},
@@ -140,19 +133,63 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
 		return err
 	}
+	return runUntilDone(ctx, w, cfg, log, web)
+}
+
+// newTemporalWorker returns the worker of cfg.TaskQueue with the options every flowbridge
+// worker runs with. fatal is called when it stops for good.
+func newTemporalWorker(tc client.Client, cfg config.Worker, web *workerHTTP, fatal func(error)) worker.Worker {
+	return worker.New(tc, cfg.TaskQueue, worker.Options{
+		Interceptors: []interceptor.WorkerInterceptor{web.Activities},
+		// Stop lets running activities finish, their context still live, for this long
+		// before it cancels them (the SDK's default, 0, cancels them at once).
+		WorkerStopTimeout: cfg.StopTimeout,
+		OnFatalError: func(err error) {
+			web.Ready.Failed(ops.Redact("the worker stopped for good (its log says why)", err))
+			fatal(fmt.Errorf("worker stopped: %w", err))
+		},
+	})
+}
+
+// runUntilDone starts w and runs it until ctx ends (SIGTERM); then it stops polling and
+// waits for the running activities to finish, for up to WORKER_STOP_TIMEOUT, before it
+// returns. It returns ctx's cause unless that is context.Canceled (our own shutdown).
+func runUntilDone(ctx context.Context, w worker.Worker, cfg config.Worker, log zerolog.Logger, web *workerHTTP) error {
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
 	}
 	web.Ready.Started()
 	log.Info().Str("task_queue", cfg.TaskQueue).Msg("Worker running")
 	<-ctx.Done()
-	log.Info().Msg("Worker stopping: finishing running activities")
+	log.Info().Dur("stop_timeout", cfg.StopTimeout).Msg("Worker stopping: polling no more; running activities may finish within WORKER_STOP_TIMEOUT")
 	web.Ready.Stopping()
 	w.Stop()
+	log.Info().Msg("Worker stopped")
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// openStore opens the database, retrying while PostgreSQL is away until ctx ends (its
+// error then). A schema behind this build, or migrated differently, stops the worker at
+// once, saying what to do (run `worker migrate`): the worker never migrates, and waiting
+// would hide the missing step.
+func openStore(ctx context.Context, databaseURL string, log zerolog.Logger) (*store.Store, error) {
+	var st *store.Store
+	var schemaErr error
+	err := retry.Until(ctx, log, "PostgreSQL at DATABASE_URL", func(ctx context.Context) (err error) {
+		st, err = store.Open(ctx, databaseURL)
+		if errors.Is(err, store.ErrSchemaBehind) || errors.Is(err, store.ErrMigrationChanged) {
+			schemaErr = err // retrying cannot help
+			return nil
+		}
+		return err
+	})
+	if schemaErr != nil {
+		return nil, schemaErr
+	}
+	return st, err
 }
 
 // Workflows configures the workflows the worker runs. Zero fields take each

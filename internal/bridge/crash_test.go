@@ -82,6 +82,8 @@ func (h *harness) startBridgeProcess(bin, name string, env ...string) (*exec.Cmd
 		"HTTP_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=warn",
 		"BRIDGE_ACK_WAIT=2s",
+		// A migrated schema of its own for the ledger: the bridge never migrates.
+		"DATABASE_URL="+testenv.Postgres(h.t),
 	)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -157,7 +157,7 @@ func (h *harness) startWorker(cfg workflows.OnboardingConfig) {
 	st, err := store.Open(ctx, testenv.Postgres(h.t))
 	require.NoError(h.t, err)
 	h.t.Cleanup(st.Close)
-	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
+	mailer, err := mail.New(mail.Config{Addr: smtpAddr, From: "flowbridge <no-reply@flowbridge.test>", TLS: mail.TLSNone})
 	require.NoError(h.t, err)
 	acts := &activities.Activities{
 		Store: st, Mailer: mailer, Stripe: activities.NewStripeClient("sk_test_123", stripeBase),

@@ -67,12 +67,26 @@ type Bridge struct {
 type Worker struct {
 	Common
 	// HTTPAddr serves /healthz, /readyz and /metrics (WORKER_HTTP_ADDR).
-	HTTPAddr      string
-	SMTPAddr      string
-	MailFrom      string
-	StripeAPIBase string
-	StripeAPIKey  string
-	AppURL        string // base of links in emails
+	HTTPAddr string
+	// StopTimeout is how long a stopping worker (SIGTERM) lets running activities finish
+	// before it cancels them (WORKER_STOP_TIMEOUT).
+	StopTimeout time.Duration
+	SMTPAddr    string
+	MailFrom    string
+	// SMTPTLS is starttls, tls or none (SMTP_TLS); SMTPTLSCA a PEM file of the CAs that
+	// verify the server (SMTP_TLS_CA; empty: the system's).
+	SMTPTLS   string
+	SMTPTLSCA string
+	// SMTPUsername and SMTPPassword (SMTP_PASSWORD or SMTP_PASSWORD_FILE) turn on SMTP
+	// AUTH with mechanism SMTPAuth (auto, plain, login, cram-md5). Over SMTP_TLS=none AUTH
+	// is refused to a host not on loopback unless SMTPAuthAllowInsecure.
+	SMTPUsername          string
+	SMTPPassword          string
+	SMTPAuth              string
+	SMTPAuthAllowInsecure bool
+	StripeAPIBase         string
+	StripeAPIKey          string
+	AppURL                string // base of links in emails
 
 	ReminderAfter time.Duration // onboarding reminder email
 	ExpireAfter   time.Duration // onboarding gives up
@@ -200,6 +214,8 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("WORKER_HTTP_ADDR"), DefaultWorkerHTTPAddr), "HTTP listen address of /healthz, /readyz and /metrics (WORKER_HTTP_ADDR)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", or(env("SMTP_ADDR"), "127.0.0.1:1025"), "SMTP server host:port (SMTP_ADDR)")
 	fs.StringVar(&c.MailFrom, "mail-from", or(env("MAIL_FROM"), "flowbridge <no-reply@flowbridge.local>"), "From address of emails (MAIL_FROM)")
+	c.registerSMTP(fs, env, &errs)
+	durationVar(fs, &c.StopTimeout, "stop-timeout", "WORKER_STOP_TIMEOUT", env, DefaultWorkerStopTimeout, "on SIGTERM, how long running activities may take to finish before they are cancelled", &errs)
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
 	c.StripeAPIKey = env("STRIPE_API_KEY")
 	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe secret key (STRIPE_API_KEY or STRIPE_API_KEY_FILE)")
@@ -261,8 +277,9 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	if c.PaymentTenantWait <= 0 {
 		errs = append(errs, invalid("PAYMENT_TENANT_WAIT", "must be positive"))
 	}
-	if _, _, err := splitHostPort(c.SMTPAddr); err != nil {
-		errs = append(errs, invalid("SMTP_ADDR", err.Error()))
+	errs = append(errs, c.validateSMTP()...)
+	if c.StopTimeout < 0 {
+		errs = append(errs, invalid("WORKER_STOP_TIMEOUT", "must not be negative (0: cancel running activities at once)"))
 	}
 	if c.StripeAPIKey == "" {
 		errs = append(errs, invalid("STRIPE_API_KEY", "must be set (any sk_test_ key works with stripe-mock)"))

@@ -29,6 +29,20 @@ func TestSecretFlagsAreRedactedInUsage(t *testing.T) {
 	require.Equal(t, "postgres://app:hunter2@db:5432/flowbridge", c.DatabaseURL, "the value itself is kept")
 }
 
+func TestSMTPPasswordIsRedactedInUsage(t *testing.T) {
+	var out strings.Builder
+	env := func(k string) string { return map[string]string{"SMTP_USERNAME": "u", "SMTP_PASSWORD": "hunter2"}[k] }
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(&out)
+	var c Worker
+	var errs []error
+	c.registerSMTP(fs, env, &errs)
+	fs.PrintDefaults()
+	require.Contains(t, out.String(), "-smtp-password")
+	require.NotContains(t, out.String(), "hunter2")
+	require.Equal(t, "hunter2", c.SMTPPassword, "the value itself is kept")
+}
+
 func TestRedactURLs(t *testing.T) {
 	got := RedactURLs("nats://alice:s3cret@n1:4222, nats://tok3n@n2:4222,nats://n3:4222")
 	for _, secret := range []string{"alice", "s3cret", "tok3n"} {

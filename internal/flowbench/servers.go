@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
+
+	"github.com/flowbridge/flowbridge/internal/store"
 )
 
 // process is a child process the benchmark started; stop ends exactly it.
@@ -182,19 +184,17 @@ func startNATS(dir string) (*server.Server, error) {
 	return srv, nil
 }
 
-// freshSchema confines base to a new schema (search_path) and returns the URL and a
-// function that drops the schema. A URL that already names a search_path is used as is:
-// its schema belongs to the caller.
+// freshSchema confines base to a new schema (search_path), migrated as `worker migrate`
+// does (the bridge only checks the schema), and returns the URL and a function that drops
+// the schema. A URL that already names a search_path is used as is, migrated: its schema
+// belongs to the caller.
 func freshSchema(ctx context.Context, base string) (string, func(), error) {
 	if strings.Contains(base, "search_path=") {
+		if _, err := store.Migrate(ctx, base); err != nil {
+			return "", nil, fmt.Errorf("migrate the ledger's schema: %w", err)
+		}
 		return base, func() {}, nil
 	}
-	c, err := pgx.Connect(ctx, base)
-	if err != nil {
-		// The database may not exist yet: the bridge's ledger creates it. Check the server.
-		return "", nil, fmt.Errorf("PostgreSQL at DATABASE_URL: %w (start PostgreSQL, or pass -database-url)", err)
-	}
-	_ = c.Close(ctx)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	schema := "flowbench_" + hex.EncodeToString(b)
@@ -212,5 +212,10 @@ func freshSchema(ctx context.Context, base string) (string, func(), error) {
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 	}
-	return base + sep + "search_path=" + schema, drop, nil
+	url := base + sep + "search_path=" + schema
+	if _, err := store.Migrate(ctx, url); err != nil { // creates the database and the schema
+		drop()
+		return "", nil, fmt.Errorf("migrate the ledger's schema: %w (start PostgreSQL, or pass -database-url)", err)
+	}
+	return url, drop, nil
 }

@@ -38,7 +38,7 @@ func TestExport(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	for _, want := range []string{"deploys", "ledger_attempts", "ledger_events", "notifications", "payments", "schema_migrations", "sent_emails", "tenants"} {
+	for _, want := range []string{"deploys", "ledger_attempts", "ledger_events", "notifications", "payments", "flowbridge_schema_migrations", "sent_emails", "tenants"} {
 		require.Contains(t, order, want, "tables exported")
 	}
 	require.IsIncreasing(t, order, "tables in name order")

@@ -51,7 +51,7 @@ func TestMigrationsApplyOnce(t *testing.T) {
 	again, err := store.Open(context.Background(), url)
 	require.NoError(t, err, "opening a migrated schema again")
 	again.Close()
-	got := count(t, st, "SELECT count(*) FROM schema_migrations WHERE name = 'migrations/0002_payments.sql'")
+	got := count(t, st, "SELECT count(*) FROM flowbridge_schema_migrations WHERE name = '0002_payments.sql'")
 	require.Equal(t, 1, got, "got %v rows for 0002, want 1", got)
 }
 

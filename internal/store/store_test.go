@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,9 +24,9 @@ func mustOpenStore(t *testing.T, url string) *store.Store {
 	return s
 }
 
-// Open creates a missing database and migrates it; opening again (a second worker)
-// applies nothing twice.
-func TestOpenCreatesDatabaseAndMigratesOnce(t *testing.T) {
+// Migrate creates a missing database and migrates it; migrating again (a second
+// `worker migrate`) applies nothing.
+func TestMigrateCreatesDatabaseAndIsANoOpTheSecondTime(t *testing.T) {
 	base := testenv.Postgres(t) // skips or fails with advice when PostgreSQL is missing
 	db := testenv.ID("flowbridge_test_")
 	url := strings.Replace(base[:strings.Index(base, "?")], "/flowbridge", "/"+db, 1) + "?sslmode=disable"
@@ -39,15 +40,130 @@ func TestOpenCreatesDatabaseAndMigratesOnce(t *testing.T) {
 			c.Close(context.Background())
 		}
 	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 
-	s1 := mustOpenStore(t, url)
-	s2 := mustOpenStore(t, url)
-	var applied int
-	require.NoError(t, s2.Pool().QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations").Scan(&applied))
-	require.Positive(t, applied)
-	var again int
-	require.NoError(t, s1.Pool().QueryRow(context.Background(), "SELECT count(DISTINCT name) FROM schema_migrations").Scan(&again))
-	require.Equal(t, applied, again, "each migration recorded once")
+	_, err := store.Open(ctx, url)
+	require.ErrorContains(t, err, "database "+db+" does not exist: run `worker migrate`", "Open creates no database")
+
+	first, err := store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.Equal(t, 0, first.From)
+	require.Equal(t, store.Version(), first.To)
+	require.Len(t, first.Applied, store.Version())
+	require.Equal(t, "0001_onboarding.sql", first.Applied[0])
+
+	second, err := store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.Equal(t, store.MigrateResult{From: store.Version(), To: store.Version()}, second, "got %+v, want nothing applied", second)
+
+	s := mustOpenStore(t, url)
+	var rows, distinct int
+	require.NoError(t, s.Pool().QueryRow(ctx, "SELECT count(*), count(DISTINCT name) FROM flowbridge_schema_migrations").Scan(&rows, &distinct))
+	require.Equal(t, store.Version(), rows, "one row per migration")
+	require.Equal(t, rows, distinct)
+}
+
+// The embedded migrations are numbered 1..n: Version is the newest.
+func TestMigrationsAreNumbered(t *testing.T) {
+	require.GreaterOrEqual(t, store.Version(), 5)
+}
+
+// Open runs no DDL: on a schema never migrated, or one an older release migrated, it
+// refuses with the versions and what to run, and creates nothing.
+func TestOpenRefusesASchemaBehind(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tests := []struct {
+		name    string
+		version int // migrated to; 0: never
+		wantErr string
+	}{
+		{name: "never migrated", version: 0, wantErr: fmt.Sprintf("database schema is at version 0, this build needs %d: run `worker migrate`", store.Version())},
+		{name: "an older release", version: store.Version() - 1, wantErr: fmt.Sprintf("database schema is at version %d, this build needs %d: run `worker migrate`", store.Version()-1, store.Version())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := testenv.PostgresUnmigrated(t)
+			if tt.version > 0 {
+				_, err := store.MigrateTo(ctx, url, tt.version)
+				require.NoError(t, err)
+			}
+			_, err := store.Open(ctx, url)
+			require.ErrorIs(t, err, store.ErrSchemaBehind)
+			require.EqualError(t, err, tt.wantErr)
+			var se *store.SchemaError
+			require.ErrorAs(t, err, &se)
+			require.Equal(t, tt.version, se.Have)
+
+			res, err := store.Migrate(ctx, url)
+			require.NoError(t, err)
+			require.Equal(t, tt.version, res.From)
+			require.Len(t, res.Applied, store.Version()-tt.version)
+			mustOpenStore(t, url)
+		})
+	}
+}
+
+// A schema migrated by a release that recorded its migrations in schema_migrations is
+// taken over once: Open asks for `worker migrate`, which copies the records (the old
+// table stays for a worker of that release still starting) and applies nothing twice.
+func TestMigrateAdoptsTheLegacyTable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := testenv.Postgres(t)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	// What the previous release left: names with their directory, the first without a
+	// checksum (recorded before there were any), and no flowbridge_schema_migrations.
+	_, err = conn.Exec(ctx, `CREATE TABLE schema_migrations AS
+			SELECT 'migrations/' || name AS name, applied_at, CASE WHEN version = 1 THEN NULL ELSE sha256 END AS sha256
+			FROM flowbridge_schema_migrations;
+		DROP TABLE flowbridge_schema_migrations`)
+	require.NoError(t, err)
+
+	_, err = store.Open(ctx, url)
+	require.ErrorIs(t, err, store.ErrSchemaBehind)
+	require.ErrorContains(t, err, "table schema_migrations")
+	require.ErrorContains(t, err, "run `worker migrate`")
+
+	res, err := store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.Equal(t, store.MigrateResult{From: store.Version(), To: store.Version(), Adopted: true}, res, "got %+v", res)
+	mustOpenStore(t, url)
+	var legacyRows int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&legacyRows))
+	require.Equal(t, store.Version(), legacyRows, "the old table is left as it was")
+
+	res, err = store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.False(t, res.Adopted, "adopted once only")
+}
+
+// Another tool's schema_migrations in the same schema is none of flowbridge's business.
+func TestMigrateLeavesAnotherToolsTableAlone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := testenv.PostgresUnmigrated(t)
+	_, err := store.MigrateTo(ctx, url, 0) // creates the schema and an empty flowbridge table
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	// golang-migrate's table.
+	_, err = conn.Exec(ctx, `DROP TABLE flowbridge_schema_migrations;
+		CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean NOT NULL);
+		INSERT INTO schema_migrations VALUES (20240101, false)`)
+	require.NoError(t, err)
+
+	res, err := store.Migrate(ctx, url)
+	require.NoError(t, err)
+	require.False(t, res.Adopted)
+	require.Len(t, res.Applied, store.Version())
+	var version int64
+	require.NoError(t, conn.QueryRow(ctx, "SELECT version FROM schema_migrations").Scan(&version))
+	require.Equal(t, int64(20240101), version, "the other tool's record is untouched")
 }
 
 func TestOpenReportsUnreachableServer(t *testing.T) {
@@ -97,15 +213,18 @@ func TestSentEmails(t *testing.T) {
 	require.True(t, sent)
 }
 
-// A migration edited after a database applied it stops Open instead of being skipped.
-func TestOpenRefusesAChangedMigration(t *testing.T) {
+// A migration edited after a database applied it stops Open and Migrate instead of
+// being skipped.
+func TestOpenAndMigrateRefuseAChangedMigration(t *testing.T) {
 	url := testenv.Postgres(t)
 	s := mustOpenStore(t, url)
-	_, err := s.Pool().Exec(context.Background(), "UPDATE schema_migrations SET sha256 = 'abc' WHERE name = 'migrations/0001_onboarding.sql'")
+	_, err := s.Pool().Exec(context.Background(), "UPDATE flowbridge_schema_migrations SET sha256 = 'abc' WHERE name = '0001_onboarding.sql'")
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err = store.Open(ctx, url)
 	require.ErrorIs(t, err, store.ErrMigrationChanged)
 	require.ErrorContains(t, err, "0001_onboarding.sql")
+	_, err = store.Migrate(ctx, url)
+	require.ErrorIs(t, err, store.ErrMigrationChanged)
 }

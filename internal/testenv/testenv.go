@@ -171,8 +171,21 @@ func Temporal(t testing.TB) client.Client {
 func TemporalAddress() string { return env("TEMPORAL_ADDRESS", DefaultTemporalAddress) }
 
 // Postgres returns a DATABASE_URL confined to a new schema of its own (search_path),
-// dropped when the test ends.
+// migrated as `worker migrate` does, and dropped when the test ends.
 func Postgres(t testing.TB) string {
+	t.Helper()
+	url := PostgresUnmigrated(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := store.Migrate(ctx, url); err != nil {
+		t.Fatalf("migrate the test schema: %v", err)
+	}
+	return url
+}
+
+// PostgresUnmigrated is Postgres without the migrations: the schema does not exist yet
+// (store.Migrate creates it).
+func PostgresUnmigrated(t testing.TB) string {
 	t.Helper()
 	base := env("DATABASE_URL", config.DefaultDatabaseURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

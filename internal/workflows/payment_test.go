@@ -44,7 +44,7 @@ func newPaymentDeps(t *testing.T, pub activities.Publisher) *paymentDeps {
 	t.Helper()
 	smtpAddr, apiAddr := testenv.Mailpit(t)
 	st := testenv.Store(t)
-	mailer, err := mail.New(smtpAddr, "flowbridge <no-reply@flowbridge.test>")
+	mailer, err := mail.New(mail.Config{Addr: smtpAddr, From: "flowbridge <no-reply@flowbridge.test>", TLS: mail.TLSNone})
 	require.NoError(t, err)
 	acts := &activities.Activities{Store: st, Mailer: mailer, Publisher: pub, Log: testenv.Logger(t)}
 	return &paymentDeps{acts: acts, store: st, mailAPI: apiAddr}
