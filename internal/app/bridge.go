@@ -104,6 +104,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		MaxAttempts: cfg.MaxAttempts,
 		AckWait:     cfg.AckWait,
 		Recorder:    p.ledger,
+		// Without BRIDGE_PROVISION, `bridge setup` made the consumers.
+		LookUpConsumers: !cfg.Provision,
 	})
 	if err != nil {
 		return nil, err
@@ -176,8 +178,8 @@ func (p *bridgeProcess) run(ctx context.Context) error {
 	g.Go(func() error { return p.public.Serve(ctx, p.publicLn) })
 	g.Go(func() error {
 		defer stopAfterDrain()
-		err := retry.Until(ctx, p.log, "NATS JetStream (create streams "+events.Stream+", "+events.DLQStream+")", func(ctx context.Context) error {
-			return events.EnsureStreams(ctx, p.consumerNATS.JS, p.cfg.DuplicateWindow)
+		err := retry.Until(ctx, p.log, "NATS JetStream (streams "+events.Stream+", "+events.DLQStream+", "+events.WaitingStream+")", func(ctx context.Context) error {
+			return prepareJetStream(ctx, p.consumerNATS.JS, p.cfg, p.log)
 		})
 		if err != nil {
 			return ignoreCanceled(err)
