@@ -266,7 +266,7 @@ func TestSetupRefusesWhatCannotChange(t *testing.T) {
 			name:  "consumer deliver policy",
 			fresh: true,
 			prepare: func(t *testing.T, js jetstream.JetStream, _ string) {
-				_, err := js.CreateStream(testCtx(t), events.StreamConfigs(10*time.Minute)[0])
+				_, err := js.CreateStream(testCtx(t), events.StreamConfigs(10 * time.Minute)[0])
 				require.NoError(t, err)
 				cfg := events.BridgeConsumerConfig(events.BridgeConsumer, 30*time.Second)
 				cfg.DeliverPolicy = jetstream.DeliverNewPolicy
