@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,14 +29,23 @@ const setupTimeout = 2 * time.Minute
 // exits. A second run finds nothing to change and says so. A change NATS or Temporal
 // cannot make is refused, and then nothing is changed.
 func RunSetup(ctx context.Context, cfg config.Setup, out io.Writer, log zerolog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, setupTimeout)
+	defer cancelTimeout()
+	// NATS answers a request the user may not make with an asynchronous error, not a
+	// reply: without this, setup would wait out its timeout.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	routes, err := routing.Load(cfg.RoutesFile)
 	if err != nil {
 		return err
 	}
 	url := config.RedactURLs(cfg.NATS.URL)
-	nc, err := DialNATS(cfg.NATS, "flowbridge-bridge-setup", nats.Timeout(5*time.Second))
+	nc, err := DialNATS(cfg.NATS, "flowbridge-bridge-setup", nats.Timeout(5*time.Second),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				cancel(fmt.Errorf("%w at %s: bridge setup needs a NATS user allowed to manage streams and consumers ($JS.API.>), unlike the bridge's own", err, url))
+			}
+		}))
 	if err != nil {
 		return err
 	}
@@ -46,7 +56,7 @@ func RunSetup(ctx context.Context, cfg config.Setup, out io.Writer, log zerolog.
 	}
 	plan, err := setup.PlanJetStream(ctx, js, streamSettings(cfg.Bridge), cfg.AckWait)
 	if err != nil {
-		return fmt.Errorf("NATS at %s (NATS_URL): %w", url, err)
+		return withCause(ctx, fmt.Errorf("NATS at %s (NATS_URL): %w", url, err))
 	}
 
 	tc, err := newTemporalClient(cfg.Common, log)
@@ -71,11 +81,20 @@ func RunSetup(ctx context.Context, cfg config.Setup, out io.Writer, log zerolog.
 		fmt.Fprintf(out, "Dry run: %s to make, none made.\n", changes(n))
 	default:
 		if err := plan.Apply(ctx); err != nil {
-			return err
+			return withCause(ctx, err)
 		}
 		fmt.Fprintf(out, "Made %s.\n", changes(n))
 	}
 	return nil
+}
+
+// withCause is err, or the cause that cancelled ctx (a permissions violation) when there
+// is one: that says what to do, where err says only that the request was cancelled.
+func withCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, ctx.Err()) {
+		return cause
+	}
+	return err
 }
 
 func changes(n int) string {
