@@ -49,9 +49,11 @@ func TestStreamDiff(t *testing.T) {
 			want: base(func(c *jetstream.StreamConfig) { c.Placement = &jetstream.Placement{Tags: []string{"az1", "ssd"}} }),
 		},
 		{
-			name:        "a cluster placement",
-			have:        base(nil),
-			want:        base(func(c *jetstream.StreamConfig) { c.Placement = &jetstream.Placement{Cluster: "east", Tags: []string{"ssd"}} }),
+			name: "a cluster placement",
+			have: base(nil),
+			want: base(func(c *jetstream.StreamConfig) {
+				c.Placement = &jetstream.Placement{Cluster: "east", Tags: []string{"ssd"}}
+			}),
 			wantLines:   []string{"stream EVENTS_DLQ: placement none -> cluster:east tags:ssd"},
 			wantActions: []Action{Update},
 		},
