@@ -2,12 +2,14 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/workflows"
@@ -65,7 +67,7 @@ func SearchAttributes(routes *routing.Table) []SearchAttribute {
 func PlanSearchAttributes(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string, want []SearchAttribute) (Plan, error) {
 	resp, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return Plan{}, fmt.Errorf("list the search attributes of Temporal namespace %s: %w", namespace, err)
+		return Plan{}, explainTemporalErr(fmt.Errorf("list the search attributes of Temporal namespace %s: %w", namespace, err))
 	}
 	var p Plan
 	for _, a := range want {
@@ -91,7 +93,7 @@ func PlanSearchAttributes(ctx context.Context, op operatorservice.OperatorServic
 						Namespace:        namespace,
 						SearchAttributes: map[string]enumspb.IndexedValueType{a.Name: a.Type},
 					})
-					return err
+					return explainTemporalErr(err)
 				}})
 		case slices.Contains(accept, have):
 			p.Unchanged = append(p.Unchanged, object)
@@ -106,4 +108,15 @@ func PlanSearchAttributes(ctx context.Context, op operatorservice.OperatorServic
 		}
 	}
 	return p, nil
+}
+
+// explainTemporalErr adds what to do when Temporal does not let this identity manage
+// search attributes.
+func explainTemporalErr(err error) error {
+	var denied *serviceerror.PermissionDenied
+	var unimplemented *serviceerror.Unimplemented
+	if errors.As(err, &denied) || errors.As(err, &unimplemented) {
+		return fmt.Errorf("%w: bridge setup needs a Temporal identity allowed to list and add search attributes (the operator API); where it has none (Temporal Cloud), add them as Keyword in the Cloud UI or with tcld, then run bridge setup again", err)
+	}
+	return err
 }
