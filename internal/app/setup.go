@@ -134,13 +134,12 @@ func prepareJetStream(ctx context.Context, js jetstream.JetStream, cfg config.Br
 	var create setup.Plan
 	var missing []string
 	for _, c := range plan.Changes {
-		kind := setup.KindOf(c)
 		switch {
 		case c.Action == setup.Create && !cfg.Provision:
 			missing = append(missing, c.Object)
-		case c.Action == setup.Create && kind == setup.KindStream:
+		case c.Action == setup.Create && c.Kind == setup.KindStream:
 			create.Changes = append(create.Changes, c)
-		case cfg.Provision && kind == setup.KindConsumer:
+		case cfg.Provision && c.Kind == setup.KindConsumer:
 			// bridge.Run creates or updates it.
 		default:
 			log.Warn().Strs("differences", c.Lines()).Str("object", c.Object).

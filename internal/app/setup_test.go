@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -172,4 +173,39 @@ func TestBridgeWithoutAdminRightsAfterSetup(t *testing.T) {
 	}, "the undecodable event was never dead-lettered")
 
 	require.NotContains(t, strings.ToLower(logs.String()), "permission", "the bridge hit a permissions violation")
+}
+
+// A bridge with BRIDGE_PROVISION (the default) creates the streams that are missing with
+// the stream settings, leaves an existing one as it is, and logs how it differs from them.
+func TestProvisioningBridgeCreatesMissingStreamsWithTheSettings(t *testing.T) {
+	n := testenv.StartNATS(t)
+	_, err := n.JS.CreateStream(t.Context(), events.StreamConfigs(2*time.Minute)[0]) // an operator's EVENTS
+	require.NoError(t, err)
+	cfg, err := config.LoadBridge(nil, func(k string) string {
+		return map[string]string{"NATS_URL": n.URL, "EVENTS_STORAGE": "memory", "DLQ_MAX_AGE": "1h"}[k]
+	})
+	require.NoError(t, err)
+	var logs syncBuffer
+	require.NoError(t, prepareJetStream(t.Context(), n.JS, cfg, zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), &logs))))
+
+	info := func(name string) jetstream.StreamConfig {
+		t.Helper()
+		s, err := n.JS.Stream(t.Context(), name)
+		require.NoError(t, err, name)
+		return s.CachedInfo().Config
+	}
+	evs := info(events.Stream)
+	require.Equal(t, jetstream.FileStorage, evs.Storage, "the existing EVENTS was changed")
+	require.Equal(t, 2*time.Minute, evs.Duplicates, "the existing EVENTS was changed")
+	dlq := info(events.DLQStream)
+	require.Equal(t, jetstream.MemoryStorage, dlq.Storage)
+	require.Equal(t, time.Hour, dlq.MaxAge)
+	require.Equal(t, jetstream.MemoryStorage, info(events.WaitingStream).Storage)
+	for _, want := range []string{"stream EVENTS: storage file -> memory: cannot be changed", "stream EVENTS: duplicate_window 2m -> 10m", "`bridge setup` applies them"} {
+		require.Contains(t, logs.String(), want)
+	}
+
+	// Again: nothing is missing, nothing is created, the same differences are logged.
+	require.NoError(t, prepareJetStream(t.Context(), n.JS, cfg, zerolog.Nop()))
+	require.Equal(t, evs, info(events.Stream))
 }

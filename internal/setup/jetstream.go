@@ -15,27 +15,9 @@ import (
 	"github.com/flowbridge/flowbridge/internal/events"
 )
 
-// Kinds of object a Change is about.
-const (
-	KindStream          = "stream"
-	KindConsumer        = "consumer"
-	KindSearchAttribute = "search attribute"
-)
-
-// KindOf is the kind of object c is about: KindStream, KindConsumer or
-// KindSearchAttribute.
-func KindOf(c Change) string {
-	for _, k := range []string{KindStream, KindConsumer, KindSearchAttribute} {
-		if strings.HasPrefix(c.Object, k+" ") {
-			return k
-		}
-	}
-	return ""
-}
-
-// Consumers returns the durable consumers every bridge shares, with the bridge's ack wait
+// consumers are the durable consumers every bridge shares, with the bridge's ack wait
 // (BRIDGE_ACK_WAIT), by stream.
-func Consumers(ackWait time.Duration) map[string]jetstream.ConsumerConfig {
+func consumers(ackWait time.Duration) map[string]jetstream.ConsumerConfig {
 	return map[string]jetstream.ConsumerConfig{
 		events.Stream:        events.BridgeConsumerConfig(events.BridgeConsumer, ackWait),
 		events.WaitingStream: events.WaitingConsumerConfig(ackWait),
@@ -48,15 +30,15 @@ func Consumers(ackWait time.Duration) map[string]jetstream.ConsumerConfig {
 // not capture flowbridge's subjects: that stream is someone else's.
 func PlanJetStream(ctx context.Context, js jetstream.JetStream, s events.StreamSettings, ackWait time.Duration) (Plan, error) {
 	var p, cp Plan // streams, then their consumers
-	consumers := Consumers(ackWait)
+	byStream := consumers(ackWait)
 	for _, want := range s.Configs() {
 		created := false
-		object := KindStream + " " + want.Name
+		object := "stream " + want.Name
 		stream, err := js.Stream(ctx, want.Name)
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			created = true
-			p.Changes = append(p.Changes, Change{Object: object, Action: Create, Fields: createFields(want), apply: func(ctx context.Context) error {
+			p.Changes = append(p.Changes, Change{Kind: KindStream, Object: object, Action: Create, Fields: createFields(want), apply: func(ctx context.Context) error {
 				_, err := js.CreateStream(ctx, want)
 				return explainStreamErr(err)
 			}})
@@ -68,33 +50,33 @@ func PlanJetStream(ctx context.Context, js jetstream.JetStream, s events.StreamS
 				return Plan{}, fmt.Errorf("stream %s exists with subjects %v, want it to include %s: it is not flowbridge's stream; fix the stream or point NATS_URL elsewhere",
 					want.Name, have.Subjects, want.Subjects[0])
 			}
-			diff(&p, object, have, want, streamFields(want.Name), func(ctx context.Context, cfg jetstream.StreamConfig) error {
+			diff(&p, KindStream, object, have, want, streamFields(want.Name), func(ctx context.Context, cfg jetstream.StreamConfig) error {
 				_, err := js.UpdateStream(ctx, cfg)
 				return explainStreamErr(err)
 			})
 		}
 
-		cc, ok := consumers[want.Name]
+		cc, ok := byStream[want.Name]
 		if !ok {
 			continue
 		}
-		object = fmt.Sprintf("%s %s > %s", KindConsumer, want.Name, cc.Durable)
+		object = fmt.Sprintf("consumer %s > %s", want.Name, cc.Durable)
 		createConsumer := func(ctx context.Context) error {
 			_, err := js.CreateConsumer(ctx, want.Name, cc)
 			return err
 		}
 		if created {
-			cp.Changes = append(cp.Changes, Change{Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
+			cp.Changes = append(cp.Changes, Change{Kind: KindConsumer, Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
 			continue
 		}
 		cons, err := js.Consumer(ctx, want.Name, cc.Durable)
 		switch {
 		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			cp.Changes = append(cp.Changes, Change{Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
+			cp.Changes = append(cp.Changes, Change{Kind: KindConsumer, Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
 		case err != nil:
 			return Plan{}, fmt.Errorf("look up consumer %s on stream %s: %w", cc.Durable, want.Name, err)
 		default:
-			diff(&cp, object, cons.CachedInfo().Config, cc, consumerFields(want.Name), func(ctx context.Context, cfg jetstream.ConsumerConfig) error {
+			diff(&cp, KindConsumer, object, cons.CachedInfo().Config, cc, consumerFields(want.Name), func(ctx context.Context, cfg jetstream.ConsumerConfig) error {
 				_, err := js.UpdateConsumer(ctx, want.Name, cfg)
 				return err
 			})
@@ -134,7 +116,7 @@ type field[C any] struct {
 // diff compares the owned fields of have and want and adds to p a refusal of the fields
 // the servers cannot change, an update of the others (have with want's values of them),
 // or the object as unchanged.
-func diff[C any](p *Plan, object string, have, want C, fields []field[C], update func(context.Context, C) error) {
+func diff[C any](p *Plan, kind, object string, have, want C, fields []field[C], update func(context.Context, C) error) {
 	next := have
 	var changed, refused []Field
 	var whys []string
@@ -152,10 +134,10 @@ func diff[C any](p *Plan, object string, have, want C, fields []field[C], update
 		f.set(&next, want)
 	}
 	if len(refused) > 0 {
-		p.Changes = append(p.Changes, Change{Object: object, Action: Refuse, Fields: refused, Why: strings.Join(whys, " ")})
+		p.Changes = append(p.Changes, Change{Kind: kind, Object: object, Action: Refuse, Fields: refused, Why: strings.Join(whys, " ")})
 	}
 	if len(changed) > 0 {
-		p.Changes = append(p.Changes, Change{Object: object, Action: Update, Fields: changed, apply: func(ctx context.Context) error { return update(ctx, next) }})
+		p.Changes = append(p.Changes, Change{Kind: kind, Object: object, Action: Update, Fields: changed, apply: func(ctx context.Context) error { return update(ctx, next) }})
 	}
 	if len(refused)+len(changed) == 0 {
 		p.Unchanged = append(p.Unchanged, object)

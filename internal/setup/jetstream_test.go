@@ -80,7 +80,7 @@ func TestStreamDiff(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var p Plan
 			var sent *jetstream.StreamConfig
-			diff(&p, "stream EVENTS_DLQ", tt.have, tt.want, streamFields(events.DLQStream), func(_ context.Context, c jetstream.StreamConfig) error {
+			diff(&p, KindStream, "stream EVENTS_DLQ", tt.have, tt.want, streamFields(events.DLQStream), func(_ context.Context, c jetstream.StreamConfig) error {
 				sent = &c
 				return nil
 			})

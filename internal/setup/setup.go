@@ -35,8 +35,17 @@ type Field struct {
 	Name, From, To string
 }
 
+// Kinds of object a Change is about.
+const (
+	KindStream          = "stream"
+	KindConsumer        = "consumer"
+	KindSearchAttribute = "search attribute"
+)
+
 // Change is one object to create or update, or a difference that cannot be applied.
 type Change struct {
+	// Kind is KindStream, KindConsumer or KindSearchAttribute.
+	Kind string
 	// Object names it: "stream EVENTS", "consumer EVENTS > bridge", "search attribute
 	// FlowbridgeEventId in namespace default".
 	Object string

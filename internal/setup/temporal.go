@@ -80,14 +80,14 @@ func PlanSearchAttributes(ctx context.Context, op operatorservice.OperatorServic
 			accept = []enumspb.IndexedValueType{a.Type}
 		}
 		if have, ok := resp.GetSystemAttributes()[a.Name]; ok {
-			p.Changes = append(p.Changes, Change{Object: object, Action: Refuse, Fields: []Field{{Name: "type", From: "system " + have.String(), To: a.Type.String()}},
+			p.Changes = append(p.Changes, Change{Kind: KindSearchAttribute, Object: object, Action: Refuse, Fields: []Field{{Name: "type", From: "system " + have.String(), To: a.Type.String()}},
 				Why: fmt.Sprintf("%s is a Temporal system search attribute, which workflows cannot set: rename it in the routes file.", a.Name)})
 			continue
 		}
 		have, ok := resp.GetCustomAttributes()[a.Name]
 		switch {
 		case !ok:
-			p.Changes = append(p.Changes, Change{Object: object, Action: Create, Fields: []Field{{Name: "type", To: a.Type.String()}},
+			p.Changes = append(p.Changes, Change{Kind: KindSearchAttribute, Object: object, Action: Create, Fields: []Field{{Name: "type", To: a.Type.String()}},
 				apply: func(ctx context.Context) error {
 					_, err := op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 						Namespace:        namespace,
@@ -102,7 +102,7 @@ func PlanSearchAttributes(ctx context.Context, op operatorservice.OperatorServic
 			for i, t := range accept {
 				types[i] = t.String()
 			}
-			p.Changes = append(p.Changes, Change{Object: object, Action: Refuse, Fields: []Field{{Name: "type", From: have.String(), To: a.Type.String()}},
+			p.Changes = append(p.Changes, Change{Kind: KindSearchAttribute, Object: object, Action: Refuse, Fields: []Field{{Name: "type", From: have.String(), To: a.Type.String()}},
 				Why: fmt.Sprintf("%s sets it to a string, which needs %s; Temporal cannot change a search attribute's type: rename it, or remove it (temporal operator search-attribute remove --name %s) and run bridge setup again.",
 					a.SetBy, strings.Join(types, " or "), a.Name)})
 		}
