@@ -179,7 +179,7 @@ func TestBridgeWithoutAdminRightsAfterSetup(t *testing.T) {
 // the stream settings, leaves an existing one as it is, and logs how it differs from them.
 func TestProvisioningBridgeCreatesMissingStreamsWithTheSettings(t *testing.T) {
 	n := testenv.StartNATS(t)
-	_, err := n.JS.CreateStream(t.Context(), events.StreamConfigs(2*time.Minute)[0]) // an operator's EVENTS
+	_, err := n.JS.CreateStream(t.Context(), events.StreamConfigs(2 * time.Minute)[0]) // an operator's EVENTS
 	require.NoError(t, err)
 	cfg, err := config.LoadBridge(nil, func(k string) string {
 		return map[string]string{"NATS_URL": n.URL, "EVENTS_STORAGE": "memory", "DLQ_MAX_AGE": "1h"}[k]
