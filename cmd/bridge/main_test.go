@@ -37,6 +37,11 @@ func TestCommandLine(t *testing.T) {
 		{name: "argument after --", args: []string{"--", "x"}, wantCode: config.ExitUsage, wantStderr: `got the argument "x"`},
 		{name: "unknown subcommand of a command", args: []string{"dlq", "bogus"}, wantCode: config.ExitUsage, wantStderr: `unknown command "dlq bogus"`},
 		{name: "help", args: []string{"help"}, wantCode: 0, wantStdout: "usage: bridge [flags]"},
+		{name: "help lists setup", args: []string{"help"}, wantCode: 0, wantStdout: "bridge setup ..."},
+		{name: "setup -h", args: []string{"setup", "-h"}, wantCode: 0, wantStderr: "usage: bridge setup [-dry-run] [flags]"},
+		{name: "setup with an argument", args: []string{"setup", "now"}, wantCode: config.ExitUsage, wantStderr: `bridge setup takes flags only, got the argument "now"`},
+		{name: "setup with an unknown flag", args: []string{"setup", "--force"}, wantCode: config.ExitUsage, wantStderr: "flag provided but not defined: -force"},
+		{name: "setup with a bad setting", args: []string{"setup", "--events-replicas=9"}, wantCode: config.ExitFailure, wantStderr: "EVENTS_REPLICAS"},
 		{name: "-h", args: []string{"-h"}, wantCode: 0, wantStderr: "-nats-url"},
 		{name: "bad configuration", args: []string{"-log-level=loud"}, wantCode: config.ExitFailure, wantStderr: "LOG_LEVEL"},
 	}

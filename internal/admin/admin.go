@@ -1,5 +1,5 @@
 // Package admin holds the bridge's operator subcommands: `bridge routes ...`,
-// `bridge events ...`, `bridge dlq ...`. Each reads the same environment as the bridge
+// `bridge events ...`, `bridge dlq ...`, `bridge setup`. Each reads the same environment as the bridge
 // (docs/CONTRACT.md) and prints for people; errors say what to do.
 package admin
 
@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"dlq":     dlqCommand(),
 		"events":  eventsCommand(),
 		"routes":  routesCommand(),
+		"setup":   setupCommand(),
 		"version": versionCommand(),
 	}
 }

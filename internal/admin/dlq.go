@@ -422,7 +422,7 @@ func dlqOpen(io IO, cfg *config.NATS) (q *dlq.Queue, url string, done func(), er
 func dlqExplain(err error, url string) error {
 	switch {
 	case errors.Is(err, dlq.ErrNoStream):
-		return fmt.Errorf("%w at NATS_URL %s: has the bridge run? It creates %s and %s when it starts", err, url, events.Stream, events.DLQStream)
+		return fmt.Errorf("%w at NATS_URL %s: has the bridge run? It creates %s and %s when it starts (BRIDGE_PROVISION), and so does bridge setup", err, url, events.Stream, events.DLQStream)
 	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
 		return fmt.Errorf("%w at NATS_URL %s: the bridge needs a server with JetStream (nats-server -js)", err, url)
 	}

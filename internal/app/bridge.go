@@ -109,6 +109,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		Recorder:    p.ledger,
 		// With TEMPORAL_CODEC_ENDPOINT, what the bridge sends is encoded as the worker's is.
 		PayloadCodecs: temporalCodecs(cfg.Temporal),
+		// Without BRIDGE_PROVISION, `bridge setup` made the consumers.
+		LookUpConsumers: !cfg.Provision,
 	})
 	if err != nil {
 		return nil, err
@@ -181,8 +183,8 @@ func (p *bridgeProcess) run(ctx context.Context) error {
 	g.Go(func() error { return p.public.Serve(ctx, p.publicLn) })
 	g.Go(func() error {
 		defer stopAfterDrain()
-		err := retry.Until(ctx, p.log, "NATS JetStream (create streams "+events.Stream+", "+events.DLQStream+")", func(ctx context.Context) error {
-			return events.EnsureStreams(ctx, p.consumerNATS.JS, p.cfg.DuplicateWindow)
+		err := retry.Until(ctx, p.log, "NATS JetStream (streams "+events.Stream+", "+events.DLQStream+", "+events.WaitingStream+")", func(ctx context.Context) error {
+			return prepareJetStream(ctx, p.consumerNATS.JS, p.cfg, p.log)
 		})
 		if err != nil {
 			return ignoreCanceled(err)

@@ -59,6 +59,10 @@ type Config struct {
 	AckWait time.Duration
 	// Consumer is the durable consumer's name. Optional: defaults to "bridge".
 	Consumer string
+	// LookUpConsumers makes Run look its durable consumers up rather than create or update
+	// them: `bridge setup` made them, and the bridge's NATS user may not manage consumers.
+	// Optional: defaults to false, creating or updating them.
+	LookUpConsumers bool
 	// Recorder receives the outcome of every delivery (the event ledger). Optional:
 	// defaults to none.
 	Recorder Recorder
@@ -153,12 +157,12 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 // It takes from the stream only what it can start soon (pull, sched.waitRoom), so the rest
 // stays on the server, pending for whichever replica has room.
 func (b *Bridge) Run(ctx context.Context) error {
-	cons, err := b.js.CreateOrUpdateConsumer(ctx, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.AckWait))
+	cons, err := events.Consumer(ctx, b.js, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.AckWait), !b.cfg.LookUpConsumers)
 	if err != nil {
 		if ctx.Err() != nil { // stopped while starting: a shutdown, not a failure
 			return nil
 		}
-		return fmt.Errorf("create consumer %s on %s: %w", b.cfg.Consumer, events.Stream, err)
+		return err
 	}
 	wcons, err := b.openWaitingRoom(ctx)
 	if err != nil {
@@ -287,9 +291,9 @@ func (b *Bridge) openWaitingRoom(ctx context.Context) (jetstream.Consumer, error
 	if err != nil {
 		return nil, fmt.Errorf("look up stream %s: %w", events.WaitingStream, err)
 	}
-	wcons, err := b.js.CreateOrUpdateConsumer(ctx, events.WaitingStream, events.WaitingConsumerConfig(b.cfg.AckWait))
+	wcons, err := events.Consumer(ctx, b.js, events.WaitingStream, events.WaitingConsumerConfig(b.cfg.AckWait), !b.cfg.LookUpConsumers)
 	if err != nil {
-		return nil, fmt.Errorf("create consumer %s on %s: %w", events.WaitingConsumer, events.WaitingStream, err)
+		return nil, err
 	}
 	b.waiting = &waitingRoom{stream: ws}
 	b.waiting.maybe.Store(true) // until the sampler has looked

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,9 +35,16 @@ type Bridge struct {
 	// AckWait is how long an event taken by a bridge that went silent waits before the
 	// stream redelivers it.
 	AckWait time.Duration
-	// DuplicateWindow is the EVENTS stream's Nats-Msg-Id duplicate window, used when the
-	// bridge creates the stream. The contract asks for at least 2 minutes.
+	// DuplicateWindow is the Nats-Msg-Id duplicate window of the streams (EVENTS and the
+	// two others). The contract asks for at least 2 minutes.
 	DuplicateWindow time.Duration
+	// Streams are the streams' other settings: replicas, storage, placement, the DLQ's
+	// limits (EVENTS_REPLICAS, ...).
+	Streams Streams
+	// Provision lets the bridge create the streams that are missing and create or update
+	// its consumers (BRIDGE_PROVISION, default true). False: `bridge setup` made them, and
+	// the bridge only looks them up, so its NATS user needs no right to manage streams.
+	Provision bool
 
 	StripeWebhookSecrets []string
 	GitHubWebhookSecrets []string
@@ -115,13 +123,55 @@ type Worker struct {
 	DeployAllowedRepos []string
 }
 
+// Setup configures `bridge setup`: the bridge's own settings, so that it provisions what
+// the bridge with the same environment uses, and its flag.
+type Setup struct {
+	Bridge
+	// DryRun prints what would change and changes nothing (-dry-run).
+	DryRun bool
+}
+
+// setupUsage heads `bridge setup -h`.
+const setupUsage = `usage: bridge setup [-dry-run] [flags]
+
+Creates or updates what the bridge uses, then exits: the streams EVENTS, EVENTS_DLQ and
+EVENTS_WAITING, the durable consumers bridge and bridge-waiting, and the Temporal custom
+search attributes (FlowbridgeEventId, FlowbridgeEventType, FlowbridgeCorrelationId, and those
+the routes file sets). A second run changes nothing; -dry-run prints what differs and
+changes nothing. It reads the bridge's settings (environment or flags) and uses the NATS and
+Temporal connections, -routes-file, -ack-wait, -duplicate-window, -events-* and -dlq-*.
+
+`
+
 // LoadBridge reads the bridge's settings from args (without the program name) and env.
 func LoadBridge(args []string, env func(string) string) (Bridge, error) {
+	return loadBridge(args, env, nil)
+}
+
+// LoadSetup reads the settings of `bridge setup` from args (those after "setup") and env:
+// every setting of the bridge, and -dry-run.
+func LoadSetup(args []string, env func(string) string) (Setup, error) {
+	var s Setup
+	c, err := loadBridge(args, env, &s)
+	s.Bridge = c
+	return s, err
+}
+
+// loadBridge is LoadBridge; with setup, it reads the flags of `bridge setup` too.
+func loadBridge(args []string, env func(string) string, setup *Setup) (Bridge, error) {
 	var c Bridge
 	env, err := secretFiles(env, "DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET")
 	errs := []error{err}
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	c.Common.register(fs, env)
+	if setup != nil {
+		fs.Init("bridge setup", flag.ContinueOnError)
+		fs.BoolVar(&setup.DryRun, "dry-run", false, "print what would be created or updated, field by field, and change nothing")
+		fs.Usage = func() {
+			fmt.Fprint(fs.Output(), setupUsage)
+			fs.PrintDefaults()
+		}
+	}
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", or(env("ADMIN_ADDR"), DefaultAdminAddr), "operators' HTTP address: metrics, readiness detail, event ledger, pprof (ADMIN_ADDR)")
 	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
@@ -130,7 +180,9 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	durationVar(fs, &c.MaxRetryAge, "max-retry-age", "BRIDGE_MAX_RETRY_AGE", env, 24*time.Hour, "dead-letter an event still failing this long after it was stored (routes may set their own)", &errs)
 	intVar(fs, &c.MaxAttempts, "max-attempts", "BRIDGE_MAX_ATTEMPTS", env, 0, "dead-letter an event failing on this delivery; 0: no limit (routes may set their own)", &errs)
 	durationVar(fs, &c.AckWait, "ack-wait", "BRIDGE_ACK_WAIT", env, 30*time.Second, "redeliver an event held by a silent bridge after this long", &errs)
-	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "EVENTS stream duplicate window when creating it", &errs)
+	durationVar(fs, &c.DuplicateWindow, "duplicate-window", "EVENTS_DUPLICATE_WINDOW", env, 10*time.Minute, "duplicate window of the streams", &errs)
+	c.Streams.register(fs, env, &errs)
+	boolVarOr(fs, &c.Provision, "provision", "BRIDGE_PROVISION", env, true, "create missing streams and create or update the consumers at start-up; false: only look them up (run bridge setup first)", &errs)
 	durationVar(fs, &c.LedgerRetention, "ledger-retention", "LEDGER_RETENTION", env, 7*24*time.Hour, "how long the event ledger keeps an event", &errs)
 	intVar(fs, &c.LedgerBuffer, "ledger-buffer", "LEDGER_BUFFER", env, 10000, "delivery outcomes held in memory for the event ledger", &errs)
 	intVar(fs, &c.LedgerBufferBytes, "ledger-buffer-bytes", "LEDGER_BUFFER_BYTES", env, 16<<20, "bytes of delivery outcomes held in memory for the event ledger", &errs)
@@ -201,6 +253,7 @@ func LoadBridge(args []string, env func(string) string) (Bridge, error) {
 	if c.DuplicateWindow < 2*time.Minute {
 		errs = append(errs, invalid("EVENTS_DUPLICATE_WINDOW", "must be at least 2m (the contract's minimum)"))
 	}
+	errs = append(errs, c.Streams.validate(c.DuplicateWindow)...)
 	return c, errors.Join(errs...)
 }
 

@@ -27,6 +27,8 @@ func TestLoadBridgeDefaults(t *testing.T) {
 		MaxRetryAge:       24 * time.Hour,
 		AckWait:           30 * time.Second,
 		DuplicateWindow:   10 * time.Minute,
+		Streams:           config.Streams{Replicas: 1, Storage: "file"},
+		Provision:         true,
 		MaxBodyBytes:      1 << 20,
 		MaxHeaderBytes:    64 << 10,
 		MaxInFlight:       1024,
@@ -122,6 +124,19 @@ func TestLoadBridgeSources(t *testing.T) {
 		{name: "flag -signal-wait", env: map[string]string{"BRIDGE_SIGNAL_WAIT": "90s"}, args: []string{"-signal-wait=1h"}, get: func(c config.Bridge) any { return c.SignalWait }, want: time.Hour},
 		{name: "flag -ack-wait", env: map[string]string{"BRIDGE_ACK_WAIT": "2m"}, args: []string{"-ack-wait=1s"}, get: func(c config.Bridge) any { return c.AckWait }, want: time.Second},
 		{name: "flag -duplicate-window", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "5m"}, args: []string{"-duplicate-window=15m"}, get: func(c config.Bridge) any { return c.DuplicateWindow }, want: 15 * time.Minute},
+		{name: "env EVENTS_REPLICAS", env: map[string]string{"EVENTS_REPLICAS": "3"}, get: func(c config.Bridge) any { return c.Streams.Replicas }, want: 3},
+		{name: "flag -events-replicas", env: map[string]string{"EVENTS_REPLICAS": "3"}, args: []string{"-events-replicas=5"}, get: func(c config.Bridge) any { return c.Streams.Replicas }, want: 5},
+		{name: "env EVENTS_STORAGE", env: map[string]string{"EVENTS_STORAGE": "memory"}, get: func(c config.Bridge) any { return c.Streams.Storage }, want: "memory"},
+		{name: "flag -events-storage", env: map[string]string{"EVENTS_STORAGE": "memory"}, args: []string{"-events-storage=file"}, get: func(c config.Bridge) any { return c.Streams.Storage }, want: "file"},
+		{name: "env EVENTS_PLACEMENT_CLUSTER", env: map[string]string{"EVENTS_PLACEMENT_CLUSTER": "east"}, get: func(c config.Bridge) any { return c.Streams.PlacementCluster }, want: "east"},
+		{name: "env EVENTS_PLACEMENT_TAGS", env: map[string]string{"EVENTS_PLACEMENT_TAGS": "ssd, az1,"}, get: func(c config.Bridge) any { return c.Streams.PlacementTags }, want: []string{"ssd", "az1"}},
+		{name: "flag -events-placement-tags", env: map[string]string{"EVENTS_PLACEMENT_TAGS": "ssd"}, args: []string{"-events-placement-tags=az2,hdd"}, get: func(c config.Bridge) any { return c.Streams.PlacementTags }, want: []string{"az2", "hdd"}},
+		{name: "env DLQ_MAX_AGE", env: map[string]string{"DLQ_MAX_AGE": "720h"}, get: func(c config.Bridge) any { return c.Streams.DLQMaxAge }, want: 720 * time.Hour},
+		{name: "flag -dlq-max-age", env: map[string]string{"DLQ_MAX_AGE": "720h"}, args: []string{"-dlq-max-age=0"}, get: func(c config.Bridge) any { return c.Streams.DLQMaxAge }, want: time.Duration(0)},
+		{name: "env DLQ_MAX_BYTES", env: map[string]string{"DLQ_MAX_BYTES": "1073741824"}, get: func(c config.Bridge) any { return c.Streams.DLQMaxBytes }, want: int64(1 << 30)},
+		{name: "flag -dlq-max-bytes", env: map[string]string{"DLQ_MAX_BYTES": "1073741824"}, args: []string{"-dlq-max-bytes=2097152"}, get: func(c config.Bridge) any { return c.Streams.DLQMaxBytes }, want: int64(2 << 20)},
+		{name: "env BRIDGE_PROVISION", env: map[string]string{"BRIDGE_PROVISION": "false"}, get: func(c config.Bridge) any { return c.Provision }, want: false},
+		{name: "flag -provision", env: map[string]string{"BRIDGE_PROVISION": "false"}, args: []string{"-provision"}, get: func(c config.Bridge) any { return c.Provision }, want: true},
 		{name: "flag fixes a bad env value", env: map[string]string{"LOG_LEVEL": "verbose"}, args: []string{"-log-level=info"}, get: func(c config.Bridge) any { return c.LogLevel }, want: "info"},
 		{name: "flag -stripe-api-key", env: map[string]string{"STRIPE_API_KEY": "sk_test_env"}, args: []string{"-stripe-api-key=sk_test_flag"}, get: func(c config.Bridge) any { return c.StripeAPIKey }, want: "sk_test_flag"},
 		{name: "flag -stripe-api-base", env: map[string]string{"STRIPE_API_BASE": "http://env"}, args: []string{"-stripe-api-base=http://flag"}, get: func(c config.Bridge) any { return c.StripeAPIBase }, want: "http://flag"},
@@ -203,6 +218,17 @@ func TestLoadBridgeInvalid(t *testing.T) {
 		{name: "bad duplicate window", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "two minutes"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "is not a duration"}},
 		{name: "duplicate window under 2m", env: map[string]string{"EVENTS_DUPLICATE_WINDOW": "1m59s"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "at least 2m"}},
 		{name: "duplicate window flag under 2m", args: []string{"-duplicate-window=30s"}, wantErr: []string{"EVENTS_DUPLICATE_WINDOW", "at least 2m"}},
+		{name: "no replicas", env: map[string]string{"EVENTS_REPLICAS": "0"}, wantErr: []string{"EVENTS_REPLICAS", "between 1 and 5"}},
+		{name: "too many replicas", args: []string{"-events-replicas=7"}, wantErr: []string{"EVENTS_REPLICAS", "between 1 and 5"}},
+		{name: "replicas not a number", env: map[string]string{"EVENTS_REPLICAS": "three"}, wantErr: []string{"EVENTS_REPLICAS", "not a whole number"}},
+		{name: "unknown storage", env: map[string]string{"EVENTS_STORAGE": "disk"}, wantErr: []string{"EVENTS_STORAGE", `"disk" is not file or memory`}},
+		{name: "DLQ max age shorter than the duplicate window", env: map[string]string{"DLQ_MAX_AGE": "5m"}, wantErr: []string{"DLQ_MAX_AGE", "at least EVENTS_DUPLICATE_WINDOW (10m0s)"}},
+		{name: "negative DLQ max age", env: map[string]string{"DLQ_MAX_AGE": "-1h"}, wantErr: []string{"DLQ_MAX_AGE"}},
+		{name: "bad DLQ max age", env: map[string]string{"DLQ_MAX_AGE": "a month"}, wantErr: []string{"DLQ_MAX_AGE", "is not a duration"}},
+		{name: "DLQ max bytes under a message", env: map[string]string{"DLQ_MAX_BYTES": "1000"}, wantErr: []string{"DLQ_MAX_BYTES", "at least 1048576"}},
+		{name: "DLQ max bytes with a unit", env: map[string]string{"DLQ_MAX_BYTES": "1GB"}, wantErr: []string{"DLQ_MAX_BYTES", `"1GB" is not a whole number of bytes`}},
+		{name: "negative DLQ max bytes", args: []string{"-dlq-max-bytes=-1"}, wantErr: []string{"DLQ_MAX_BYTES"}},
+		{name: "bad BRIDGE_PROVISION", env: map[string]string{"BRIDGE_PROVISION": "maybe"}, wantErr: []string{"BRIDGE_PROVISION", `"maybe" is not true or false`}},
 		{name: "empty HTTP_ADDR flag", args: []string{"-http-addr="}, wantErr: []string{"HTTP_ADDR", "must not be empty"}},
 		{name: "empty ADMIN_ADDR flag", args: []string{"-admin-addr="}, wantErr: []string{"ADMIN_ADDR", "must be set"}},
 		{name: "ADMIN_ADDR on the public port", env: map[string]string{"HTTP_ADDR": "0.0.0.0:8080", "ADMIN_ADDR": "0.0.0.0:8080"}, wantErr: []string{"ADMIN_ADDR", "differ from HTTP_ADDR"}},
@@ -280,4 +306,23 @@ func TestLoadBadFlags(t *testing.T) {
 			require.Contains(t, err.Error(), tt.wantErr)
 		})
 	}
+}
+
+// `bridge setup` takes the bridge's settings and -dry-run, which the bridge itself does not.
+func TestLoadSetup(t *testing.T) {
+	got, err := config.LoadSetup([]string{"-dry-run", "-events-replicas=3"}, envOf(map[string]string{"DLQ_MAX_AGE": "720h"}))
+	require.NoError(t, err)
+	require.True(t, got.DryRun, "-dry-run: got %v, want true", got.DryRun)
+	require.Equal(t, 3, got.Streams.Replicas)
+	require.Equal(t, 720*time.Hour, got.Streams.DLQMaxAge)
+
+	got, err = config.LoadSetup(nil, envOf(nil))
+	require.NoError(t, err)
+	require.False(t, got.DryRun, "no -dry-run: got %v, want false", got.DryRun)
+
+	_, err = config.LoadBridge([]string{"-dry-run"}, envOf(nil))
+	require.ErrorIs(t, err, config.ErrUsage, "the bridge takes no -dry-run: got %v", err)
+	_, err = config.LoadSetup([]string{"now"}, envOf(nil))
+	require.ErrorIs(t, err, config.ErrUsage)
+	require.ErrorContains(t, err, `bridge setup takes flags only, got the argument "now"`)
 }

@@ -33,6 +33,11 @@ func TestDeployFilesMatchTheCode(t *testing.T) {
 		require.Equal(t, want.Duplicates, got.Duplicates, want.Name)
 		require.Equal(t, want.MaxAge, got.MaxAge, want.Name)
 		require.Equal(t, want.AllowDirect, got.AllowDirect, want.Name)
+		require.Equal(t, want.Discard, got.Discard, want.Name)
+		require.Equal(t, want.Replicas, got.Replicas, want.Name)
+		if want.MaxBytes > 0 || got.MaxBytes > 0 {
+			require.Equal(t, want.MaxBytes, got.MaxBytes, want.Name)
+		}
 	}
 	for file, want := range map[string]jetstream.ConsumerConfig{
 		"EVENTS.bridge.consumer.json":                 events.BridgeConsumerConfig(events.BridgeConsumer, 30*time.Second),

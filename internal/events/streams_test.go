@@ -66,7 +66,7 @@ func TestEnsureStreamsIsIdempotent(t *testing.T) {
 	// A bridge started with another window leaves the existing streams as they are.
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 20*time.Minute), "call with another window")
 
-	for _, name := range []string{"EVENTS", "EVENTS_DLQ"} {
+	for _, name := range []string{"EVENTS", "EVENTS_DLQ", "EVENTS_WAITING"} {
 		got := streamInfo(t, ctx, n.JS, name).Config.Duplicates
 		require.Equal(t, 5*time.Minute, got, "%s duplicate window: got %v, want %v", name, got, 5*time.Minute)
 	}
@@ -76,7 +76,7 @@ func TestEnsureStreamsIsIdempotent(t *testing.T) {
 		all = append(all, s)
 	}
 	require.NoError(t, names.Err())
-	require.ElementsMatch(t, []string{"EVENTS", "EVENTS_DLQ"}, all)
+	require.ElementsMatch(t, []string{"EVENTS", "EVENTS_DLQ", "EVENTS_WAITING"}, all)
 }
 
 func TestEnsureStreamsWithExistingStream(t *testing.T) {

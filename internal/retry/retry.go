@@ -3,6 +3,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -10,7 +11,7 @@ import (
 
 // Until calls fn until it succeeds or ctx ends, backing off from 500ms to 10s and logging
 // each failure with what, so an operator sees what the process waits for. It returns
-// ctx's error if ctx ends first.
+// ctx's error if ctx ends first, and an error of fn's that Permanent wrapped at once.
 func Until(ctx context.Context, log zerolog.Logger, what string, fn func(context.Context) error) error {
 	delay := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -21,6 +22,10 @@ func Until(ctx context.Context, log zerolog.Logger, what string, fn func(context
 			}
 			return nil
 		}
+		var p permanent
+		if errors.As(err, &p) {
+			return p.error
+		}
 		log.Warn().Err(err).Str("waiting_for", what).Int("attempt", attempt).Dur("retry_in", delay).Msg("Not ready yet; retrying")
 		select {
 		case <-ctx.Done():
@@ -30,3 +35,11 @@ func Until(ctx context.Context, log zerolog.Logger, what string, fn func(context
 		delay = min(delay*2, 10*time.Second)
 	}
 }
+
+// Permanent wraps err so that Until returns it at once: waiting will not fix it (a stream
+// that is missing when the process may not create it, say).
+func Permanent(err error) error { return permanent{err} }
+
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }

@@ -88,6 +88,19 @@ func (t *Table) Patterns() []string {
 	return out
 }
 
+// SearchAttributes lists the custom search attributes the routes set, each with the
+// names of the routes that set it, in file order. Their values are rendered templates,
+// strings: Temporal must have them registered as Keyword or Text.
+func (t *Table) SearchAttributes() map[string][]string {
+	out := map[string][]string{}
+	for _, r := range t.routes {
+		for k := range r.attrs {
+			out[k] = append(out[k], r.name)
+		}
+	}
+	return out
+}
+
 // CheckSchemas reports every route pattern that matches no type in schemaTypes: an exact
 // type without a schema, or a wildcard that matches none.
 func (t *Table) CheckSchemas(schemaTypes []string) error {

@@ -31,6 +31,14 @@ const (
 	MemoEventSource = "ce_source"
 )
 
+// Custom search attributes (Keyword) of the workflows events start, which `bridge setup`
+// registers in the namespace: the id, type and correlation id of the event.
+const (
+	SearchAttributeEventID       = "FlowbridgeEventId"
+	SearchAttributeEventType     = "FlowbridgeEventType"
+	SearchAttributeCorrelationID = "FlowbridgeCorrelationId"
+)
+
 // Event is the CloudEvent that started or signalled a workflow, as the bridge hands it
 // over: the input of every event-started workflow and the payload of every signal. Its ID
 // makes signals idempotent (see SignalInbox) and becomes the causation id of the events
