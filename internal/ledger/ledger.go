@@ -27,8 +27,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
-	"github.com/flowbridge/flowbridge/internal/metrics"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/metrics"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
 
