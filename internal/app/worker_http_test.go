@@ -170,4 +170,11 @@ func TestWorkerHTTPMetrics(t *testing.T) {
 	} {
 		require.Contains(t, body, want, "/metrics: got\n%s\nwant a line with %q", body, want)
 	}
+	// The worker has one address, WORKER_HTTP_ADDR, for operators only: pprof is there,
+	// without the command line (it can hold secrets).
+	status, body = workerGet(t, srv, "/debug/pprof/")
+	require.Equal(t, http.StatusOK, status, "/debug/pprof/: got %d, want 200", status)
+	require.Contains(t, body, "goroutine")
+	status, _ = workerGet(t, srv, "/debug/pprof/cmdline")
+	require.Equal(t, http.StatusNotFound, status, "/debug/pprof/cmdline: got %d, want 404", status)
 }
