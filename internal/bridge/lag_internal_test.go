@@ -90,6 +90,10 @@ func TestObserveEndToEnd(t *testing.T) {
 			require.Equal(t, tt.count, h.GetSampleCount(), "count: got %v, want %v", h.GetSampleCount(), tt.count)
 		})
 	}
+	routed := tests[0].out
+	if got := testing.AllocsPerRun(100, func() { b.observeEndToEnd(routed) }); got != 0 {
+		t.Errorf("allocations per observation: got %v, want 0", got)
+	}
 }
 
 // histogramOf is the end-to-end histogram of type user.signedup.
