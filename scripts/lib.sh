@@ -71,6 +71,35 @@ ensure_mailpit_ui() {
 	echo "$MAILPIT+ui" >"$stamp"
 }
 
+# ensure_promtool: promtool, for the alert rules' tests (promtool check rules / test
+# rules), from Debian's `prometheus` package. One on PATH is used as it is; otherwise the
+# package is downloaded and only its promtool is unpacked into bin/ — installing the
+# package would also start a Prometheus server on :9090, the bridge's admin port. Exports
+# PROMTOOL, which the tests read.
+ensure_promtool() {
+	if command -v promtool >/dev/null; then
+		PROMTOOL=$(command -v promtool)
+	elif [[ ! -x $BIN/promtool ]]; then
+		command -v apt-get >/dev/null || die "promtool is missing and this is not Debian: install Prometheus's promtool and put it on PATH"
+		say "unpacking promtool from Debian's prometheus package into bin/ (once)"
+		local dir="$STATE/build/prometheus-deb"
+		rm -rf "$dir" && mkdir -p "$dir"
+		if ! (cd "$dir" && apt-get download prometheus) >"$STATE/logs/promtool.log" 2>&1; then
+			# No package list yet (a fresh machine): fetch it, then try again.
+			apt-get update >>"$STATE/logs/promtool.log" 2>&1 &&
+				(cd "$dir" && apt-get download prometheus) >>"$STATE/logs/promtool.log" 2>&1 ||
+				{ cat "$STATE/logs/promtool.log" >&2; die "could not download Debian's prometheus package (for promtool)"; }
+		fi
+		dpkg-deb -x "$dir"/prometheus_*.deb "$dir/root" && cp "$dir/root/usr/bin/promtool" "$BIN/promtool" ||
+			die "could not unpack promtool from $(ls "$dir"/prometheus_*.deb)"
+		rm -rf "$dir"
+		PROMTOOL=$BIN/promtool
+	else
+		PROMTOOL=$BIN/promtool
+	fi
+	export PROMTOOL
+}
+
 # port_open HOST:PORT
 port_open() {
 	local host=${1%:*} port=${1##*:}

@@ -20,6 +20,7 @@ cd "$ROOT"
 ensure_tool temporal "$TEMPORAL_CLI"
 ensure_tool mailpit "$MAILPIT"
 ensure_tool stripe-mock "$STRIPE_MOCK"
+ensure_promtool # the alert rules' tests (internal/app)
 require_postgres
 # In memory: tests need no persistence, and SQLite's fsync would make them slower.
 start_temporal "$TEMPORAL_ADDRESS" ""

@@ -7,8 +7,6 @@ import (
 	"net"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
@@ -18,6 +16,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ingress"
 	"github.com/flowbridge/flowbridge/internal/ledger"
+	"github.com/flowbridge/flowbridge/internal/metrics"
 	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/routing"
@@ -45,6 +44,8 @@ type bridgeProcess struct {
 	// over one bad publish, and that must not stop the consumer.
 	ingressNATS, consumerNATS *natsConn
 	temporal                  client.Client
+	temporalMetrics           *metrics.Temporal
+	metrics                   *bridge.Metrics
 	pool                      *pgxpool.Pool
 	ledger                    *ledger.Ledger
 	bridge                    *bridge.Bridge
@@ -76,7 +77,15 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if p.ingressNATS, err = connectNATS(cfg.Common, "flowbridge-bridge-ingress", log); err != nil {
 		return nil, err
 	}
-	if p.temporal, err = newTemporalClient(cfg.Temporal, log); err != nil {
+	reg, err := newRegistry("bridge", p.consumerNATS, p.ingressNATS)
+	if err != nil {
+		return nil, err
+	}
+	// The SDK's metrics of the bridge's own Temporal calls (temporal_request_*).
+	if p.temporalMetrics, err = metrics.NewTemporal(reg, log); err != nil {
+		return nil, err
+	}
+	if p.temporal, err = newTemporalClient(cfg.Temporal, log, p.temporalMetrics.Handler()); err != nil {
 		return nil, err
 	}
 	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for the
@@ -88,8 +97,6 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		return nil, err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// The event ledger connects (and migrates) in the background: routing never waits for
 	// PostgreSQL, and what the ledger cannot write is counted.
 	p.ledger, err = ledger.New(func(ctx context.Context) (*store.Store, error) {
@@ -98,7 +105,11 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
-	p.bridge, err = bridge.New(p.consumerNATS.JS, p.temporal, sch, routes, bridge.NewMetrics(reg), log, bridge.Config{
+	p.metrics = bridge.NewMetrics(nil)
+	if err := metrics.Register(reg, p.metrics); err != nil {
+		return nil, err
+	}
+	p.bridge, err = bridge.New(p.consumerNATS.JS, p.temporal, sch, routes, p.metrics, log, bridge.Config{
 		TaskQueue:   cfg.TaskQueue,
 		Namespace:   cfg.Temporal.Client.Namespace,
 		Lanes:       cfg.Lanes,
@@ -180,6 +191,9 @@ func (p *bridgeProcess) run(ctx context.Context) error {
 	g.Go(func() error { return p.consumerNATS.Watch(afterDrain) })
 	g.Go(func() error { return p.ledger.Run(afterDrain) })
 	g.Go(func() error { return p.admin.Serve(afterDrain, p.adminLn) })
+	g.Go(func() error {
+		return p.metrics.SampleStreams(afterDrain, p.consumerNATS.JS, bridge.DefaultSampleInterval, p.log)
+	})
 	g.Go(func() error { return p.public.Serve(ctx, p.publicLn) })
 	g.Go(func() error {
 		defer stopAfterDrain()
@@ -206,6 +220,9 @@ func (p *bridgeProcess) close() {
 	}
 	if p.temporal != nil {
 		p.temporal.Close()
+	}
+	if p.temporalMetrics != nil {
+		_ = p.temporalMetrics.Close() // only stops its reporting
 	}
 	for _, nc := range []*natsConn{p.ingressNATS, p.consumerNATS} {
 		if nc != nil {

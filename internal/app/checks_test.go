@@ -58,7 +58,7 @@ func TestChecksSayNoConnectionDetails(t *testing.T) {
 	}
 
 	t.Run("Temporal", func(t *testing.T) {
-		tc, err := newTemporalClient(config.Temporal{Client: envconfig.ClientConfigProfile{Address: "127.0.0.1:" + port, Namespace: "default"}}, testenv.Logger(t))
+		tc, err := newTemporalClient(config.Temporal{Client: envconfig.ClientConfigProfile{Address: "127.0.0.1:" + port, Namespace: "default"}}, testenv.Logger(t), nil)
 		require.NoError(t, err)
 		defer tc.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)

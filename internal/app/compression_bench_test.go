@@ -38,7 +38,7 @@ func BenchmarkTemporalCompression(b *testing.B) {
 	pid, _ := strconv.Atoi(os.Getenv("BENCH_TEMPORAL_PID"))
 	for _, mode := range []string{"gzip", "none"} {
 		b.Run(mode, func(b *testing.B) {
-			tc, err := newTemporalClient(config.Temporal{Client: envconfig.ClientConfigProfile{Address: testenv.TemporalAddress(), Namespace: "default"}, GRPCCompression: mode}, zerolog.Nop())
+			tc, err := newTemporalClient(config.Temporal{Client: envconfig.ClientConfigProfile{Address: testenv.TemporalAddress(), Namespace: "default"}, GRPCCompression: mode}, zerolog.Nop(), nil)
 			if err != nil {
 				b.Fatal(err)
 			}

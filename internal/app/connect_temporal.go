@@ -66,12 +66,14 @@ func temporalCodecs(cfg config.Temporal) []converter.PayloadCodec {
 }
 
 // newTemporalClient returns a client that connects on first use, so a process can start
-// (and report not-ready) while Temporal is down.
-func newTemporalClient(cfg config.Temporal, log zerolog.Logger) (client.Client, error) {
+// (and report not-ready) while Temporal is down. It records the SDK's metrics with mh
+// (nil: none).
+func newTemporalClient(cfg config.Temporal, log zerolog.Logger, mh client.MetricsHandler) (client.Client, error) {
 	opts, err := TemporalOptions(cfg, log)
 	if err != nil {
 		return nil, err
 	}
+	opts.MetricsHandler = mh
 	c, err := client.NewLazyClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("Temporal client for %s (TEMPORAL_ADDRESS): %w", opts.HostPort, err)

@@ -296,7 +296,7 @@ func TestTemporalTLSMismatchesFailClearly(t *testing.T) {
 			}
 			cfg, err := config.LoadBridge(nil, func(k string) string { return env[k] })
 			require.NoError(t, err)
-			tc, err := newTemporalClient(cfg.Temporal, testenv.Logger(t))
+			tc, err := newTemporalClient(cfg.Temporal, testenv.Logger(t), nil)
 			require.NoError(t, err)
 			defer tc.Close()
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -389,7 +389,7 @@ disabled = true
 			cfg, err := config.LoadBridge(nil, func(k string) string { return tt.env[k] })
 			require.NoError(t, err)
 			before := len(proxy.authorizations(start))
-			tc, err := newTemporalClient(cfg.Temporal, testenv.Logger(t))
+			tc, err := newTemporalClient(cfg.Temporal, testenv.Logger(t), nil)
 			require.NoError(t, err)
 			defer tc.Close()
 			id := testenv.ID("apikey-")

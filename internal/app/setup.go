@@ -59,7 +59,7 @@ func RunSetup(ctx context.Context, cfg config.Setup, out io.Writer, log zerolog.
 		return withCause(ctx, fmt.Errorf("NATS at %s (NATS_URL): %w", url, err))
 	}
 
-	tc, err := newTemporalClient(cfg.Temporal, log)
+	tc, err := newTemporalClient(cfg.Temporal, log, nil)
 	if err != nil {
 		return err
 	}

@@ -48,10 +48,11 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 	if err != nil {
 		return err
 	}
-	web, err := newWorkerHTTP(cfg.HTTPAddr, log, map[string]ops.Check{"nats": nc.Alive})
+	web, err := newWorkerHTTP(cfg.HTTPAddr, log, map[string]ops.Check{"nats": nc.Alive}, nc)
 	if err != nil {
 		return err
 	}
+	defer func() { _ = web.Temporal.Close() }() // after the client: only stops its reporting
 	web.Ready.NATS.Set(nc.Ready)
 	// Listen first: an address in use fails start-up at once, not after the retries.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -85,7 +86,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	if err != nil {
 		return err
 	}
-	opts.MetricsHandler = web.Temporal
+	opts.MetricsHandler = web.Temporal.Handler()
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
 		tc, err = client.DialContext(ctx, opts)

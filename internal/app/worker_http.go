@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/flowbridge/flowbridge/internal/metrics"
@@ -18,12 +17,13 @@ import (
 // workerHTTP is what the worker shows operators, on WORKER_HTTP_ADDR, with the operations
 // server the bridge's admin address also uses: GET /healthz (alive: the NATS connection
 // not closed for good), GET /readyz (PostgreSQL, NATS and Temporal reachable, the worker
-// polling), GET /metrics (Go, process, the Temporal SDK's metrics and activity outcomes)
-// and pprof.
+// polling), GET /metrics (Go, process, build, NATS connection, the Temporal SDK's metrics
+// and activity outcomes) and pprof.
 type workerHTTP struct {
 	Registry *prometheus.Registry
-	// Temporal records the SDK's metrics: set it as client.Options.MetricsHandler.
-	Temporal *metrics.TemporalHandler
+	// Temporal records the SDK's metrics: set its Handler as client.Options.MetricsHandler,
+	// and Close it after the client.
+	Temporal *metrics.Temporal
 	// Activities counts activity outcomes: add it to worker.Options.Interceptors.
 	Activities *metrics.ActivityOutcomes
 	Ready      *workerReadiness
@@ -31,16 +31,14 @@ type workerHTTP struct {
 }
 
 // newWorkerHTTP builds the worker's registry, readiness and server, whose /healthz runs
-// live. It returns an error only when a metric cannot be registered.
-func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check) (*workerHTTP, error) {
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+// live; nc (nil: none) is the NATS connection whose state /metrics shows. It returns an
+// error only when a metric cannot be registered.
+func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check, nc *natsConn) (*workerHTTP, error) {
+	reg, err := newRegistry("worker", nc)
+	if err != nil {
 		return nil, err
 	}
-	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
-		return nil, err
-	}
-	tm, err := metrics.NewTemporalHandler(reg, log, metrics.TemporalConfig{})
+	tm, err := metrics.NewTemporal(reg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func TestWorkerServerReadyz(t *testing.T) {
 // TestWorkerHTTPLifecycle follows the worker's readiness from start-up (nothing connected
 // yet) through running to draining, with the checks RunWorker sets.
 func TestWorkerHTTPLifecycle(t *testing.T) {
-	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t), nil)
+	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t), nil, nil)
 	require.NoError(t, err)
 	srv := httptest.NewServer(web.Server.Handler())
 	t.Cleanup(srv.Close)
@@ -153,19 +153,28 @@ func TestWorkerHTTPLifecycle(t *testing.T) {
 }
 
 func TestWorkerHTTPMetrics(t *testing.T) {
-	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t), nil)
+	web, err := newWorkerHTTP("127.0.0.1:0", testenv.Logger(t), nil, nil)
 	require.NoError(t, err)
 	srv := httptest.NewServer(web.Server.Handler())
 	t.Cleanup(srv.Close)
-	web.Temporal.WithTags(map[string]string{"namespace": "default"}).Counter("temporal_workflow_completed").Inc(1)
+	web.Temporal.Handler().WithTags(map[string]string{"namespace": "default"}).Counter("temporal_workflow_completed").Inc(1)
+	require.NoError(t, web.Temporal.Close()) // reports the counter now
 
 	status, body := workerGet(t, srv, "/metrics")
 	require.Equal(t, http.StatusOK, status, "/metrics: got %d, want 200", status)
 	for _, want := range []string{
 		"go_goroutines ",
 		"process_cpu_seconds_total ",
+		`flowbridge_build_info{commit="`,
 		`temporal_workflow_completed_total{namespace="default"} 1`,
 	} {
 		require.Contains(t, body, want, "/metrics: got\n%s\nwant a line with %q", body, want)
 	}
+	// The worker has one address, WORKER_HTTP_ADDR, for operators only: pprof is there,
+	// without the command line (it can hold secrets).
+	status, body = workerGet(t, srv, "/debug/pprof/")
+	require.Equal(t, http.StatusOK, status, "/debug/pprof/: got %d, want 200", status)
+	require.Contains(t, body, "goroutine")
+	status, _ = workerGet(t, srv, "/debug/pprof/cmdline")
+	require.Equal(t, http.StatusNotFound, status, "/debug/pprof/cmdline: got %d, want 404", status)
 }

@@ -68,7 +68,7 @@ func TestWorkerStopLetsRunningActivitiesFinish(t *testing.T) {
 	require.NoError(t, err)
 	acts := &slowActivity{started: make(chan struct{})}
 	start := func(ctx context.Context) <-chan error {
-		web, err := newWorkerHTTP("127.0.0.1:0", log, nil)
+		web, err := newWorkerHTTP("127.0.0.1:0", log, nil, nil)
 		require.NoError(t, err)
 		ctx, fatal := context.WithCancelCause(ctx)
 		w := newTemporalWorker(tc, cfg, web, fatal)

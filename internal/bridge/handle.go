@@ -251,6 +251,7 @@ func (b *Bridge) finish(it item, meta *jetstream.MsgMetadata, out Outcome, begin
 // ignored: the event's fate does not depend on the ledger, and it is settled once, as
 // decided.
 func (b *Bridge) record(out Outcome) {
+	b.observeEndToEnd(out)
 	var panicked error
 	defer catchPanic(b.log, &panicked)
 	b.recorder.Record(out)

@@ -6,13 +6,26 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flowbridge/flowbridge/internal/metrics"
 	"github.com/flowbridge/flowbridge/internal/routing"
 )
 
-// Metrics are the bridge's Prometheus metrics.
+// Names of the bridge's metrics that other code (dashboards, alerts, tests) refers to.
+const (
+	EventsMetric             = "flowbridge_bridge_events_total"
+	HandleDurationMetric     = "flowbridge_bridge_handle_duration_seconds"
+	EndToEndMetric           = "flowbridge_bridge_end_to_end_duration_seconds"
+	ConsumerPendingMetric    = "flowbridge_bridge_consumer_pending"
+	ConsumerAckPendingMetric = "flowbridge_bridge_consumer_ack_pending"
+	DLQMessagesMetric        = "flowbridge_bridge_dlq_messages"
+)
+
+// Metrics are the bridge's Prometheus metrics. They are a prometheus.Collector: register
+// them with the process's registry (metrics.Register).
 type Metrics struct {
 	events    *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	endToEnd  *prometheus.HistogramVec
 	dlFailed  *prometheus.CounterVec
 	dlTrimmed *prometheus.CounterVec
 	extended  prometheus.Counter
@@ -22,32 +35,48 @@ type Metrics struct {
 	limit     prometheus.Gauge
 	throttled prometheus.Counter
 	inflight  prometheus.Gauge
+	// Sampled from the server (SampleStreams).
+	pending    *prometheus.GaugeVec
+	ackPending *prometheus.GaugeVec
+	dlqDepth   prometheus.Gauge
 
-	// Children of events and latency by label values, so the hot path does not hash its
-	// labels into the vectors on every event. Bounded like the labels themselves: types
-	// are metricType's (schema types and "other"), outcomes and actions are constants.
+	// Children of events, latency and endToEnd by label values, so the hot path does not
+	// hash its labels into the vectors on every event. Bounded like the labels themselves:
+	// types are metricType's (schema types and "other"), outcomes and actions are constants.
 	mu       sync.RWMutex
 	counts   map[labels]prometheus.Counter
 	observes map[labels]prometheus.Observer
+	ages     map[labels]prometheus.Observer
 }
 
-// labels are a child's label values: type and outcome, or type and action.
+var _ prometheus.Collector = (*Metrics)(nil)
+
+// labels are a child's label values: type and outcome, or type and action, or type alone.
 type labels struct{ typ, second string }
 
-// NewMetrics registers the bridge's metrics with reg (nil: not registered).
+// NewMetrics returns the bridge's metrics. With reg nil they are registered nowhere, and
+// the caller registers them (metrics.Register, which returns an error); a non-nil reg, a
+// shorthand for tests, registers them there and panics if reg refuses them.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		counts:   map[labels]prometheus.Counter{},
 		observes: map[labels]prometheus.Observer{},
+		ages:     map[labels]prometheus.Observer{},
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flowbridge_bridge_events_total",
+			Name: EventsMetric,
 			Help: "Events the bridge settled, by event type and outcome (routed, duplicate, ignored, waiting, dead_lettered, retried).",
 		}, []string{"type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "flowbridge_bridge_handle_seconds",
-			Help:    "Time from starting an event's handling to settling it, by event type and action.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+			Name:    HandleDurationMetric,
+			Help:    "Time from starting an event's handling to settling it, by event type and action, in seconds.",
+			Buckets: metrics.LatencyBuckets,
 		}, []string{"type", "action"}),
+		endToEnd: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: EndToEndMetric,
+			Help: "Time from an event's time attribute (else from when EVENTS stored it) to Temporal's acceptance of it " +
+				"(outcome routed, retries and waiting in EVENTS_WAITING included), by event type, in seconds.",
+			Buckets: metrics.EndToEndBuckets,
+		}, []string{"type"}),
 		dlFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_dead_letter_failures_total",
 			Help: "Attempts to store a dead letter on EVENTS_DLQ that failed, by event type: the event stays on EVENTS and is tried again. Alert on any increase.",
@@ -84,11 +113,49 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowbridge_bridge_temporal_calls_in_flight",
 			Help: "Temporal calls in flight now.",
 		}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ConsumerPendingMetric,
+			Help: "Messages on the stream not yet delivered to the durable consumer — its lag — by stream and consumer " +
+				"(EVENTS/bridge: events to route; EVENTS_WAITING/bridge-waiting: parked signals), sampled from consumer info. " +
+				"Every replica reports the same value: aggregate with max.",
+		}, []string{"stream", "consumer"}),
+		ackPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ConsumerAckPendingMetric,
+			Help: "Messages delivered to the durable consumer and not acknowledged yet (being routed, or waiting for a retry), " +
+				"by stream and consumer, sampled from consumer info. Every replica reports the same value: aggregate with max.",
+		}, []string{"stream", "consumer"}),
+		dlqDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: DLQMessagesMetric,
+			Help: "Dead letters stored on EVENTS_DLQ, sampled from stream info. Every replica reports the same value: aggregate with max.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.latency, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken, m.limit, m.inflight, m.throttled)
+		if err := metrics.Register(reg, m); err != nil {
+			panic(err)
+		}
 	}
 	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.events, m.latency, m.endToEnd, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken,
+		m.limit, m.inflight, m.throttled, m.pending, m.ackPending, m.dlqDepth,
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.collectors() {
+		c.Collect(ch)
+	}
 }
 
 func (m *Metrics) count(typ, outcome string) {
@@ -105,6 +172,29 @@ func (m *Metrics) deadLetterTruncated(typ string) { m.dlTrimmed.WithLabelValues(
 
 func (m *Metrics) observe(typ string, action routing.Action, begin time.Time) {
 	child(m, m.observes, m.latency, labels{typ, string(action)}).Observe(time.Since(begin).Seconds())
+}
+
+// observeEndToEnd records a routed delivery's end-to-end latency: from the event's time
+// attribute, or when the stream stored it if it has none, to when Temporal took it
+// (out.SettledAt). A time in the future (a publisher's clock ahead) counts as 0.
+func (b *Bridge) observeEndToEnd(out Outcome) {
+	if out.Outcome != OutcomeRouted {
+		return
+	}
+	from := out.EventTime
+	if from.IsZero() {
+		from = out.ReceivedAt
+	}
+	m := b.metrics
+	child(m, m.ages, typeOnly{m.endToEnd}, labels{typ: b.metricType(out.EventType)}).
+		Observe(max(out.SettledAt.Sub(from), 0).Seconds())
+}
+
+// typeOnly is a vector labelled by type alone, for child.
+type typeOnly struct{ vec *prometheus.HistogramVec }
+
+func (t typeOnly) WithLabelValues(vs ...string) prometheus.Observer {
+	return t.vec.WithLabelValues(vs[0])
 }
 
 // child returns vec's child for l from cache, creating it the first time.

@@ -31,6 +31,7 @@ type Outcome struct {
 	CausationID   string
 	StreamSeq     uint64
 	Delivered     uint64    // 1 on first delivery
+	EventTime     time.Time // the event's time attribute; zero when it has none
 	ReceivedAt    time.Time // when the stream stored it
 	SettledAt     time.Time
 	Outcome       string // one of the Outcome* constants
@@ -69,6 +70,7 @@ func (b *Bridge) newOutcome(it item, meta *jetstream.MsgMetadata) Outcome {
 		Subject:    it.msg.Subject(),
 		StreamSeq:  meta.Sequence.Stream,
 		Delivered:  meta.NumDelivered,
+		EventTime:  it.ev.Time(),
 		ReceivedAt: meta.Timestamp,
 		Unmatched:  it.misses,
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/metrics"
 )
 
 // Routes of the contract's HTTP ingress, also the route label of the request metric.
@@ -100,6 +101,7 @@ type Ingest struct {
 	cfg      IngestConfig
 	log      zerolog.Logger
 	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 
 	stripeAPI *stripeAPI // nil without StripeAPIKey
 	auth      eventsAuth
@@ -107,8 +109,9 @@ type Ingest struct {
 }
 
 // NewIngest returns the ingest routes, publishing through pub and validating event data
-// against schemas. Its request counter, flowbridge_ingress_requests_total, is registered
-// with reg (nil: not registered); registering it twice on one registry is an error.
+// against schemas. Its metrics, flowbridge_ingress_requests_total and
+// flowbridge_ingress_request_duration_seconds, are registered with reg (metrics.Register:
+// nil registers nothing); registering them twice on one registry is an error.
 func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer, log zerolog.Logger, cfg IngestConfig) (*Ingest, error) {
 	if pub == nil || schemas == nil {
 		return nil, errors.New("ingress: NewIngest needs a publisher and the schemas")
@@ -144,6 +147,12 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 			Name: "flowbridge_ingress_requests_total",
 			Help: "HTTP ingress requests (webhooks and CloudEvents), by route and status code.",
 		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "flowbridge_ingress_request_duration_seconds",
+			Help: "Time the HTTP ingress took to answer a request (webhooks and CloudEvents: reading, checking and " +
+				"publishing until the stream stored every event), by route and status code, in seconds.",
+			Buckets: metrics.LatencyBuckets,
+		}, []string{"route", "code"}),
 	}
 	if cfg.StripeAPIKey != "" {
 		api, err := newStripeAPI(cfg.StripeAPIKey, cfg.StripeAPIBase)
@@ -154,10 +163,8 @@ func NewIngest(pub Publisher, schemas *events.Schemas, reg prometheus.Registerer
 	} else if len(cfg.StripeSecrets) > 0 {
 		in.log.Warn().Str(logging.FieldRoute, RouteStripe).Msg("STRIPE_API_KEY is not set: a Stripe payment whose PaymentIntent must be looked up (a subscription's) answers 503")
 	}
-	if reg != nil {
-		if err := reg.Register(in.requests); err != nil {
-			return nil, fmt.Errorf("ingress: register metrics: %w", err)
-		}
+	if err := metrics.Register(reg, in.requests, in.latency); err != nil {
+		return nil, fmt.Errorf("ingress: %w", err)
 	}
 	if len(cfg.StripeSecrets) == 0 {
 		in.log.Warn().Str(logging.FieldRoute, RouteStripe).Msg("STRIPE_WEBHOOK_SECRET is not set: the route answers 503")
@@ -185,6 +192,7 @@ func (in *Ingest) Mount(m Mux) {
 // writes the answer as JSON, counts it and logs it.
 func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		begin := time.Now()
 		var a answer
 		overloaded := false
 		select {
@@ -199,7 +207,9 @@ func (in *Ingest) handler(route string, h func(r *http.Request) answer) http.Han
 			a = refusef(http.StatusServiceUnavailable,
 				"the ingress is serving %d requests, its limit (INGRESS_MAX_IN_FLIGHT): retry after %s s; nothing of this request was published", cap(in.inFlight), retryAfter)
 		}
-		in.requests.WithLabelValues(route, strconv.Itoa(a.status)).Inc()
+		code := strconv.Itoa(a.status)
+		in.requests.WithLabelValues(route, code).Inc()
+		in.latency.WithLabelValues(route, code).Observe(time.Since(begin).Seconds())
 		ev := in.log.Debug()
 		switch {
 		case a.cause != nil:

@@ -28,6 +28,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
 	"github.com/flowbridge/flowbridge/internal/logging"
+	"github.com/flowbridge/flowbridge/internal/metrics"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
 
@@ -179,10 +180,8 @@ func New(open OpenFunc, reg prometheus.Registerer, log zerolog.Logger, cfg Confi
 		return nil, err
 	}
 	l := &Ledger{cfg: cfg, open: open, log: log.With().Str("component", "ledger").Logger(), in: make(chan bridge.Outcome, cfg.Buffer)}
-	if reg != nil {
-		if err := reg.Register(newCollector(l)); err != nil {
-			return nil, fmt.Errorf("register ledger metrics: %w", err)
-		}
+	if err := metrics.Register(reg, newCollector(l)); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	return l, nil
 }

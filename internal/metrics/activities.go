@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/activity"
@@ -40,20 +39,16 @@ type ActivityOutcomes struct {
 
 var _ interceptor.WorkerInterceptor = (*ActivityOutcomes)(nil)
 
-// NewActivityOutcomes registers the counter with reg. It returns an error when reg
-// already has a different metric of that name.
+// NewActivityOutcomes registers the counter with reg (Register: nil registers nothing). It
+// returns an error when reg already has a metric of that name.
 func NewActivityOutcomes(reg prometheus.Registerer) (*ActivityOutcomes, error) {
 	total := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: ActivitiesMetric,
 		Help: "Activity executions this worker finished, by activity type and outcome " +
 			"(succeeded, failed, failed_non_retryable, canceled, timed_out, pending, panicked).",
 	}, []string{"activity_type", "outcome"})
-	if err := reg.Register(total); err != nil {
-		existing, ok := alreadyRegistered[*prometheus.CounterVec](err)
-		if !ok {
-			return nil, fmt.Errorf("register %s: %w", ActivitiesMetric, err)
-		}
-		total = existing
+	if err := Register(reg, total); err != nil {
+		return nil, err
 	}
 	return &ActivityOutcomes{total: total}, nil
 }
