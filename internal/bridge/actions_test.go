@@ -227,16 +227,18 @@ func TestRateLimitedRouteRetriesInsteadOfDropping(t *testing.T) {
     action: signal
     signal: note
     id: 'rec-{{ .data.key }}'
-    rate_limit: {per_second: 0.5, burst: 1}
+    rate_limit: {per_second: 0.1, burst: 1}
 `)
 	rb := h.startBridge(h.temporal, bridge.Config{})
 	key := testenv.ID("slow")
 	h.publishBinary(newEvent(t, testenv.ID("evt-"), "test.start", map[string]string{"key": key}))
 	h.waitStatus("rec-"+key, running, 10*time.Second)
+	// One token per 10 s: the second and third notes cannot wait the bridge's 1 s for it,
+	// however slowly a loaded machine handles the first.
 	for range 3 {
 		h.publishBinary(newEvent(t, testenv.ID("evt-"), "test.note", map[string]string{"key": key}))
 	}
-	h.consumerSettled(30 * time.Second)
+	h.consumerSettled(90 * time.Second)
 	require.GreaterOrEqual(t, rb.count(t, "retried"), 1.0, "the limit pushed an event back")
 	require.Empty(t, h.dlq())
 	// Both the plain note route and the slow one signal: the inbox keeps each event once.
