@@ -22,6 +22,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/telemetry"
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
@@ -51,6 +52,7 @@ type bridgeProcess struct {
 	public                    *ingress.Server
 	admin                     *ops.Server
 	publicLn, adminLn         net.Listener
+	stopTracing               func() // flushes the spans; nil before tracing started
 }
 
 // newBridgeProcess connects (NATS, Temporal and PostgreSQL lazily: none needs to be up),
@@ -79,6 +81,11 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if p.temporal, err = newTemporalClient(cfg.Temporal, log); err != nil {
 		return nil, err
 	}
+	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-bridge", log)
+	if err != nil {
+		return nil, err
+	}
+	p.stopTracing = stopTracing
 	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for the
 	// admin address's readiness.
 	if p.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
@@ -108,7 +115,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		AckWait:     cfg.AckWait,
 		Recorder:    p.ledger,
 		// With TEMPORAL_CODEC_ENDPOINT, what the bridge sends is encoded as the worker's is.
-		PayloadCodecs: temporalCodecs(cfg.Temporal),
+		PayloadCodecs:  temporalCodecs(cfg.Temporal),
+		TracerProvider: tp,
 	})
 	if err != nil {
 		return nil, err
@@ -128,7 +136,9 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		Live:           live,
 		Ready:          map[string]ops.Check{"nats": p.ingressNATS.Ready},
 	}, log)
-	ing, err := ingress.NewIngest(events.NewPublisher(p.ingressNATS.JS), sch, reg, log, ingress.IngestConfig{
+	// With tracing on, every request is a span and every event it publishes carries the
+	// trace in its traceparent extension.
+	ing, err := ingress.NewIngest(telemetry.TracePublisher(events.NewPublisher(p.ingressNATS.JS), tp), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
 		StripeAPIKey:  cfg.StripeAPIKey,
 		StripeAPIBase: cfg.StripeAPIBase,
@@ -141,7 +151,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
-	ing.Mount(p.public)
+	ing.Mount(telemetry.TraceHTTP(p.public, tp))
 	p.admin = ops.New(ops.Config{
 		Addr:     cfg.AdminAddr,
 		Setting:  "ADMIN_ADDR",
@@ -209,6 +219,9 @@ func (p *bridgeProcess) close() {
 		if nc != nil {
 			nc.Close()
 		}
+	}
+	if p.stopTracing != nil {
+		p.stopTracing()
 	}
 }
 

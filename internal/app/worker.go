@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
@@ -22,6 +23,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/telemetry"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
@@ -53,6 +55,11 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 		return err
 	}
 	web.Ready.NATS.Set(nc.Ready)
+	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-worker", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the worker stopped: its last spans are flushed
 	// Listen first: an address in use fails start-up at once, not after the retries.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -68,12 +75,12 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 	g.Go(func() error { return nc.Watch(serverCtx) })
 	g.Go(func() error {
 		defer stopServer()
-		return runWorker(ctx, cfg, log, mailer, web, nc.JS)
+		return runWorker(ctx, cfg, log, mailer, web, nc.JS, tp)
 	})
 	return g.Wait()
 }
 
-func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream) error {
+func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream, tp trace.TracerProvider) error {
 	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return ignoreCanceled(err)
@@ -86,6 +93,13 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	}
 	opts.MetricsHandler = web.Temporal
+	// With tracing on, the SDK's interceptor makes the workflows' and activities' spans,
+	// children of the bridge's (the header of the start or signal).
+	tracers, err := telemetry.TemporalInterceptors(tp)
+	if err != nil {
+		return err
+	}
+	opts.Interceptors = append(opts.Interceptors, tracers...)
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
 		tc, err = client.DialContext(ctx, opts)
@@ -101,7 +115,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		Store:     st,
 		Mailer:    mailer,
 		Stripe:    activities.NewStripeClient(cfg.StripeAPIKey, cfg.StripeAPIBase),
-		Publisher: events.NewPublisher(js),
+		Publisher: telemetry.TracePublisher(events.NewPublisher(js), tp), // result events join the activity's trace
 		Log:       log,
 		AppURL:    cfg.AppURL,
 	}
