@@ -88,18 +88,10 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	defer st.Close()
 	web.Ready.PostgreSQL.Set(postgresCheck(st.Ping))
 
-	opts, err := TemporalOptions(cfg.Temporal, log)
+	opts, err := workerClientOptions(cfg, log, web, tp)
 	if err != nil {
 		return err
 	}
-	opts.MetricsHandler = web.Temporal
-	// With tracing on, the SDK's interceptor makes the workflows' and activities' spans,
-	// children of the bridge's (the header of the start or signal).
-	tracers, err := telemetry.TemporalInterceptors(tp)
-	if err != nil {
-		return err
-	}
-	opts.Interceptors = append(opts.Interceptors, tracers...)
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
 		tc, err = client.DialContext(ctx, opts)
@@ -148,6 +140,24 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	}
 	return runUntilDone(ctx, w, cfg, log, web)
+}
+
+// workerClientOptions are the options of the worker's Temporal client: TemporalOptions,
+// the SDK's metrics into web and, with tp, the SDK's tracing interceptor, which the
+// worker built on the client runs too: its workflows' and activities' spans are the
+// children of the span in the header of their start or signal (the bridge's).
+func workerClientOptions(cfg config.Worker, log zerolog.Logger, web *workerHTTP, tp trace.TracerProvider) (client.Options, error) {
+	opts, err := TemporalOptions(cfg.Temporal, log)
+	if err != nil {
+		return client.Options{}, err
+	}
+	opts.MetricsHandler = web.Temporal
+	tracers, err := telemetry.TemporalInterceptors(tp)
+	if err != nil {
+		return client.Options{}, err
+	}
+	opts.Interceptors = append(opts.Interceptors, tracers...)
+	return opts, nil
 }
 
 // newTemporalWorker returns the worker of cfg.TaskQueue with the options every flowbridge
