@@ -21,6 +21,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/telemetry"
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
@@ -52,6 +53,7 @@ type bridgeProcess struct {
 	public                    *ingress.Server
 	admin                     *ops.Server
 	publicLn, adminLn         net.Listener
+	stopTracing               func() // flushes the spans; nil before tracing started
 }
 
 // newBridgeProcess connects (NATS, Temporal and PostgreSQL lazily: none needs to be up),
@@ -88,6 +90,11 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if p.temporal, err = newTemporalClient(cfg.Temporal, log, p.temporalMetrics.Handler()); err != nil {
 		return nil, err
 	}
+	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-bridge", log)
+	if err != nil {
+		return nil, err
+	}
+	p.stopTracing = stopTracing
 	// The bridge does not need PostgreSQL to route; this pool is opened lazily, for the
 	// admin address's readiness.
 	if p.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
@@ -122,6 +129,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		PayloadCodecs: temporalCodecs(cfg.Temporal),
 		// Without BRIDGE_PROVISION, `bridge setup` made the consumers.
 		LookUpConsumers: !cfg.Provision,
+		TracerProvider:  tp,
 	})
 	if err != nil {
 		return nil, err
@@ -141,7 +149,9 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		Live:           live,
 		Ready:          map[string]ops.Check{"nats": p.ingressNATS.Ready},
 	}, log)
-	ing, err := ingress.NewIngest(events.NewPublisher(p.ingressNATS.JS), sch, reg, log, ingress.IngestConfig{
+	// With tracing on, every request is a span and every event it publishes carries the
+	// trace in its traceparent extension.
+	ing, err := ingress.NewIngest(telemetry.TracePublisher(events.NewPublisher(p.ingressNATS.JS), tp), sch, reg, log, ingress.IngestConfig{
 		StripeSecrets: cfg.StripeWebhookSecrets,
 		StripeAPIKey:  cfg.StripeAPIKey,
 		StripeAPIBase: cfg.StripeAPIBase,
@@ -154,7 +164,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
-	ing.Mount(p.public)
+	ing.Mount(telemetry.TraceHTTP(p.public, tp))
 	p.admin = ops.New(ops.Config{
 		Addr:     cfg.AdminAddr,
 		Setting:  "ADMIN_ADDR",
@@ -228,6 +238,9 @@ func (p *bridgeProcess) close() {
 		if nc != nil {
 			nc.Close()
 		}
+	}
+	if p.stopTracing != nil {
+		p.stopTracing()
 	}
 }
 

@@ -28,15 +28,23 @@ type testBridge struct {
 
 func newTestBridge(t *testing.T) *testBridge {
 	t.Helper()
+	return newTestBridgeWith(t, nil)
+}
+
+// newTestBridgeWith is newTestBridge with more settings.
+func newTestBridgeWith(t *testing.T, more map[string]string) *testBridge {
+	t.Helper()
 	n := testenv.StartNATS(t)
 	temporalPort, pgPort := strconv.Itoa(closedPort(t)), strconv.Itoa(closedPort(t))
-	cfg, err := config.LoadBridge(nil, func(k string) string {
-		return map[string]string{
-			"NATS_URL":         n.URL,
-			"TEMPORAL_ADDRESS": "127.0.0.1:" + temporalPort,
-			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + pgPort + "/secretdb?sslmode=disable",
-		}[k]
-	})
+	env := map[string]string{
+		"NATS_URL":         n.URL,
+		"TEMPORAL_ADDRESS": "127.0.0.1:" + temporalPort,
+		"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + pgPort + "/secretdb?sslmode=disable",
+	}
+	for k, v := range more {
+		env[k] = v
+	}
+	cfg, err := config.LoadBridge(nil, func(k string) string { return env[k] })
 	require.NoError(t, err)
 	cfg.HTTPAddr, cfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
 	p, err := newBridgeProcess(t.Context(), cfg, testenv.Logger(t))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
@@ -22,6 +23,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/retry"
 	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/telemetry"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
@@ -54,6 +56,11 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 	}
 	defer func() { _ = web.Temporal.Close() }() // after the client: only stops its reporting
 	web.Ready.NATS.Set(nc.Ready)
+	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-worker", log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after the worker stopped: its last spans are flushed
 	// Listen first: an address in use fails start-up at once, not after the retries.
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -69,12 +76,12 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 	g.Go(func() error { return nc.Watch(serverCtx) })
 	g.Go(func() error {
 		defer stopServer()
-		return runWorker(ctx, cfg, log, mailer, web, nc.JS)
+		return runWorker(ctx, cfg, log, mailer, web, nc.JS, tp)
 	})
 	return g.Wait()
 }
 
-func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream) error {
+func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream, tp trace.TracerProvider) error {
 	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return ignoreCanceled(err)
@@ -82,11 +89,10 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	defer st.Close()
 	web.Ready.PostgreSQL.Set(postgresCheck(st.Ping))
 
-	opts, err := TemporalOptions(cfg.Temporal, log)
+	opts, err := workerClientOptions(cfg, log, web, tp)
 	if err != nil {
 		return err
 	}
-	opts.MetricsHandler = web.Temporal.Handler()
 	var tc client.Client
 	err = retry.Until(ctx, log, "Temporal at TEMPORAL_ADDRESS", func(ctx context.Context) (err error) {
 		tc, err = client.DialContext(ctx, opts)
@@ -102,7 +108,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		Store:     st,
 		Mailer:    mailer,
 		Stripe:    activities.NewStripeClient(cfg.StripeAPIKey, cfg.StripeAPIBase),
-		Publisher: events.NewPublisher(js),
+		Publisher: telemetry.TracePublisher(events.NewPublisher(js), tp), // result events join the activity's trace
 		Log:       log,
 		AppURL:    cfg.AppURL,
 	}
@@ -135,6 +141,24 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	}
 	return runUntilDone(ctx, w, cfg, log, web)
+}
+
+// workerClientOptions are the options of the worker's Temporal client: TemporalOptions,
+// the SDK's metrics into web and, with tp, the SDK's tracing interceptor, which the
+// worker built on the client runs too: its workflows' and activities' spans are the
+// children of the span in the header of their start or signal (the bridge's).
+func workerClientOptions(cfg config.Worker, log zerolog.Logger, web *workerHTTP, tp trace.TracerProvider) (client.Options, error) {
+	opts, err := TemporalOptions(cfg.Temporal, log)
+	if err != nil {
+		return client.Options{}, err
+	}
+	opts.MetricsHandler = web.Temporal.Handler()
+	tracers, err := telemetry.TemporalInterceptors(tp)
+	if err != nil {
+		return client.Options{}, err
+	}
+	opts.Interceptors = append(opts.Interceptors, tracers...)
+	return opts, nil
 }
 
 // newTemporalWorker returns the worker of cfg.TaskQueue with the options every flowbridge

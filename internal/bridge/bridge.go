@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/flowbridge/flowbridge/internal/events"
@@ -73,6 +74,9 @@ type Config struct {
 	// Workers of the routed workflows decode with the same codecs. A codec's error is
 	// transient: the event is retried. Optional: defaults to none.
 	PayloadCodecs []converter.PayloadCodec
+	// TracerProvider receives a span per delivery, whose context the Temporal calls carry
+	// to the worker (trace.go). Optional: nil, the default, traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 func (c *Config) defaults() error {
@@ -128,6 +132,7 @@ type Bridge struct {
 	lim      *limiter
 	inflight atomic.Int64 // Temporal calls in flight
 	waiting  *waitingRoom // nil without EVENTS_WAITING
+	tracing  *tracing     // nil without Config.TracerProvider
 	log      zerolog.Logger
 	// taken and settled count messages handed to the bridge and acked or NAKed by it.
 	taken, settled atomic.Int64
@@ -146,7 +151,11 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), held: newHeld(), lim: newLimiter(cfg.Lanes), log: log, cfg: cfg}, nil
+	tr, err := newTracing(cfg.TracerProvider)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	return &Bridge{js: js, temporal: tc, schemas: schemas, routes: routes, metrics: m, recorder: cfg.Recorder, limits: newLimits(), held: newHeld(), lim: newLimiter(cfg.Lanes), tracing: tr, log: log, cfg: cfg}, nil
 }
 
 // Run consumes the durable consumers (EVENTS' and EVENTS_WAITING's) until ctx is

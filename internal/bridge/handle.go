@@ -64,7 +64,8 @@ func (b *Bridge) prepare(msg jetstream.Msg) (it item) {
 // letter then Ack when it can never be done, NakWithDelay when it may work later. Every
 // path ends in finish, which records the outcome, counts it and settles. A panic while
 // routing dead-letters the event ("internal error: panic: ...") instead of killing the
-// process.
+// process. With tracing on, the delivery is a span (trace.go) whose context the Temporal
+// calls carry to the worker.
 func (b *Bridge) handle(ctx context.Context, it item) {
 	begin := time.Now()
 	meta, err := it.msg.Metadata()
@@ -76,12 +77,14 @@ func (b *Bridge) handle(ctx context.Context, it item) {
 		return
 	}
 	out := b.newOutcome(it, meta)
+	ctx, span := b.startDelivery(ctx, it, meta.NumDelivered)
 	if it.err != nil {
 		b.deadLetter(ctx, it, meta, b.eventLog(it, meta, nil), it.err, &out)
 	} else if panicked := b.route(ctx, it, meta, &out); panicked != nil {
 		b.deadLetter(ctx, it, meta, b.eventLog(it, meta, nil), panicked, &out)
 	}
 	b.finish(it, meta, out, begin)
+	endDelivery(span, &out)
 }
 
 // eventLog is a logger whose lines name the event (and the decision d, if any). It is

@@ -13,9 +13,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
@@ -25,6 +27,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/store"
+	"github.com/flowbridge/flowbridge/internal/telemetry"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 	"github.com/flowbridge/flowbridge/schemas"
@@ -42,6 +45,9 @@ type harness struct {
 	mailAPI   string
 	routes    *routing.Table  // nil: the default routes
 	schemas   *events.Schemas // nil: schemas/
+	// tracing, when set, is the tracer provider of startWorker's worker: the SDK's
+	// tracing interceptor, and result events published with their trace context.
+	tracing trace.TracerProvider
 }
 
 func newHarness(t *testing.T) *harness {
@@ -161,10 +167,16 @@ func (h *harness) startWorker(cfg workflows.OnboardingConfig) {
 	require.NoError(h.t, err)
 	acts := &activities.Activities{
 		Store: st, Mailer: mailer, Stripe: activities.NewStripeClient("sk_test_123", stripeBase),
-		Publisher: h.pub, Log: testenv.Logger(h.t), AppURL: "http://app.test",
+		Publisher: telemetry.TracePublisher(h.pub, h.tracing), Log: testenv.Logger(h.t), AppURL: "http://app.test",
 	}
 	require.NoError(h.t, acts.Validate())
-	w := worker.New(h.temporal, h.taskQueue, worker.Options{})
+	var opts worker.Options
+	tracers, err := telemetry.TemporalInterceptors(h.tracing)
+	require.NoError(h.t, err)
+	for _, i := range tracers { // client interceptors in production; a worker's own here
+		opts.Interceptors = append(opts.Interceptors, i.(interceptor.WorkerInterceptor))
+	}
+	w := worker.New(h.temporal, h.taskQueue, opts)
 	app.Register(w, acts, nil, app.Workflows{Onboarding: cfg})
 	require.NoError(h.t, w.Start())
 	h.t.Cleanup(w.Stop)

@@ -144,7 +144,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 			req := &workflowservice.StartWorkflowExecutionRequest{
 				Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
 				TaskQueue: queue, Input: input, Memo: memo, SearchAttributes: attrs, Identity: identity, RequestId: reqID,
-				WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: d.ConflictPolicy,
+				WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: d.ConflictPolicy, Header: b.temporalHeader(ctx),
 				WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
 			}
 			var resp *workflowservice.StartWorkflowExecutionResponse
@@ -167,7 +167,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		req := &workflowservice.SignalWithStartWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
 			TaskQueue: queue, Input: input, Memo: memo, SearchAttributes: attrs, Identity: identity, RequestId: reqID,
-			SignalName: d.Signal, SignalInput: signalInput,
+			SignalName: d.Signal, SignalInput: signalInput, Header: b.temporalHeader(ctx),
 			WorkflowIdReusePolicy: d.ReusePolicy, WorkflowIdConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
 		}
@@ -198,7 +198,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		}
 		req := &workflowservice.SignalWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowExecution: exec, SignalName: d.Signal, Input: input,
-			Identity: identity, RequestId: reqID,
+			Identity: identity, RequestId: reqID, Header: b.temporalHeader(ctx),
 		}
 		err = b.call(ctx, func(ctx context.Context) error {
 			_, err := svc.SignalWorkflowExecution(ctx, req)

@@ -67,6 +67,8 @@ type Common struct {
 	DatabaseURL string
 	LogLevel    string // trace, debug, info, warn, error
 	LogFormat   string // json or console
+	// Tracing is where spans go (OTEL_*, tracing.go); off unless an exporter is set.
+	Tracing Tracing
 }
 
 func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
@@ -77,6 +79,7 @@ func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
 	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL or DATABASE_URL_FILE)")
 	fs.StringVar(&c.LogLevel, "log-level", or(env("LOG_LEVEL"), "info"), "log level: trace, debug, info, warn, error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", or(env("LOG_FORMAT"), "json"), "log format: json or console (LOG_FORMAT)")
+	c.Tracing.register(fs, env)
 }
 
 func (c *Common) validate() error {
@@ -95,6 +98,7 @@ func (c *Common) validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		errs = append(errs, invalid("LOG_FORMAT", fmt.Sprintf("%q is not json or console", c.LogFormat)))
 	}
+	errs = append(errs, c.Tracing.validate())
 	return errors.Join(errs...)
 }
 
