@@ -15,6 +15,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,6 +50,11 @@ type Server struct {
 	cfg Config
 	mux *Mux
 	log zerolog.Logger
+
+	// mu guards last: what the log last said of each kind of check ("Not alive",
+	// "Not ready"), so failures are logged when they change, not on every probe.
+	mu   sync.Mutex
+	last map[string]string
 }
 
 // New returns the server. Go's profiler is registered on its own routes only: the
@@ -133,10 +141,11 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, log zerolog.L
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	failed := RunChecks(r.Context(), s.cfg.Live, s.cfg.CheckTimeout)
 	if len(failed) == 0 {
+		s.logChange("Not alive", "Alive again", nil)
 		WriteJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": results(s.cfg.Live, failed)})
 		return
 	}
-	s.logFailures("Not alive", failed)
+	s.logChange("Not alive", "Alive again", failed)
 	WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failing", "checks": results(s.cfg.Live, failed)})
 }
 
@@ -147,17 +156,43 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if len(failed) > 0 {
 		status = http.StatusServiceUnavailable
-		s.logFailures("Not ready", failed)
 	}
+	s.logChange("Not ready", "Ready again", failed)
 	WriteJSON(w, status, map[string]any{"ready": len(failed) == 0, "checks": results(s.cfg.Ready, failed)})
 }
 
-func (s *Server) logFailures(msg string, failed map[string]error) {
-	d := zerolog.Dict()
-	for name, err := range failed {
-		d = d.Str(name, logged(err).Error())
+// logChange logs failed under msg when the failing checks or their errors differ from
+// what was last logged under msg, and recovered once they all pass again: a probe every
+// few seconds against a dependency that stays down writes one line, not one per probe.
+func (s *Server) logChange(msg, recovered string, failed map[string]error) {
+	names := make([]string, 0, len(failed))
+	for name := range failed {
+		names = append(names, name)
 	}
-	s.log.Warn().Dict("checks", d).Msg(msg)
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		b.WriteString(name + "=" + logged(failed[name]).Error() + "\n")
+	}
+	state := b.String()
+	s.mu.Lock()
+	if s.last == nil {
+		s.last = map[string]string{}
+	}
+	before, seen := s.last[msg]
+	s.last[msg] = state
+	s.mu.Unlock()
+	switch {
+	case state == before:
+	case state == "" && seen:
+		s.log.Info().Msg(recovered)
+	case state != "":
+		d := zerolog.Dict()
+		for _, name := range names {
+			d = d.Str(name, logged(failed[name]).Error())
+		}
+		s.log.Warn().Dict("checks", d).Msg(msg)
+	}
 }
 
 // results is "ok" for each check that passed and its error's text for each that failed.

@@ -1,6 +1,7 @@
 package ops_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowbridge/flowbridge/internal/ops"
@@ -232,3 +235,54 @@ func TestServerRunReportsTheSetting(t *testing.T) {
 	err = ops.New(ops.Config{Addr: ln.Addr().String(), Setting: "ADMIN_ADDR"}, testenv.Logger(t)).Run(t.Context())
 	require.ErrorContains(t, err, "(ADMIN_ADDR)")
 }
+
+// Readiness failures are logged when they change, not on every probe: a dependency that
+// stays down writes one line, a different failure another, and recovery one "Ready again".
+func TestReadinessFailuresLoggedOnChange(t *testing.T) {
+	var mu sync.Mutex
+	var failure error
+	check := func(context.Context) error { mu.Lock(); defer mu.Unlock(); return failure }
+	set := func(err error) { mu.Lock(); failure = err; mu.Unlock() }
+	var logs syncBuffer
+	srv := ops.New(ops.Config{Addr: "127.0.0.1:0", Ready: map[string]ops.Check{"nats": check}}, zerolog.New(&logs))
+	base := serve(t, srv)
+	probe := func() { require.NotZero(t, do(t, http.MethodGet, base+"/readyz").Status) }
+
+	probe() // ready: nothing to say
+	set(errors.New("connection refused"))
+	for range 5 {
+		probe()
+	}
+	set(errors.New("no responders"))
+	probe()
+	probe()
+	set(nil)
+	probe()
+	probe()
+
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var l struct {
+			Message string            `json:"message"`
+			Checks  map[string]string `json:"checks"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(line), &l), line)
+		if l.Message != "HTTP server listening" {
+			msgs = append(msgs, l.Message+" "+l.Checks["nats"])
+		}
+	}
+	require.Equal(t, []string{"Not ready connection refused", "Not ready no responders", "Ready again "}, msgs)
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
