@@ -180,7 +180,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	// Work in flight must outlive ctx so shutdown can drain it; drainCtx bounds that.
+	// Work in flight must outlive ctx so shutdown can drain it; DrainTimeout bounds that.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	s := newSched(b.lim, func(j job) { b.handleOrSurvive(workCtx, j.it) })

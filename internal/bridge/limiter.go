@@ -35,8 +35,7 @@ type limiter struct {
 
 	winN        int
 	winSum      time.Duration
-	winBusy     bool // some call in the window saw the limit at least half used
-	winStart    time.Time
+	winBusy     bool          // some call in the window saw the limit at least half used
 	base        time.Duration // lowest window mean this epoch
 	basePrev    time.Duration // ... and the epoch before
 	epochStart  time.Time
@@ -63,7 +62,7 @@ const (
 
 func newLimiter(ceiling int) *limiter {
 	now := time.Now()
-	return &limiter{limit: math.Min(limiterInitial, float64(ceiling)), min: 1, max: float64(ceiling), winStart: now, epochStart: now}
+	return &limiter{limit: math.Min(limiterInitial, float64(ceiling)), min: 1, max: float64(ceiling), epochStart: now}
 }
 
 // Limit is the number of calls to allow in flight now.
@@ -116,7 +115,7 @@ func (l *limiter) observe(rtt time.Duration, inflight int, err error) {
 	}
 	mean := l.winSum / time.Duration(l.winN)
 	busy, overload := l.winBusy, l.overloadWin
-	l.winN, l.winSum, l.winBusy, l.overloadWin, l.winStart = 0, 0, false, false, now
+	l.winN, l.winSum, l.winBusy, l.overloadWin = 0, 0, false, false
 	if !overload {
 		l.pauseFor = 0
 	}

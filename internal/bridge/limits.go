@@ -9,8 +9,8 @@ import (
 	"github.com/flowbridge/flowbridge/internal/routing"
 )
 
-// maxLimitWait is the longest a lane waits for a route's rate limit; past it the event is
-// NAKed with the delay instead, so one throttled route cannot hold a lane.
+// maxLimitWait is the longest an event's job waits for its route's rate limit; past it the
+// event is NAKed with the delay instead, so one throttled route cannot hold a slot.
 const maxLimitWait = time.Second
 
 // limits applies routes' rate and per-key concurrency limits.

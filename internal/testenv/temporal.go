@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,17 +29,17 @@ func StartTemporal(t testing.TB, extra ...string) client.Client {
 	if _, err := os.Stat(bin); err != nil {
 		missing(t, "the Temporal CLI at "+bin+" (make tools builds it; TEMPORAL_BIN overrides)", err)
 	}
-	port := freePort(t)
-	uiPort := freePort(t)
-	args := append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--ui-port", strconv.Itoa(uiPort), "--headless", "--log-level", "error"}, extra...)
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	_, uiPort, _ := net.SplitHostPort(freeAddr(t))
+	args := append([]string{"server", "start-dev", "--ip", "127.0.0.1", "--port", port,
+		"--ui-port", uiPort, "--headless", "--log-level", "error"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = t.TempDir()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -61,14 +60,4 @@ func StartTemporal(t testing.TB, extra ...string) client.Client {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
