@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.IngressTime, "ingress-time", d.IngressTime, "duration of the webhook ingress measure")
 	fs.IntVar(&cfg.IngressConns, "ingress-conns", d.IngressConns, "connections posting webhooks")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", d.DrainTimeout, "give up when the bridge has not drained within this")
+	fs.IntVar(&cfg.EarlySignals, "early-signals", d.EarlySignals, "email.verified published before their user.signedup (-1: skip the measure)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the bridge's CPU profile over the backlog drain (its first minute at most) to this file")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "directory for logs and NATS storage (default: a temporary one, removed after a successful run)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -72,6 +74,9 @@ func run(ctx context.Context, args []string) error {
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["backlog"] {
 			cfg.Backlog = q.Backlog
+		}
+		if !set["early-signals"] {
+			cfg.EarlySignals = q.EarlySignals
 		}
 		if !set["direct-time"] {
 			cfg.DirectTime = q.DirectTime

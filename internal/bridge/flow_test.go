@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -227,4 +228,58 @@ func TestThrottledTemporalDrainsWithoutNAKs(t *testing.T) {
 	testenv.Eventually(t, time.Minute, func() bool { return countWorkflows(t, throttled, q) == n }, "want %d workflows", n)
 	t.Logf("%v NAKs for %d starts; %v throttled answers; concurrency limit at the end %v", naks, n,
 		rb.counter(t, "flowbridge_bridge_temporal_throttled_total"), rb.counter(t, "flowbridge_bridge_concurrency_limit"))
+}
+
+// Two replicas park and wake the same workflows' early signals: each replica parks what it
+// takes, and a start routed by either wakes the signals parked by both (its own wake, the
+// other's sampler and retries). Every signal reaches its workflow exactly once: Temporal's
+// history holds one WorkflowExecutionSignaled per note event (the request id derived from
+// the event id makes a second send a no-op), not only the inbox's deduplicated view.
+func TestTwoReplicasWakeParkedSignalsOnce(t *testing.T) {
+	const workflows, notesEach = 20, 5
+	h, _ := recorderHarness(t, "")
+	a := h.startBridge(h.temporal, bridge.Config{})
+	b := h.startBridge(h.temporal, bridge.Config{})
+	prefix := testenv.ID("w") + "-"
+	want := map[string][]string{} // workflow id → its note event ids
+	for range notesEach {
+		for i := range workflows {
+			key := fmt.Sprintf("%s%02d", prefix, i)
+			ev := newEvent(t, testenv.ID("evt-"), "test.note", map[string]string{"key": key})
+			want["rec-"+key] = append(want["rec-"+key], ev.ID())
+			h.publishBinary(ev)
+		}
+	}
+	total := float64(workflows * notesEach)
+	testenv.Eventually(t, 2*time.Minute, func() bool { return a.count(t, bridge.OutcomeWaiting)+b.count(t, bridge.OutcomeWaiting) == total },
+		"%v + %v of %v early signals parked", a.count(t, bridge.OutcomeWaiting), b.count(t, bridge.OutcomeWaiting), total)
+	t.Logf("parked by replica a: %v, by b: %v", a.count(t, bridge.OutcomeWaiting), b.count(t, bridge.OutcomeWaiting))
+
+	for i := range workflows {
+		h.publishBinary(newEvent(t, testenv.ID("evt-"), "test.start", map[string]string{"key": fmt.Sprintf("%s%02d", prefix, i)}))
+	}
+	for id, notes := range want {
+		h.waitExists(id)
+		testenv.Eventually(t, 2*time.Minute, func() bool { return len(h.recorderState(id).Notes) == notesEach },
+			"%s has %d of %d notes", id, len(h.recorderState(id).Notes), notesEach)
+		require.ElementsMatch(t, notes, h.recorderState(id).Notes, "%s took its own notes", id)
+		require.Equal(t, notesEach, signalsInHistory(t, h.temporal, id, "note"), "%s: one signal per note event in Temporal's history", id)
+	}
+	require.Empty(t, h.dlq(), "nothing dead-lettered")
+	require.Zero(t, a.count(t, bridge.OutcomeDeadLettered)+b.count(t, bridge.OutcomeDeadLettered))
+}
+
+// signalsInHistory counts the signals named name in workflow id's history.
+func signalsInHistory(t *testing.T, c client.Client, id, name string) int {
+	t.Helper()
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == name {
+			n++
+		}
+	}
+	return n
 }

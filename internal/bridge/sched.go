@@ -28,7 +28,19 @@ type sched struct {
 	room       chan struct{} // a ready key left the queue: a waiting push may go on
 	idle       chan struct{} // closed when closed and every job finished
 	run        func(job)
+	handoff    chan task // to a worker waiting for its next job (unbuffered)
 }
+
+// task is a job handed to a worker goroutine.
+type task struct {
+	k *keyJobs
+	j job
+}
+
+// workerIdle is how long a worker goroutine waits for another job before it exits.
+// Workers outlive their jobs because a fresh goroutine per job would grow its stack
+// again on every Temporal call (the gRPC stack is deep): reusing them saves that copying.
+const workerIdle = 5 * time.Second
 
 // job is one unit of work for a key.
 type job struct {
@@ -45,7 +57,7 @@ type keyJobs struct {
 
 func newSched(lim *limiter, run func(job)) *sched {
 	s := &sched{keys: map[string]*keyJobs{}, lim: lim, run: run,
-		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), idle: make(chan struct{})}
+		wake: make(chan struct{}, 1), room: make(chan struct{}, 1), idle: make(chan struct{}), handoff: make(chan task)}
 	go s.dispatch()
 	return s
 }
@@ -68,6 +80,12 @@ func (s *sched) roomFor(low bool) int {
 // keys already in the scheduler do not take room (they queue behind their key, held), so
 // a hot workflow id fills no room that other ids need.
 func (s *sched) waitRoom(ctx context.Context, low bool) int {
+	var recheck *time.Timer // the limit may have grown: look again every 100ms
+	defer func() {
+		if recheck != nil {
+			recheck.Stop()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		q := &s.ready
@@ -83,10 +101,15 @@ func (s *sched) waitRoom(ctx context.Context, low bool) int {
 		if free > 0 && free >= room/2 {
 			return free
 		}
+		if recheck == nil {
+			recheck = time.NewTimer(100 * time.Millisecond)
+		} else {
+			recheck.Reset(100 * time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
 		case <-s.room:
-		case <-time.After(100 * time.Millisecond): // the limit may have grown
+		case <-recheck.C:
 		}
 	}
 }
@@ -175,7 +198,29 @@ func (s *sched) dispatch() {
 		}
 		s.mu.Unlock()
 		s.signal(s.room)
-		go s.runJob(k, j)
+		select {
+		case s.handoff <- task{k, j}: // an idle worker takes it
+		default:
+			go s.worker(task{k, j})
+		}
+	}
+}
+
+// worker runs t, then each job handed to it, until it has been idle for workerIdle or the
+// scheduler is done. There are never more workers than jobs that ran at once recently.
+func (s *sched) worker(t task) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		s.runJob(t.k, t.j)
+		idle.Reset(workerIdle)
+		select {
+		case t = <-s.handoff:
+		case <-idle.C:
+			return
+		case <-s.idle:
+			return
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -77,6 +78,11 @@ func startBridge(ctx context.Context, cfg Config, natsURL, databaseURL string) (
 // metrics reads flowbridge_bridge_events_total for user.signedup from the admin
 // address: outcome → count.
 func (b *bridgeProc) metrics(ctx context.Context) (map[string]float64, error) {
+	return b.metricsOf(ctx, "user.signedup")
+}
+
+// metricsOf reads flowbridge_bridge_events_total for events of type typ: outcome → count.
+func (b *bridgeProc) metricsOf(ctx context.Context, typ string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+b.adminAddr+"/metrics", nil)
@@ -93,7 +99,7 @@ func (b *bridgeProc) metrics(ctx context.Context) (map[string]float64, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "flowbridge_bridge_events_total{") || !strings.Contains(line, `type="user.signedup"`) {
+		if !strings.HasPrefix(line, "flowbridge_bridge_events_total{") || !strings.Contains(line, `type="`+typ+`"`) {
 			continue
 		}
 		_, after, _ := strings.Cut(line, `outcome="`)
@@ -113,6 +119,11 @@ func settled(m map[string]float64) int64 { return int64(m["routed"] + m["duplica
 // publishBacklog stores n signups for users prefix0..prefix<n-1>, a window of async
 // publishes at a time.
 func publishBacklog(ctx context.Context, js jetstream.JetStream, prefix string, n int, progress func(string, ...any)) error {
+	return publishEach(ctx, js, prefix, n, signup, progress)
+}
+
+// publishEach publishes n events, mk(prefix+i) for each i, in windows of async publishes.
+func publishEach(ctx context.Context, js jetstream.JetStream, prefix string, n int, mk func(user string) (events.Event, error), progress func(string, ...any)) error {
 	const window = 256
 	begin := time.Now()
 	var pending []jetstream.PubAckFuture
@@ -121,7 +132,7 @@ func publishBacklog(ctx context.Context, js jetstream.JetStream, prefix string, 
 			select {
 			case <-f.Ok():
 			case err := <-f.Err():
-				return fmt.Errorf("publish backlog: %w", err)
+				return fmt.Errorf("publish: %w", err)
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -131,7 +142,7 @@ func publishBacklog(ctx context.Context, js jetstream.JetStream, prefix string, 
 	}
 	last := time.Now()
 	for i := range n {
-		ev, err := signup(fmt.Sprintf("%s%d", prefix, i))
+		ev, err := mk(fmt.Sprintf("%s%d", prefix, i))
 		if err != nil {
 			return err
 		}
@@ -141,7 +152,7 @@ func publishBacklog(ctx context.Context, js jetstream.JetStream, prefix string, 
 		}
 		f, err := js.PublishMsgAsync(m, jetstream.WithExpectStream(events.Stream))
 		if err != nil {
-			return fmt.Errorf("publish backlog: %w", err)
+			return fmt.Errorf("publish: %w", err)
 		}
 		if pending = append(pending, f); len(pending) == window {
 			if err := flush(); err != nil {
@@ -170,25 +181,30 @@ type drainResult struct {
 }
 
 // waitDrained polls until the bridge settled want more events than before and the
-// consumer has nothing pending or unacknowledged.
+// consumer has nothing pending or unacknowledged. It watches the consumer (a request to
+// NATS, in this process) every 200ms and reads the bridge's /metrics only every 5s for
+// progress and once the consumer is empty: scraping the bridge several times a second
+// would add its own CPU to the bridge's CPU per event (Prometheus scrapes every 15s).
 func waitDrained(ctx context.Context, b *bridgeProc, js jetstream.JetStream, before, want int64, timeout time.Duration, progress func(string, ...any)) (int64, error) {
 	deadline := time.Now().Add(timeout)
 	begin, lastSay := time.Now(), time.Now()
 	for {
-		m, err := b.metrics(ctx)
-		if err == nil {
-			got := settled(m) - before
-			if m["dead_lettered"] > 0 {
-				return got, fmt.Errorf("the bridge dead-lettered %v user.signedup events (log: %s)", m["dead_lettered"], b.logPath)
-			}
-			if got >= want {
-				if info, err := consumerInfo(ctx, js); err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+		info, err := consumerInfo(ctx, js)
+		empty := err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		if empty || time.Since(lastSay) >= 5*time.Second {
+			m, err := b.metrics(ctx)
+			if err == nil {
+				got := settled(m) - before
+				if m["dead_lettered"] > 0 {
+					return got, fmt.Errorf("the bridge dead-lettered %v user.signedup events (log: %s)", m["dead_lettered"], b.logPath)
+				}
+				if empty && got >= want {
 					return got, nil
 				}
-			}
-			if time.Since(lastSay) >= 5*time.Second {
-				progress("  bridge: %d of %d routed in %.0fs (%.0f/s so far)", got, want, time.Since(begin).Seconds(), float64(got)/time.Since(begin).Seconds())
-				lastSay = time.Now()
+				if time.Since(lastSay) >= 5*time.Second {
+					progress("  bridge: %d of %d routed in %.0fs (%.0f/s so far)", got, want, time.Since(begin).Seconds(), float64(got)/time.Since(begin).Seconds())
+					lastSay = time.Now()
+				}
 			}
 		}
 		if b.exited() {
@@ -260,4 +276,45 @@ func parallel(n, conc int, f func(i int) error) error {
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// profileSeconds is the length of the CPU profile -cpuprofile takes at the start of the
+// drain: long enough for a steady state, short enough to end inside a default drain.
+const profileSeconds = 30
+
+// profile starts taking the bridge's CPU profile from its admin address into path. The
+// returned func waits for it to be written (it logs, rather than fails the run, if it
+// could not be).
+func (b *bridgeProc) profile(ctx context.Context, path string, say func(string, ...any)) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := func() error {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.adminAddr, profileSeconds)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: %s", url, resp.Status)
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(f, resp.Body); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}()
+		if err != nil {
+			say("  could not take the CPU profile: %v", err)
+			return
+		}
+		say("  the bridge's CPU profile over the first %ds of the drain: %s", profileSeconds, path)
+	}()
+	return func() { <-done }
 }

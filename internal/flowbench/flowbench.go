@@ -51,9 +51,15 @@ type Config struct {
 	IngressTime  time.Duration
 	IngressConns int
 	DrainTimeout time.Duration
+	// EarlySignals is how many email.verified are published before their user.signedup
+	// (issue 9: 10,000); -1 skips the measure.
+	EarlySignals int
 	// WorkDir holds the logs (temporal.log, bridge.log) and NATS's storage; a temporary
 	// directory, removed after a run that succeeded, when empty.
 	WorkDir string
+	// CPUProfile, if set, is where the bridge's CPU profile over the drain (its first
+	// minute at most) is written, for `go tool pprof`.
+	CPUProfile string
 	// Progress receives a line per step and every few seconds of a long step.
 	Progress io.Writer
 }
@@ -64,13 +70,13 @@ func Defaults() Config {
 		TemporalBin: "bin/temporal", TemporalPort: 7253, Namespace: "default", TaskQueue: "flowbridge",
 		BridgeBin: "bin/bridge", DatabaseURL: "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable",
 		Backlog: 20000, Levels: []int{1, 8, 32, 128}, DirectTime: 15 * time.Second, LatencyTime: 20 * time.Second,
-		IngressTime: 10 * time.Second, IngressConns: 16, DrainTimeout: 30 * time.Minute,
+		IngressTime: 10 * time.Second, IngressConns: 16, DrainTimeout: 30 * time.Minute, EarlySignals: 10000,
 	}
 }
 
 // Quick shrinks c to a smoke run.
 func Quick(c Config) Config {
-	c.Backlog, c.DirectTime, c.LatencyTime, c.IngressTime = 300, time.Second, 2*time.Second, time.Second
+	c.Backlog, c.DirectTime, c.LatencyTime, c.IngressTime, c.EarlySignals = 300, time.Second, 2*time.Second, time.Second, 200
 	return c
 }
 
@@ -100,6 +106,7 @@ type Results struct {
 	Ingress     ingressResult
 	IngressConn int
 	StoredByIng uint64 // messages the stream gained during the ingress measure
+	Early       earlyResult
 }
 
 // Level is one concurrency level of the direct sweep.
@@ -107,6 +114,7 @@ type Level struct {
 	Concurrency int
 	Starts      int64
 	Rate        float64
+	CPUPerStart time.Duration // this process's CPU over the level (the SDK client's cost), per start
 }
 
 // Best is the fastest level of the sweep.
@@ -168,12 +176,24 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	st := &starter{routes: routes, namespace: cfg.Namespace, taskQueue: cfg.TaskQueue, identity: fmt.Sprintf("flowbench@%d", os.Getpid())}
 	for _, c := range cfg.Levels {
 		say("==> direct SDK starts, %d concurrent, for %v", c, cfg.DirectTime)
+		cpu0, err := procCPU(os.Getpid())
+		if err != nil {
+			return nil, err
+		}
 		rate, n, err := st.sweep(ctx, tc, fmt.Sprintf("d%d-%s-", c, run), c, cfg.DirectTime, say)
 		if err != nil {
 			return nil, fmt.Errorf("direct starts at %d concurrent: %w", c, err)
 		}
-		res.Direct = append(res.Direct, Level{Concurrency: c, Starts: n, Rate: rate})
-		say("  %.0f starts/s", rate)
+		cpu1, err := procCPU(os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		l := Level{Concurrency: c, Starts: n, Rate: rate}
+		if n > 0 {
+			l.CPUPerStart = (cpu1 - cpu0) / time.Duration(n)
+		}
+		res.Direct = append(res.Direct, l)
+		say("  %.0f starts/s; %.3f ms CPU per start in this process (the SDK client)", rate, ms(l.CPUPerStart))
 	}
 
 	// 2. NATS with the backlog, then the bridge.
@@ -220,6 +240,10 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.CPUProfile != "" {
+		stopProfile := b.profile(ctx, cfg.CPUProfile, say)
+		defer stopProfile()
+	}
 	got, err := waitDrained(ctx, b, js, 0, int64(cfg.Backlog), cfg.DrainTimeout, say)
 	if err != nil {
 		return nil, err
@@ -255,7 +279,14 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 		return nil, err
 	}
 
-	// 4. Ingress with the consumer paused: the events only go to the stream.
+	// 4. Early signals: parked, then woken by their starts.
+	if cfg.EarlySignals > 0 {
+		if err := earlySignals(ctx, cfg, res, tc, js, b, run, say); err != nil {
+			return nil, err
+		}
+	}
+
+	// 5. Ingress with the consumer paused: the events only go to the stream.
 	say("==> Stripe webhooks (customer.created), %d connections, for %v, consumer paused", cfg.IngressConns, cfg.IngressTime)
 	if _, err := js.PauseConsumer(ctx, events.Stream, events.BridgeConsumer, time.Now().Add(24*time.Hour)); err != nil {
 		return nil, fmt.Errorf("pause the bridge's consumer: %w", err)
@@ -366,7 +397,7 @@ func (r *Results) Table(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", measure, result, target, verdict)
 	}
 	for _, l := range r.Direct {
-		row(fmt.Sprintf("direct SDK starts, %d concurrent", l.Concurrency), fmt.Sprintf("%.0f/s (%d starts)", l.Rate, l.Starts), "", "")
+		row(fmt.Sprintf("direct SDK starts, %d concurrent", l.Concurrency), fmt.Sprintf("%.0f/s (%d starts; SDK client CPU %.3f ms per start)", l.Rate, l.Starts, ms(l.CPUPerStart)), "", "")
 	}
 	best := r.Best()
 	row("bridge, default settings, draining the backlog", fmt.Sprintf("%.0f/s (%d events in %.1f s, from launch)", r.Drain.rate, r.Drain.events, r.Drain.elapsed.Seconds()), "", "")
@@ -386,8 +417,14 @@ func (r *Results) Table(w io.Writer) {
 	}
 	ing += fmt.Sprintf("; stream +%d)", r.StoredByIng)
 	row(fmt.Sprintf("signed Stripe webhooks answered 202, %d connections, consumer paused", r.IngressConn), ing, "≥ 5,000/s", verdict(r.Ingress.rate >= targetIngressPer))
+	if e := r.Early; e.n > 0 {
+		row(fmt.Sprintf("%d early email.verified, then their user.signedup", e.n),
+			fmt.Sprintf("%d of %d workflows took their own signal once; %d dead letters; parked in %.1f s, delivered %.1f s after the signups began (signups routed at %.0f/s meanwhile)",
+				e.delivered, e.n, int64(e.deadLet), e.parkedIn.Seconds(), e.routedIn.Seconds(), e.startRate),
+			"all, none dead-lettered", verdict(e.delivered == int64(e.n) && e.deadLet == 0))
+	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Order: direct sweep, bridge drain, latency (direct and bridged alternating every 2 s), ingress — all on the one server, which holds every workflow started before each step. Latency is to the start time Temporal records; direct also shows the time to its answer.")
+	fmt.Fprintln(w, "Order: direct sweep, bridge drain, latency (direct and bridged alternating every 2 s), early signals, ingress — all on the one server, which holds every workflow started before each step. Latency is to the start time Temporal records; direct also shows the time to its answer.")
 }
 
 func verdict(ok bool) string {
@@ -456,6 +493,9 @@ func fill(c *Config, d Config) {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.EarlySignals == 0 {
+		c.EarlySignals = d.EarlySignals
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard

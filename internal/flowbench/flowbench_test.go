@@ -65,12 +65,15 @@ func TestQuickRun(t *testing.T) {
 	if res.Ingress.accepted == 0 || res.StoredByIng != uint64(res.Ingress.accepted) {
 		t.Errorf("ingress: %d answered 202, the stream gained %d; want the same, > 0", res.Ingress.accepted, res.StoredByIng)
 	}
+	if e := res.Early; e.n != cfg.EarlySignals || e.delivered != int64(cfg.EarlySignals) || e.deadLet != 0 {
+		t.Errorf("early signals: %d of %d workflows took their own signal once, %v dead letters; want all, none", e.delivered, e.n, e.deadLet)
+	}
 	var table bytes.Buffer
 	res.Table(&table)
 	t.Log("\n" + table.String())
 	verdicts := strings.Count(table.String(), "| meets |") + strings.Count(table.String(), "| MISSES |")
-	if verdicts != 5 {
-		t.Errorf("got %d verdicts in the table, want 5 (one per target)", verdicts)
+	if verdicts != 6 {
+		t.Errorf("got %d verdicts in the table, want 6 (one per target)", verdicts)
 	}
 }
 
