@@ -1,39 +1,34 @@
 package admin
 
 import (
-	"context"
-	"errors"
-	"flag"
+	"github.com/spf13/cobra"
 
 	"github.com/flowbridge/flowbridge/internal/app"
+	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
 )
 
-func setupCommand() command {
-	return command{
-		summary: "create or update the streams, consumers and Temporal search attributes, then exit",
-		run:     runSetup,
+// setupCommand is `bridge setup [--dry-run] [bridge flags]`: it reads the bridge's
+// settings, so that it provisions what a bridge with the same environment uses.
+func setupCommand(io IO) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "setup [--dry-run] [flags]",
+		Short: "create or update the streams, consumers and Temporal search attributes, then exit",
+		Long:  config.SetupLong,
+		Args:  cli.NoArgs(""),
 	}
-}
-
-// runSetup is `bridge setup [--dry-run] [bridge flags]`: it reads the bridge's settings,
-// so that it provisions what a bridge with the same environment uses.
-func runSetup(ctx context.Context, io IO, args []string) error {
-	env := io.Getenv
-	if env == nil {
-		env = func(string) string { return "" }
+	flags := config.NewSetupFlags(c.Flags(), io.Env)
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		cfg, err := flags.Load()
+		if err != nil {
+			return err
+		}
+		log, err := logging.New(io.Stderr, cfg.LogLevel, cfg.LogFormat, "bridge")
+		if err != nil {
+			return err
+		}
+		return app.RunSetup(c.Context(), cfg, io.Stdout, log.With().Str("command", "setup").Logger())
 	}
-	cfg, err := config.LoadSetup(args, env)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	log, err := logging.New(io.Stderr, cfg.LogLevel, cfg.LogFormat, "bridge")
-	if err != nil {
-		return err
-	}
-	return app.RunSetup(ctx, cfg, io.Stdout, log.With().Str("command", "setup").Logger())
+	return c
 }
