@@ -80,8 +80,9 @@ func dlqCommand(io IO) *cobra.Command {
 	}
 	replayFilter := dlqFilterFlags(replay)
 	replayDry := replay.Flags().Bool("dry-run", false, "show what would be replayed; change nothing")
+	replayJSON := cli.JSONFlag(replay)
 	replay.RunE = func(c *cobra.Command, _ []string) error {
-		return dlqReplay(c.Context(), io, &natsCfg, replayFilter, *replayDry)
+		return dlqReplay(c.Context(), io, &natsCfg, replayFilter, *replayDry, *replayJSON)
 	}
 
 	purge := &cobra.Command{
@@ -92,8 +93,9 @@ func dlqCommand(io IO) *cobra.Command {
 	purgeFilter := dlqFilterFlags(purge)
 	purgeDry := purge.Flags().Bool("dry-run", false, "show what would be deleted; delete nothing")
 	purgeYes := purge.Flags().Bool("yes", false, "really delete")
+	purgeJSON := cli.JSONFlag(purge)
 	purge.RunE = func(c *cobra.Command, _ []string) error {
-		return dlqPurge(c.Context(), io, &natsCfg, purgeFilter, *purgeDry, *purgeYes)
+		return dlqPurge(c.Context(), io, &natsCfg, purgeFilter, *purgeDry, *purgeYes, *purgeJSON)
 	}
 	c.AddCommand(ls, show, replay, purge)
 	return c
@@ -253,7 +255,32 @@ func dlqBody(w io.Writer, data []byte) {
 
 func dlqIsControl(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }
 
-func dlqReplay(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, dryRun bool) error {
+// replayedJSON is a dead letter `dlq replay --json` replayed or skipped.
+type replayedJSON struct {
+	deadLetterJSON
+	To        string `json:"to,omitempty"`
+	MsgID     string `json:"msg_id,omitempty"`
+	EventsSeq uint64 `json:"events_seq,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Skipped   string `json:"skipped,omitempty"`
+}
+
+// dlqReplayJSON is `dlq replay --json`; Error is why it stopped early.
+type dlqReplayJSON struct {
+	DryRun   bool           `json:"dry_run"`
+	Replayed []replayedJSON `json:"replayed"`
+	Skipped  []replayedJSON `json:"skipped"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// dlqPurgeJSON is `dlq purge --json`; Error is why it stopped early.
+type dlqPurgeJSON struct {
+	DryRun  bool             `json:"dry_run"`
+	Deleted []deadLetterJSON `json:"deleted"`
+	Error   string           `json:"error,omitempty"`
+}
+
+func dlqReplay(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, dryRun, asJSON bool) error {
 	f, err := ff.filter(time.Now())
 	if err != nil {
 		return err
@@ -269,15 +296,29 @@ func dlqReplay(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, 
 
 	var replayed, skipped []dlq.Replayed
 	dups := 0
+	js := dlqReplayJSON{DryRun: dryRun, Replayed: []replayedJSON{}, Skipped: []replayedJSON{}}
 	for _, r := range res {
+		rj := replayedJSON{deadLetterJSON: newDeadLetterJSON(r.DeadLetter, false), To: r.To, MsgID: r.MsgID, EventsSeq: r.EventsSeq, Duplicate: r.Duplicate, Skipped: r.Skipped}
 		if r.Skipped != "" {
 			skipped = append(skipped, r)
+			js.Skipped = append(js.Skipped, rj)
 			continue
 		}
 		replayed = append(replayed, r)
+		js.Replayed = append(js.Replayed, rj)
 		if r.Duplicate {
 			dups++
 		}
+	}
+	if asJSON {
+		if err != nil {
+			err = dlqExplain(err, url)
+			js.Error = err.Error()
+		}
+		if werr := cli.WriteJSON(io.Stdout, js); werr != nil {
+			return werr
+		}
+		return err
 	}
 	w := io.Stdout
 	if len(replayed) > 0 {
@@ -325,7 +366,7 @@ func dlqReplay(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, 
 	return nil
 }
 
-func dlqPurge(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, dryRun, yes bool) error {
+func dlqPurge(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, dryRun, yes, asJSON bool) error {
 	if !yes && !dryRun {
 		return fmt.Errorf("%w: dlq purge deletes dead letters for good: add --yes to delete them, or --dry-run to see which it would delete", ErrUsage)
 	}
@@ -341,6 +382,20 @@ func dlqPurge(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, d
 	bar := newDLQProgress(io.Stderr, "purge", io.Terminal(io.Stderr))
 	dls, err := q.Purge(ctx, f, dlq.PurgeOptions{DryRun: dryRun, Progress: bar.update})
 	bar.finish()
+	if asJSON {
+		js := dlqPurgeJSON{DryRun: dryRun, Deleted: []deadLetterJSON{}}
+		for _, dl := range dls {
+			js.Deleted = append(js.Deleted, newDeadLetterJSON(dl, false))
+		}
+		if err != nil {
+			err = dlqExplain(err, url)
+			js.Error = err.Error()
+		}
+		if werr := cli.WriteJSON(io.Stdout, js); werr != nil {
+			return werr
+		}
+		return err
+	}
 	if len(dls) > 0 {
 		dlqTable(io.Stdout, dls)
 		fmt.Fprintln(io.Stdout)

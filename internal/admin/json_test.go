@@ -184,6 +184,33 @@ func TestReadCommandsPrintJSON(t *testing.T) {
 		require.Equal(t, []string{"e-9"}, show.Headers["ce-id"])
 		require.JSONEq(t, `{"user_id":"u9"}`, string(show.Data))
 
+		out, _, err = bridgeCmd(t, env, false, "dlq", "replay", "--dry-run", "--json")
+		require.NoError(t, err)
+		var replay struct {
+			DryRun   bool `json:"dry_run"`
+			Replayed []struct {
+				Seq uint64 `json:"seq"`
+				To  string `json:"to"`
+			} `json:"replayed"`
+		}
+		decodeJSON(t, out, &replay)
+		require.True(t, replay.DryRun)
+		require.Len(t, replay.Replayed, 1)
+		require.Equal(t, "events.user.signedup", replay.Replayed[0].To)
+
+		out, _, err = bridgeCmd(t, env, false, "dlq", "purge", "--json", "--dry-run")
+		require.NoError(t, err)
+		var purge struct {
+			DryRun  bool `json:"dry_run"`
+			Deleted []struct {
+				Seq uint64 `json:"seq"`
+			} `json:"deleted"`
+		}
+		decodeJSON(t, out, &purge)
+		require.True(t, purge.DryRun)
+		require.Len(t, purge.Deleted, 1)
+		require.Equal(t, seq, purge.Deleted[0].Seq)
+
 		// The connection flags of the group go anywhere after it.
 		out, _, err = bridgeCmd(t, map[string]string{"NATS_URL": "nats://127.0.0.1:1"}, false, "dlq", "--nats-url", n.URL, "ls", "--json")
 		require.NoError(t, err)
