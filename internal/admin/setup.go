@@ -9,13 +9,21 @@ import (
 	"github.com/flowbridge/flowbridge/internal/logging"
 )
 
+// setupLong describes `bridge setup` for its help.
+const setupLong = `Creates or updates what the bridge uses, then exits: the streams EVENTS, EVENTS_DLQ and
+EVENTS_WAITING, the durable consumers bridge and bridge-waiting, and the Temporal custom
+search attributes (FlowbridgeEventId, FlowbridgeEventType, FlowbridgeCorrelationId, and those
+the routes file sets). A second run changes nothing; --dry-run prints what differs and
+changes nothing. It reads the bridge's settings (environment or flags) and uses the NATS and
+Temporal connections, --routes-file, --ack-wait, --duplicate-window, --events-* and --dlq-*.`
+
 // setupCommand is `bridge setup [--dry-run] [bridge flags]`: it reads the bridge's
 // settings, so that it provisions what a bridge with the same environment uses.
 func setupCommand(io IO) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "setup [--dry-run] [flags]",
 		Short: "create or update the streams, consumers and Temporal search attributes, then exit",
-		Long:  config.SetupLong,
+		Long:  setupLong,
 		Args:  cli.NoArgs(""),
 	}
 	flags := config.NewSetupFlags(c.Flags(), io.Env)

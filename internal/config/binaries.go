@@ -131,14 +131,6 @@ type Setup struct {
 	DryRun bool
 }
 
-// SetupLong describes `bridge setup` for its help.
-const SetupLong = `Creates or updates what the bridge uses, then exits: the streams EVENTS, EVENTS_DLQ and
-EVENTS_WAITING, the durable consumers bridge and bridge-waiting, and the Temporal custom
-search attributes (FlowbridgeEventId, FlowbridgeEventType, FlowbridgeCorrelationId, and those
-the routes file sets). A second run changes nothing; --dry-run prints what differs and
-changes nothing. It reads the bridge's settings (environment or flags) and uses the NATS and
-Temporal connections, --routes-file, --ack-wait, --duplicate-window, --events-* and --dlq-*.`
-
 // BridgeFlags reads the bridge's settings from a command line: NewBridgeFlags registers
 // the flags, their defaults read from the environment; Load, once the flags are parsed,
 // completes and validates the settings.
