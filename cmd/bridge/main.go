@@ -1,13 +1,11 @@
 // Command bridge consumes the EVENTS stream and routes each CloudEvent to Temporal, and
-// serves the HTTP ingress. Settings: `bridge -h`, and docs/CONTRACT.md. Operator
-// subcommands (routes, events, dlq, version): `bridge help`. A command line it does not
-// take exits 2 without starting anything.
+// serves the HTTP ingress. Settings: `bridge --help`, and docs/CONTRACT.md. Operator
+// commands (routes, events, dlq, setup, version, completion) are listed there too. A
+// command line it does not take exits 2 without starting anything.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/admin"
 	"github.com/flowbridge/flowbridge/internal/app"
+	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
 	"github.com/flowbridge/flowbridge/internal/memlimit"
@@ -22,7 +21,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
+	err := cli.Execute(ctx, admin.NewBridge(cli.Std(), run), os.Args[1:])
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bridge:", err)
@@ -30,17 +29,8 @@ func main() {
 	os.Exit(config.ExitCode(err))
 }
 
-func run(ctx context.Context, args []string) error {
-	if len(args) > 0 && admin.Is(args[0]) {
-		return admin.Run(ctx, admin.IO{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}, args)
-	}
-	cfg, err := config.LoadBridge(args, os.Getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+// run runs the bridge.
+func run(ctx context.Context, cfg config.Bridge) error {
 	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat, "bridge")
 	if err != nil {
 		return err

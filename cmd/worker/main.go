@@ -1,5 +1,5 @@
 // Command worker runs flowbridge's Temporal workflows and activities on its task queue.
-// Settings: `worker -h`, and docs/CONTRACT.md; `worker version` prints the build;
+// Settings: `worker --help`, and docs/CONTRACT.md; `worker version` prints the build;
 // `worker migrate` applies the database migrations and exits (the worker itself only
 // checks the schema version). A command line it does not take exits 2 without starting
 // anything.
@@ -7,23 +7,23 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/flowbridge/flowbridge/internal/app"
+	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
 	"github.com/flowbridge/flowbridge/internal/memlimit"
-	"github.com/flowbridge/flowbridge/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
+	err := cli.Execute(ctx, newCommand(cli.Std()), os.Args[1:])
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -31,35 +31,42 @@ func main() {
 	os.Exit(config.ExitCode(err))
 }
 
-func run(ctx context.Context, args []string) error {
-	if len(args) > 0 && args[0] == "version" {
-		if len(args) > 1 {
-			return fmt.Errorf("%w: version takes no arguments, got %q", config.ErrUsage, args[1])
-		}
-		fmt.Println("worker", version.String())
-		return nil
-	}
-	if len(args) > 0 && args[0] == "migrate" {
-		cfg, err := config.LoadMigrate(args[1:], os.Getenv)
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+// newCommand is the worker's command line: without a command it runs the worker.
+func newCommand(io cli.IO) *cobra.Command {
+	root := cli.NewRoot("worker", "run flowbridge's Temporal workflows and activities",
+		`worker runs flowbridge's workflows and activities on its Temporal task queue. Run without a
+command, it runs the worker with the settings below, each also read from the environment
+variable it names (docs/CONTRACT.md).`, io)
+	flags := config.NewWorkerFlags(root.Flags(), io.Env)
+	root.RunE = func(c *cobra.Command, _ []string) error {
+		cfg, err := flags.Load()
 		if err != nil {
 			return err
 		}
-		return app.RunMigrate(ctx, cfg, os.Stdout)
+		log, err := logging.New(io.Stderr, cfg.LogLevel, cfg.LogFormat, "worker")
+		if err != nil {
+			return err
+		}
+		memlimit.Apply(io.Getenv, log)
+		return app.RunWorker(c.Context(), cfg, log)
 	}
-	cfg, err := config.LoadWorker(args, os.Getenv)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
+
+	migrate := &cobra.Command{
+		Use:   "migrate [flags]",
+		Short: "apply the database migrations built into the worker, then exit",
+		Long: `Applies the database migrations built into the worker to DATABASE_URL, creating the
+database and a search_path schema when missing, and prints what it applied. A second run
+applies nothing. It reads no other setting.`,
+		Args: cli.NoArgs(""),
 	}
-	if err != nil {
-		return err
+	mflags := config.NewMigrateFlags(migrate.Flags(), io.Env)
+	migrate.RunE = func(c *cobra.Command, _ []string) error {
+		cfg, err := mflags.Load()
+		if err != nil {
+			return err
+		}
+		return app.RunMigrate(c.Context(), cfg, io.Stdout)
 	}
-	log, err := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat, "worker")
-	if err != nil {
-		return err
-	}
-	memlimit.Apply(os.Getenv, log)
-	return app.RunWorker(ctx, cfg, log)
+	root.AddCommand(migrate)
+	return root
 }

@@ -42,16 +42,20 @@ func TestCommandLine(t *testing.T) {
 		wantStderr string
 	}{
 		{name: "version", args: []string{"version"}, wantCode: 0, wantStdout: "worker "},
-		{name: "version with an argument", args: []string{"version", "extra"}, wantCode: config.ExitUsage, wantStderr: "version takes no arguments"},
-		{name: "unknown command", args: []string{"start"}, wantCode: config.ExitUsage, wantStderr: `worker takes flags only, got the argument "start"`},
-		{name: "unknown flag", args: []string{"-no-such-flag"}, wantCode: config.ExitUsage, wantStderr: "flag provided but not defined: -no-such-flag"},
-		{name: "malformed flag value", args: []string{"-onboarding-expire-after=3d"}, wantCode: config.ExitUsage, wantStderr: "-onboarding-expire-after"},
-		{name: "argument after flags", args: []string{"-log-level=debug", "x"}, wantCode: config.ExitUsage, wantStderr: `got the argument "x"`},
-		{name: "-h", args: []string{"-h"}, wantCode: 0, wantStderr: "-smtp-addr"},
-		{name: "migrate -h", args: []string{"migrate", "-h"}, wantCode: 0, wantStderr: "-database-url"},
+		{name: "--version", args: []string{"--version"}, wantCode: 0, wantStdout: "worker "},
+		{name: "version --json", args: []string{"version", "--json"}, wantCode: 0, wantStdout: `"program": "worker"`},
+		{name: "version with an argument", args: []string{"version", "extra"}, wantCode: config.ExitUsage, wantStderr: `worker version takes flags only, got the argument "extra"`},
+		{name: "unknown command", args: []string{"start"}, wantCode: config.ExitUsage, wantStderr: `unknown command "start" for "worker"`},
+		{name: "unknown flag", args: []string{"-no-such-flag"}, wantCode: config.ExitUsage, wantStderr: "unknown flag: --no-such-flag"},
+		{name: "malformed flag value", args: []string{"-onboarding-expire-after=3d"}, wantCode: config.ExitUsage, wantStderr: "--onboarding-expire-after"},
+		{name: "argument after flags", args: []string{"-log-level=debug", "x"}, wantCode: config.ExitUsage, wantStderr: `unknown command "x"`},
+		{name: "-h", args: []string{"-h"}, wantCode: 0, wantStdout: "--smtp-addr"},
+		{name: "migrate -h", args: []string{"migrate", "-h"}, wantCode: 0, wantStdout: "--database-url"},
 		{name: "migrate with an argument", args: []string{"migrate", "now"}, wantCode: config.ExitUsage, wantStderr: `worker migrate takes flags only, got the argument "now"`},
-		{name: "migrate with an unknown flag", args: []string{"migrate", "-smtp-addr=x:25"}, wantCode: config.ExitUsage, wantStderr: "flag provided but not defined: -smtp-addr"},
+		{name: "migrate with an unknown flag", args: []string{"migrate", "-smtp-addr=x:25"}, wantCode: config.ExitUsage, wantStderr: "unknown flag: --smtp-addr"},
+		{name: "migrate with a bad setting after an argument", args: []string{"migrate", "now", "--database-url=mysql://x"}, wantCode: config.ExitUsage, wantStderr: `got the argument "now"`},
 		{name: "bad configuration", args: []string{"-log-level=loud"}, wantCode: config.ExitFailure, wantStderr: "LOG_LEVEL"},
+		{name: "completion bash", args: []string{"completion", "bash"}, wantCode: 0, wantStdout: "bash completion V2 for worker"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,84 +17,148 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
 	"github.com/flowbridge/flowbridge/internal/app"
+	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/dlq"
 	"github.com/flowbridge/flowbridge/internal/events"
 )
 
-const dlqUsage = `usage: bridge dlq <command> [flags]
-
-Dead letters are events the bridge could not route, kept on stream EVENTS_DLQ with the
+const dlqLong = `Dead letters are events the bridge could not route, kept on stream EVENTS_DLQ with the
 reason (Flowbridge-Error). Fix the cause, then replay them; purge the ones nobody needs.
 
-commands:
-  ls      [filters]                      list dead letters, oldest first
-  show    SEQ                            one dead letter: every header, and the body
-  replay  [filters] [--dry-run]          republish to events.<type> with the original event
-                                         id, then remove from EVENTS_DLQ
-  purge   [filters] (--yes | --dry-run)  delete dead letters for good
+ls, replay and purge select with the filters --type (NATS wildcards as whole tokens:
+stripe.>; "unknown" for events whose type could not be read), --reason, --since, --until
+and --limit. A replayed event that fails again comes back as a new dead letter, with the
+new reason: replay never loops. Dead letters of type unknown cannot be replayed.
 
-filters:
-  --type T       event type (email.verified); NATS wildcards as whole tokens (stripe.>);
-                 "unknown" for events whose type could not be read
-  --reason S     the reason contains S, ignoring case
-  --since WHEN   stored at or after WHEN: a duration ago (90m, 2h, 7d) or an RFC 3339
-                 time (2026-05-01T12:00:00Z)
-  --until WHEN   stored before WHEN, in the same forms
-  --limit N      at most N dead letters, oldest first (default 0: all)
-
-A replayed event that fails again comes back as a new dead letter, with the new reason:
-replay never loops. Dead letters of type unknown cannot be replayed.
-
-connection (every command): the bridge's NATS settings, from its environment or flags
-  --nats-url URL         NATS_URL (default ` + config.DefaultNATSURL + `)
-  --nats-context NAME    NATS_CONTEXT: a nats context (name or .json file) for the rest
-  --nats-creds FILE      NATS_CREDS: user credentials (JWT) file
-  --nats-nkey FILE       NATS_NKEY: user nkey seed file
-  --nats-user U, --nats-password P   NATS_USER, NATS_PASSWORD (or NATS_PASSWORD_FILE)
-  --nats-token T         NATS_TOKEN (or NATS_TOKEN_FILE)
-  --nats-ca FILE, --nats-cert FILE, --nats-key FILE   NATS_CA, NATS_CERT, NATS_KEY: TLS
-`
+Every command connects with the bridge's NATS settings, from its environment or the
+--nats-* flags.`
 
 // dlqReasonWidth is how much of a reason fits in a table row.
 const dlqReasonWidth = 72
 
-func dlqCommand() command {
-	return command{summary: "list, show, replay and purge dead letters (EVENTS_DLQ)", run: runDLQ}
+func dlqCommand(io IO) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "dlq",
+		Short: "list, show, replay and purge dead letters (EVENTS_DLQ)",
+		Long:  dlqLong,
+	}
+	var natsCfg config.NATS
+	natsCfg.AddFlags(c.PersistentFlags(), io.Env)
+
+	ls := &cobra.Command{
+		Use:   "ls [filters]",
+		Short: "list dead letters, oldest first",
+		Args:  cli.NoArgs("a type goes in --type"),
+	}
+	lsFilter := dlqFilterFlags(ls)
+	lsJSON := cli.JSONFlag(ls)
+	ls.RunE = func(c *cobra.Command, _ []string) error {
+		return dlqList(c.Context(), io, &natsCfg, lsFilter, *lsJSON)
+	}
+
+	show := &cobra.Command{
+		Use:   "show SEQ",
+		Short: "one dead letter: every header, and the body",
+	}
+	showJSON := cli.JSONFlag(show)
+	show.RunE = func(c *cobra.Command, args []string) error {
+		seq, err := dlqSeq(args)
+		if err != nil {
+			return err
+		}
+		return dlqShow(c.Context(), io, &natsCfg, seq, *showJSON)
+	}
+
+	replay := &cobra.Command{
+		Use:   "replay [filters] [--dry-run]",
+		Short: "republish to events.<type> with the original event id, then remove from EVENTS_DLQ",
+		Args:  cli.NoArgs("a type goes in --type"),
+	}
+	replayFilter := dlqFilterFlags(replay)
+	replayDry := replay.Flags().Bool("dry-run", false, "show what would be replayed; change nothing")
+	replayJSON := cli.JSONFlag(replay)
+	replay.RunE = func(c *cobra.Command, _ []string) error {
+		return dlqReplay(c.Context(), io, &natsCfg, replayFilter, *replayDry, *replayJSON)
+	}
+
+	purge := &cobra.Command{
+		Use:   "purge [filters] (--yes | --dry-run)",
+		Short: "delete dead letters for good",
+		Args:  cli.NoArgs("a type goes in --type"),
+	}
+	purgeFilter := dlqFilterFlags(purge)
+	purgeDry := purge.Flags().Bool("dry-run", false, "show what would be deleted; delete nothing")
+	purgeYes := purge.Flags().Bool("yes", false, "really delete")
+	purgeJSON := cli.JSONFlag(purge)
+	purge.RunE = func(c *cobra.Command, _ []string) error {
+		return dlqPurge(c.Context(), io, &natsCfg, purgeFilter, *purgeDry, *purgeYes, *purgeJSON)
+	}
+	c.AddCommand(ls, show, replay, purge)
+	return c
 }
 
-func runDLQ(ctx context.Context, io IO, args []string) error {
-	if len(args) == 0 || slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
-		fmt.Fprint(io.Stdout, dlqUsage)
-		return nil
+// dlqSeq reads the argument of `dlq show`: a sequence number.
+func dlqSeq(args []string) (uint64, error) {
+	var seq uint64
+	var err error
+	if len(args) == 1 {
+		seq, err = strconv.ParseUint(args[0], 10, 64)
 	}
-	subs := map[string]func(context.Context, IO, []string) error{
-		"ls": dlqList, "show": dlqShow, "replay": dlqReplay, "purge": dlqPurge,
+	if len(args) != 1 || err != nil || seq == 0 {
+		got := "nothing"
+		if len(args) > 0 {
+			got = strconv.Quote(strings.Join(args, " "))
+		}
+		return 0, fmt.Errorf("%w: dlq show takes one sequence number (the SEQ column of `bridge dlq ls`), got %s", ErrUsage, got)
 	}
-	run, ok := subs[args[0]]
-	if !ok {
-		fmt.Fprint(io.Stderr, dlqUsage)
-		return fmt.Errorf("%w: unknown command %q: want ls, show, replay or purge", ErrUsage, "dlq "+args[0])
-	}
-	err := run(ctx, io, args[1:])
-	if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
-		return nil
-	}
-	return err
+	return seq, nil
 }
 
-func dlqList(ctx context.Context, io IO, args []string) error {
-	fs, ff := dlqFlags(io, "ls")
-	if err := dlqParse(fs, "ls", args); err != nil {
-		return err
+// deadLetterJSON is a dead letter for --json. Data is the body itself when it is JSON,
+// else DataBase64 holds it.
+type deadLetterJSON struct {
+	Seq        uint64              `json:"seq"`
+	Subject    string              `json:"subject"`
+	Type       string              `json:"type,omitempty"`
+	EventID    string              `json:"event_id,omitempty"`
+	StoredAt   time.Time           `json:"stored_at"`
+	Reason     string              `json:"reason,omitempty"`
+	Header     map[string][]string `json:"headers,omitempty"`
+	Data       json.RawMessage     `json:"data,omitempty"`
+	DataBase64 []byte              `json:"data_base64,omitempty"`
+}
+
+// newDeadLetterJSON is dl for --json; with body, its headers and body too.
+func newDeadLetterJSON(dl dlq.DeadLetter, body bool) deadLetterJSON {
+	j := deadLetterJSON{Seq: dl.Seq, Subject: dl.Subject, Type: dl.Type, EventID: dl.EventID, StoredAt: dl.StoredAt, Reason: dl.Reason}
+	if !body {
+		return j
 	}
+	j.Header = dl.Header
+	if json.Valid(dl.Data) {
+		j.Data = dl.Data
+	} else {
+		j.DataBase64 = dl.Data
+	}
+	return j
+}
+
+// dlqListJSON is `dlq ls --json`. More says there are dead letters past --limit.
+type dlqListJSON struct {
+	DeadLetters []deadLetterJSON `json:"dead_letters"`
+	More        bool             `json:"more"`
+}
+
+func dlqList(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, asJSON bool) error {
 	f, err := ff.filter(time.Now())
 	if err != nil {
 		return err
 	}
-	q, url, done, err := dlqOpen(io, &ff.nats)
+	q, url, done, err := dlqOpen(io, natsCfg)
 	if err != nil {
 		return err
 	}
@@ -112,6 +174,13 @@ func dlqList(ctx context.Context, io IO, args []string) error {
 	if more {
 		dls = dls[:len(dls)-1]
 	}
+	if asJSON {
+		res := dlqListJSON{DeadLetters: []deadLetterJSON{}, More: more}
+		for _, dl := range dls {
+			res.DeadLetters = append(res.DeadLetters, newDeadLetterJSON(dl, false))
+		}
+		return cli.WriteJSON(io.Stdout, res)
+	}
 	if len(dls) == 0 {
 		fmt.Fprintln(io.Stdout, "No dead letters match.")
 		return nil
@@ -126,24 +195,8 @@ func dlqList(ctx context.Context, io IO, args []string) error {
 	return nil
 }
 
-func dlqShow(ctx context.Context, io IO, args []string) error {
-	fs := flag.NewFlagSet("dlq show", flag.ContinueOnError)
-	fs.SetOutput(io.Stderr)
-	fs.Usage = func() { fmt.Fprint(io.Stderr, dlqUsage) }
-	var natsCfg config.NATS
-	natsCfg.AddFlags(fs, dlqEnv(io))
-	if err := dlqParse(fs, "show", args); err != nil {
-		return err
-	}
-	seq, err := strconv.ParseUint(fs.Arg(0), 10, 64)
-	if fs.NArg() != 1 || err != nil || seq == 0 {
-		got := "nothing"
-		if fs.NArg() > 0 {
-			got = strconv.Quote(strings.Join(fs.Args(), " "))
-		}
-		return fmt.Errorf("%w: dlq show takes one sequence number (the SEQ column of `bridge dlq ls`), got %s", ErrUsage, got)
-	}
-	q, url, done, err := dlqOpen(io, &natsCfg)
+func dlqShow(ctx context.Context, io IO, natsCfg *config.NATS, seq uint64, asJSON bool) error {
+	q, url, done, err := dlqOpen(io, natsCfg)
 	if err != nil {
 		return err
 	}
@@ -155,6 +208,9 @@ func dlqShow(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return dlqExplain(err, url)
 	}
+	if asJSON {
+		return cli.WriteJSON(io.Stdout, newDeadLetterJSON(dl, true))
+	}
 	w := io.Stdout
 	fmt.Fprintf(w, "Dead letter %d on %s\n\n", dl.Seq, events.DLQStream)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -162,7 +218,7 @@ func dlqShow(ctx context.Context, io IO, args []string) error {
 	fmt.Fprintf(tw, "type:\t%s\n", dlqOrDash(dl.Type))
 	fmt.Fprintf(tw, "ce id:\t%s\n", dlqOrDash(dl.EventID))
 	fmt.Fprintf(tw, "stored at:\t%s\n", dl.StoredAt.Format(time.RFC3339Nano))
-	fmt.Fprintf(tw, "reason:\t%s\n", dlqOrDash(dl.Reason))
+	fmt.Fprintf(tw, "reason:\t%s\n", io.Style().Bad(dlqOrDash(dl.Reason)))
 	_ = tw.Flush()
 
 	fmt.Fprintln(w, "\nHeaders:")
@@ -199,36 +255,70 @@ func dlqBody(w io.Writer, data []byte) {
 
 func dlqIsControl(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }
 
-func dlqReplay(ctx context.Context, io IO, args []string) error {
-	fs, ff := dlqFlags(io, "replay")
-	dryRun := fs.Bool("dry-run", false, "show what would be replayed; change nothing")
-	if err := dlqParse(fs, "replay", args); err != nil {
-		return err
-	}
+// replayedJSON is a dead letter `dlq replay --json` replayed or skipped.
+type replayedJSON struct {
+	deadLetterJSON
+	To        string `json:"to,omitempty"`
+	MsgID     string `json:"msg_id,omitempty"`
+	EventsSeq uint64 `json:"events_seq,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+	Skipped   string `json:"skipped,omitempty"`
+}
+
+// dlqReplayJSON is `dlq replay --json`; Error is why it stopped early.
+type dlqReplayJSON struct {
+	DryRun   bool           `json:"dry_run"`
+	Replayed []replayedJSON `json:"replayed"`
+	Skipped  []replayedJSON `json:"skipped"`
+	Error    string         `json:"error,omitempty"`
+}
+
+// dlqPurgeJSON is `dlq purge --json`; Error is why it stopped early.
+type dlqPurgeJSON struct {
+	DryRun  bool             `json:"dry_run"`
+	Deleted []deadLetterJSON `json:"deleted"`
+	Error   string           `json:"error,omitempty"`
+}
+
+func dlqReplay(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, dryRun, asJSON bool) error {
 	f, err := ff.filter(time.Now())
 	if err != nil {
 		return err
 	}
-	q, url, done, err := dlqOpen(io, &ff.nats)
+	q, url, done, err := dlqOpen(io, natsCfg)
 	if err != nil {
 		return err
 	}
 	defer done()
-	bar := newDLQProgress(io.Stderr, "replay", dlqIsTerminal(io.Stderr))
-	res, err := q.Replay(ctx, f, dlq.ReplayOptions{DryRun: *dryRun, Progress: bar.update})
+	bar := newDLQProgress(io.Stderr, "replay", io.Terminal(io.Stderr))
+	res, err := q.Replay(ctx, f, dlq.ReplayOptions{DryRun: dryRun, Progress: bar.update})
 	bar.finish()
 
 	var replayed, skipped []dlq.Replayed
 	dups := 0
+	js := dlqReplayJSON{DryRun: dryRun, Replayed: []replayedJSON{}, Skipped: []replayedJSON{}}
 	for _, r := range res {
+		rj := replayedJSON{deadLetterJSON: newDeadLetterJSON(r.DeadLetter, false), To: r.To, MsgID: r.MsgID, EventsSeq: r.EventsSeq, Duplicate: r.Duplicate, Skipped: r.Skipped}
 		if r.Skipped != "" {
 			skipped = append(skipped, r)
+			js.Skipped = append(js.Skipped, rj)
 			continue
 		}
 		replayed = append(replayed, r)
+		js.Replayed = append(js.Replayed, rj)
 		if r.Duplicate {
 			dups++
 		}
+	}
+	if asJSON {
+		if err != nil {
+			err = dlqExplain(err, url)
+			js.Error = err.Error()
+		}
+		if werr := cli.WriteJSON(io.Stdout, js); werr != nil {
+			return werr
+		}
+		return err
 	}
 	w := io.Stdout
 	if len(replayed) > 0 {
@@ -261,7 +351,7 @@ func dlqReplay(ctx context.Context, io IO, args []string) error {
 		return dlqExplain(err, url)
 	case len(res) == 0:
 		fmt.Fprintln(w, "No dead letters match: nothing to replay.")
-	case *dryRun:
+	case dryRun:
 		fmt.Fprintf(w, "Dry run: would replay %s and skip %d. Nothing was changed.\n", dlqCount(len(replayed)), len(skipped))
 	default:
 		fmt.Fprintf(w, "Replayed %s: back on %s, gone from %s", dlqCount(len(replayed)), events.Stream, events.DLQStream)
@@ -276,28 +366,36 @@ func dlqReplay(ctx context.Context, io IO, args []string) error {
 	return nil
 }
 
-func dlqPurge(ctx context.Context, io IO, args []string) error {
-	fs, ff := dlqFlags(io, "purge")
-	dryRun := fs.Bool("dry-run", false, "show what would be deleted; delete nothing")
-	yes := fs.Bool("yes", false, "really delete")
-	if err := dlqParse(fs, "purge", args); err != nil {
-		return err
-	}
-	if !*yes && !*dryRun {
+func dlqPurge(ctx context.Context, io IO, natsCfg *config.NATS, ff *dlqFilter, dryRun, yes, asJSON bool) error {
+	if !yes && !dryRun {
 		return fmt.Errorf("%w: dlq purge deletes dead letters for good: add --yes to delete them, or --dry-run to see which it would delete", ErrUsage)
 	}
 	f, err := ff.filter(time.Now())
 	if err != nil {
 		return err
 	}
-	q, url, done, err := dlqOpen(io, &ff.nats)
+	q, url, done, err := dlqOpen(io, natsCfg)
 	if err != nil {
 		return err
 	}
 	defer done()
-	bar := newDLQProgress(io.Stderr, "purge", dlqIsTerminal(io.Stderr))
-	dls, err := q.Purge(ctx, f, dlq.PurgeOptions{DryRun: *dryRun, Progress: bar.update})
+	bar := newDLQProgress(io.Stderr, "purge", io.Terminal(io.Stderr))
+	dls, err := q.Purge(ctx, f, dlq.PurgeOptions{DryRun: dryRun, Progress: bar.update})
 	bar.finish()
+	if asJSON {
+		js := dlqPurgeJSON{DryRun: dryRun, Deleted: []deadLetterJSON{}}
+		for _, dl := range dls {
+			js.Deleted = append(js.Deleted, newDeadLetterJSON(dl, false))
+		}
+		if err != nil {
+			err = dlqExplain(err, url)
+			js.Error = err.Error()
+		}
+		if werr := cli.WriteJSON(io.Stdout, js); werr != nil {
+			return werr
+		}
+		return err
+	}
 	if len(dls) > 0 {
 		dlqTable(io.Stdout, dls)
 		fmt.Fprintln(io.Stdout)
@@ -310,7 +408,7 @@ func dlqPurge(ctx context.Context, io IO, args []string) error {
 		return dlqExplain(err, url)
 	case len(dls) == 0:
 		fmt.Fprintln(io.Stdout, "No dead letters match: nothing to purge.")
-	case *dryRun:
+	case dryRun:
 		fmt.Fprintf(io.Stdout, "Dry run: would delete %s. Nothing was changed.\n", dlqCount(len(dls)))
 	default:
 		fmt.Fprintf(io.Stdout, "Deleted %s from %s.\n", dlqCount(len(dls)), events.DLQStream)
@@ -318,51 +416,25 @@ func dlqPurge(ctx context.Context, io IO, args []string) error {
 	return nil
 }
 
-// dlqFilterFlags are the filter flags ls, replay and purge share, and the NATS settings.
-type dlqFilterFlags struct {
+// dlqFilter holds the filter flags ls, replay and purge share.
+type dlqFilter struct {
 	typ, reason, since, until string
 	limit                     int
-	nats                      config.NATS
 }
 
-func dlqFlags(io IO, sub string) (*flag.FlagSet, *dlqFilterFlags) {
-	fs := flag.NewFlagSet("dlq "+sub, flag.ContinueOnError)
-	fs.SetOutput(io.Stderr)
-	fs.Usage = func() { fmt.Fprint(io.Stderr, dlqUsage) }
-	ff := &dlqFilterFlags{}
-	fs.StringVar(&ff.typ, "type", "", "event type")
-	fs.StringVar(&ff.reason, "reason", "", "reason contains")
-	fs.StringVar(&ff.since, "since", "", "stored at or after")
-	fs.StringVar(&ff.until, "until", "", "stored before")
-	fs.IntVar(&ff.limit, "limit", 0, "at most this many")
-	ff.nats.AddFlags(fs, dlqEnv(io))
-	return fs, ff
+// dlqFilterFlags registers the filter flags on c.
+func dlqFilterFlags(c *cobra.Command) *dlqFilter {
+	ff := &dlqFilter{}
+	fs := c.Flags()
+	fs.StringVar(&ff.typ, "type", "", "event type `T` (email.verified); NATS wildcards as whole tokens (stripe.>); \"unknown\" for events whose type could not be read")
+	fs.StringVar(&ff.reason, "reason", "", "the reason contains `S`, ignoring case")
+	fs.StringVar(&ff.since, "since", "", "stored at or after `WHEN`: a duration ago (90m, 2h, 7d) or an RFC 3339 time (2026-05-01T12:00:00Z)")
+	fs.StringVar(&ff.until, "until", "", "stored before `WHEN`, in the same forms")
+	fs.IntVar(&ff.limit, "limit", 0, "at most `N` dead letters, oldest first (0: all)")
+	return ff
 }
 
-// dlqEnv is io's environment; none when it has no Getenv.
-func dlqEnv(io IO) func(string) string {
-	if io.Getenv == nil {
-		return func(string) string { return "" }
-	}
-	return io.Getenv
-}
-
-// dlqParse parses flags; -h is not an error. Arguments that are not flags are.
-func dlqParse(fs *flag.FlagSet, sub string, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return flag.ErrHelp
-	}
-	if err != nil {
-		return fmt.Errorf("%w: dlq %s: %v", ErrUsage, sub, err)
-	}
-	if sub != "show" && fs.NArg() > 0 {
-		return fmt.Errorf("%w: dlq %s takes flags only, got %q (a type goes in --type)", ErrUsage, sub, fs.Arg(0))
-	}
-	return nil
-}
-
-func (ff *dlqFilterFlags) filter(now time.Time) (dlq.Filter, error) {
+func (ff *dlqFilter) filter(now time.Time) (dlq.Filter, error) {
 	f := dlq.Filter{Type: ff.typ, Reason: ff.reason, Limit: ff.limit}
 	var err error
 	if f.Since, err = dlqParseWhen("--since", ff.since, now); err != nil {
@@ -402,7 +474,7 @@ func dlqParseWhen(flagName, s string, now time.Time) (time.Time, error) {
 // dlqOpen completes cfg, its flags parsed, and connects with it: the bridge's NATS
 // settings. url is NATS_URL, redacted for messages; done closes the connection.
 func dlqOpen(io IO, cfg *config.NATS) (q *dlq.Queue, url string, done func(), err error) {
-	if err := cfg.Resolve(dlqEnv(io)); err != nil {
+	if err := cfg.Resolve(io.Env); err != nil {
 		return nil, "", nil, err
 	}
 	url = config.RedactURLs(cfg.URL)
@@ -503,13 +575,4 @@ func dlqBar(label string, done, total, width int) string {
 	filled := width * done / total
 	digits := len(strconv.Itoa(total))
 	return fmt.Sprintf("%s [%s%s] %*d/%d", label, strings.Repeat("#", filled), strings.Repeat(".", width-filled), digits, done, total)
-}
-
-func dlqIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

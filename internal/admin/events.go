@@ -2,79 +2,70 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ledger"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
 
-const eventsUsage = `usage: bridge events show [--json] ID   what the bridge did with event ID, and the events it caused
-       bridge events ls [flags]           recorded events, newest first
-flags of ls:
-  --type T       only events of type T (user.signedup)
-  --outcome O    only events whose outcome is O: routed, duplicate, ignored, dead-lettered, retried
-  --since WHEN   received at or after WHEN: 2026-03-01T12:00:00Z, 2026-03-01, or a duration ago (90m, 24h, 7d)
-  --until WHEN   received before WHEN
-  --limit N      at most N events (default 50, at most 1000)
-Reads the event ledger at DATABASE_URL.
-`
+func eventsCommand(io IO) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "events",
+		Short: "what the bridge did with events: show ID, ls",
+		Long: `What the bridge did with events, from the event ledger at DATABASE_URL (--database-url):
+show ID prints one event, what each route did with it, and the events it caused; ls lists
+recorded events, newest first.`,
+	}
+	var db config.Database
+	db.AddFlags(c.PersistentFlags(), io.Env)
 
-func eventsCommand() command {
-	return command{summary: "what the bridge did with events: show ID, ls (bridge events help)", run: runEvents}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "what the bridge did with event ID, and the events it caused",
+		Args:  cli.Args(1, 1, "one event id"),
+	}
+	showJSON := show.Flags().Bool("json", false, "print the event and its lineage as JSON, as GET /events/{id} does")
+	show.RunE = func(c *cobra.Command, args []string) error {
+		return eventsShow(c.Context(), io, &db, args[0], *showJSON)
+	}
+
+	ls := &cobra.Command{
+		Use:   "ls [flags]",
+		Short: "recorded events, newest first",
+		Args:  cli.NoArgs(""),
+	}
+	var f eventsFilter
+	ls.Flags().StringVar(&f.typ, "type", "", "only events of type `T` (user.signedup)")
+	ls.Flags().StringVar(&f.outcome, "outcome", "", "only events whose outcome is `O`: routed, duplicate, ignored, dead-lettered, retried")
+	ls.Flags().StringVar(&f.since, "since", "", "received at or after `WHEN`: 2026-03-01T12:00:00Z, 2026-03-01, or a duration ago (90m, 24h, 7d)")
+	ls.Flags().StringVar(&f.until, "until", "", "received before `WHEN`")
+	ls.Flags().IntVar(&f.limit, "limit", 50, "at most `N` events (at most 1000)")
+	lsJSON := cli.JSONFlag(ls)
+	ls.RunE = func(c *cobra.Command, _ []string) error {
+		return eventsList(c.Context(), io, &db, f, *lsJSON)
+	}
+	c.AddCommand(show, ls)
+	return c
 }
 
-func runEvents(ctx context.Context, io IO, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(io.Stderr, eventsUsage)
-		return fmt.Errorf("%w: bridge events needs show or ls", ErrUsage)
-	}
-	switch args[0] {
-	case "show":
-		return eventsShow(ctx, io, args[1:])
-	case "ls":
-		return eventsList(ctx, io, args[1:])
-	case "help", "-h", "--help":
-		fmt.Fprint(io.Stdout, eventsUsage)
-		return nil
-	}
-	fmt.Fprint(io.Stderr, eventsUsage)
-	return fmt.Errorf("%w: unknown command bridge events %q", ErrUsage, args[0])
-}
-
-func eventsFlags(io IO, name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("bridge events "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Stderr)
-	fs.Usage = func() { fmt.Fprint(io.Stderr, eventsUsage) }
-	return fs
-}
-
-func eventsShow(ctx context.Context, io IO, args []string) error {
-	fs := eventsFlags(io, "show")
-	asJSON := fs.Bool("json", false, "print the event and its lineage as JSON, as GET /events/{id} does")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprint(io.Stderr, eventsUsage)
-		return fmt.Errorf("%w: bridge events show needs one event id", ErrUsage)
-	}
-	id := fs.Arg(0)
+func eventsShow(ctx context.Context, io IO, db *config.Database, id string, asJSON bool) error {
 	if err := ledger.CheckID(id); err != nil {
 		return fmt.Errorf("%w: bridge events show %q: %w; an event id is 1 to %d bytes of printable text", ErrUsage, ledger.ShowID(id), err, events.MaxIDBytes)
 	}
 	ctx, cancel := eventsTimeout(ctx)
 	defer cancel()
-	st, err := eventsOpen(ctx, io)
+	st, err := eventsOpen(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -87,45 +78,41 @@ func eventsShow(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(io.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(node)
+	if asJSON {
+		return cli.WriteJSON(io.Stdout, node)
 	}
 	fmt.Fprintln(io.Stdout, strings.Join(eventsRender(node, true), "\n"))
 	return nil
 }
 
-func eventsList(ctx context.Context, io IO, args []string) error {
-	fs := eventsFlags(io, "ls")
-	var f store.LedgerFilter
-	var outcome, since, until string
-	fs.StringVar(&f.Type, "type", "", "only events of this type")
-	fs.StringVar(&outcome, "outcome", "", "only events with this outcome")
-	fs.StringVar(&since, "since", "", "received at or after")
-	fs.StringVar(&until, "until", "", "received before")
-	fs.IntVar(&f.Limit, "limit", 50, "at most this many events")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: bridge events ls takes flags only, not %q", ErrUsage, fs.Arg(0))
-	}
+// eventsFilter holds the flags of `events ls`.
+type eventsFilter struct {
+	typ, outcome, since, until string
+	limit                      int
+}
+
+// eventsListJSON is `events ls --json`.
+type eventsListJSON struct {
+	Events []store.LedgerEvent `json:"events"`
+}
+
+func eventsList(ctx context.Context, io IO, db *config.Database, ff eventsFilter, asJSON bool) error {
+	f := store.LedgerFilter{Type: ff.typ, Limit: ff.limit}
 	var errs []error
-	if outcome != "" {
-		f.Outcome = strings.ReplaceAll(outcome, "-", "_")
+	if ff.outcome != "" {
+		f.Outcome = strings.ReplaceAll(ff.outcome, "-", "_")
 		switch f.Outcome {
 		case bridge.OutcomeRouted, bridge.OutcomeDuplicate, bridge.OutcomeIgnored, bridge.OutcomeDeadLettered, bridge.OutcomeRetried:
 		default:
-			errs = append(errs, fmt.Errorf("--outcome %q is not one of routed, duplicate, ignored, dead-lettered, retried", outcome))
+			errs = append(errs, fmt.Errorf("--outcome %q is not one of routed, duplicate, ignored, dead-lettered, retried", ff.outcome))
 		}
 	}
 	now := time.Now()
 	var err error
-	if f.Since, err = eventsParseWhen(since, now); err != nil {
+	if f.Since, err = eventsParseWhen(ff.since, now); err != nil {
 		errs = append(errs, fmt.Errorf("--since: %w", err))
 	}
-	if f.Until, err = eventsParseWhen(until, now); err != nil {
+	if f.Until, err = eventsParseWhen(ff.until, now); err != nil {
 		errs = append(errs, fmt.Errorf("--until: %w", err))
 	}
 	if f.Limit < 1 || f.Limit > 1000 {
@@ -137,7 +124,7 @@ func eventsList(ctx context.Context, io IO, args []string) error {
 
 	ctx, cancel := eventsTimeout(ctx)
 	defer cancel()
-	st, err := eventsOpen(ctx, io)
+	st, err := eventsOpen(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -146,20 +133,38 @@ func eventsList(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if asJSON {
+		return cli.WriteJSON(io.Stdout, eventsListJSON{Events: append([]store.LedgerEvent{}, evs...)})
+	}
 	if len(evs) == 0 {
 		fmt.Fprintln(io.Stdout, "No events in the ledger match.")
 		return nil
 	}
+	style := io.Style()
 	tw := tabwriter.NewWriter(io.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RECEIVED (UTC)\tID\tTYPE\tOUTCOME\tWORKFLOW")
+	fmt.Fprintf(tw, "RECEIVED (UTC)\tID\tTYPE\t%s\tWORKFLOW\n", style.Plain("OUTCOME"))
 	for _, e := range evs {
 		wf := e.WorkflowID
 		if wf == "" {
 			wf = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", eventsStamp(e.ReceivedAt), e.EventID, e.Type, eventsSummary(e), wf)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", eventsStamp(e.ReceivedAt), e.EventID, e.Type, eventsPaint(style, e.Outcome, eventsSummary(e)), wf)
 	}
 	return tw.Flush()
+}
+
+// eventsPaint colours an outcome: dead letters red, what is not settled yet yellow,
+// routed green. Every cell is painted, so the column stays aligned.
+func eventsPaint(st cli.Style, outcome, text string) string {
+	switch outcome {
+	case bridge.OutcomeDeadLettered:
+		return st.Bad(text)
+	case bridge.OutcomeRetried:
+		return st.Warn(text)
+	case bridge.OutcomeRouted:
+		return st.Good(text)
+	}
+	return st.Plain(text)
 }
 
 // eventsParseWhen reads an instant: RFC 3339, a date (midnight UTC), or a duration
@@ -192,12 +197,12 @@ func eventsTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, 30*time.Second)
 }
 
-func eventsOpen(ctx context.Context, io IO) (*store.Store, error) {
-	url := io.Getenv("DATABASE_URL")
-	if url == "" {
-		url = config.DefaultDatabaseURL
+// eventsOpen opens the event ledger at db, its flags parsed.
+func eventsOpen(ctx context.Context, db *config.Database) (*store.Store, error) {
+	if err := db.Resolve(); err != nil {
+		return nil, err
 	}
-	st, err := store.Open(ctx, url)
+	st, err := store.Open(ctx, db.URL)
 	if err != nil {
 		return nil, fmt.Errorf("open the event ledger: %w", err)
 	}

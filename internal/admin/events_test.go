@@ -209,8 +209,10 @@ func TestEventsErrors(t *testing.T) {
 		wantUsage bool
 		wantErr   string
 	}{
-		{name: "no subcommand", args: []string{"events"}, wantUsage: true, wantErr: "needs show or ls"},
-		{name: "unknown subcommand", args: []string{"events", "rm"}, wantUsage: true, wantErr: `"rm"`},
+		{name: "unknown subcommand", args: []string{"events", "rm"}, wantUsage: true, wantErr: `unknown command "rm" for "bridge events"`},
+		{name: "ls with an argument", args: []string{"events", "ls", "user.signedup"}, wantUsage: true, wantErr: `bridge events ls takes flags only, got the argument "user.signedup"`},
+		{name: "show with two ids", args: []string{"events", "show", "e1", "e2"}, wantUsage: true, wantErr: `takes one event id, got "e1 e2"`},
+		{name: "unknown flag", args: []string{"events", "ls", "--typ", "x"}, wantUsage: true, wantErr: "unknown flag: --typ"},
 		{name: "show without id", args: []string{"events", "show"}, wantUsage: true, wantErr: "one event id"},
 		{name: "bad outcome", args: []string{"events", "ls", "--outcome", "lost"}, wantUsage: true, wantErr: `--outcome "lost" is not one of`},
 		{name: "bad time", args: []string{"events", "ls", "--since", "yesterday"}, wantUsage: true, wantErr: `--since: "yesterday" is not a time`},
@@ -235,5 +237,10 @@ func TestEventsErrors(t *testing.T) {
 
 	out, _, err := bridgeEvents(t, url, "help")
 	require.NoError(t, err)
-	require.Contains(t, out, "bridge events ...")
+	require.Regexp(t, `events\s+what the bridge did with events`, out)
+	for _, args := range [][]string{{"events"}, {"events", "--help"}, {"events", "help"}} {
+		out, _, err = bridgeEvents(t, url, args...)
+		require.NoError(t, err, "bridge %v: a group of commands prints its help", args)
+		require.Contains(t, out, "bridge events [command]")
+	}
 }

@@ -1,63 +1,77 @@
 package admin
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
-const routesUsage = `usage: bridge routes <command>
-
-Routes map events onto Temporal starts, signals and cancels. The bridge uses the file named
+const routesLong = `Routes map events onto Temporal starts, signals and cancels. The bridge uses the file named
 by ROUTES_FILE, or the contract's table built in; a bad file stops it at start-up with the
-errors that check prints. docs/routes.md describes the format.
+errors that check prints. docs/routes.md describes the format.`
 
-commands:
-  check [FILE]          compile every filter and template, and check that each event type
-                        a route takes has a schema; FILE defaults to ROUTES_FILE, then the
-                        built-in table
-  test FILE EVENT.json  print what the bridge would do with the event (a structured
-                        CloudEvent in JSON); FILE "-" is the built-in table
-  default               print the built-in table, a starting point for your own file
-`
-
-func routesCommand() command {
-	return command{summary: "check a routes file; show what it does with an event", run: runRoutes}
-}
-
-func runRoutes(ctx context.Context, io IO, args []string) error {
-	if len(args) == 0 || slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
-		fmt.Fprint(io.Stdout, routesUsage)
-		return nil
+func routesCommand(io IO) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "routes",
+		Short: "check a routes file; show what it does with an event",
+		Long:  routesLong,
 	}
-	switch args[0] {
-	case "check":
-		if len(args) > 2 {
-			return fmt.Errorf("%w: routes check takes at most one FILE", ErrUsage)
-		}
-		file := io.Getenv("ROUTES_FILE")
-		if len(args) == 2 {
-			file = args[1]
-		}
-		return routesCheck(io, file)
-	case "test":
-		if len(args) != 3 {
-			return fmt.Errorf("%w: routes test takes FILE and EVENT.json", ErrUsage)
-		}
-		return routesTest(io, args[1], args[2])
-	case "default":
-		_, err := io.Stdout.Write(routing.DefaultYAML())
-		return err
+	check := &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "compile every filter and template, and check that each event type a route takes has a schema",
+		Long: `Compiles every filter and template of FILE, and checks that each event type a route takes
+has a schema. FILE defaults to ROUTES_FILE, then the built-in table.`,
+		Args: cli.Args(0, 1, "at most one FILE"),
 	}
-	fmt.Fprint(io.Stderr, routesUsage)
-	return fmt.Errorf("%w: unknown command %q: want check, test or default", ErrUsage, "routes "+args[0])
+	checkJSON := cli.JSONFlag(check)
+	check.RunE = func(_ *cobra.Command, args []string) error {
+		file := io.Env("ROUTES_FILE")
+		if len(args) == 1 {
+			file = args[0]
+		}
+		return routesCheck(io, file, *checkJSON)
+	}
+	test := &cobra.Command{
+		Use:   "test FILE EVENT.json",
+		Short: "print what the bridge would do with an event",
+		Long: `Prints what the bridge would do with the event in EVENT.json (a structured CloudEvent in
+JSON), and why the routes that take its type but not it did not match. FILE "-" is the
+built-in table.`,
+		Args: cli.Args(2, 2, "FILE and EVENT.json"),
+	}
+	testJSON := cli.JSONFlag(test)
+	test.RunE = func(_ *cobra.Command, args []string) error {
+		return routesTest(io, args[0], args[1], *testJSON)
+	}
+	def := &cobra.Command{
+		Use:   "default",
+		Short: "print the built-in table, a starting point for your own file",
+		Args:  cli.NoArgs(""),
+	}
+	defJSON := cli.JSONFlag(def)
+	def.RunE = func(*cobra.Command, []string) error {
+		if !*defJSON {
+			_, err := io.Stdout.Write(routing.DefaultYAML())
+			return err
+		}
+		var table any
+		if err := yaml.Unmarshal(routing.DefaultYAML(), &table); err != nil {
+			return fmt.Errorf("read the built-in table: %w", err)
+		}
+		return cli.WriteJSON(io.Stdout, table)
+	}
+	c.AddCommand(check, test, def)
+	return c
 }
 
 // loadRoutes compiles file ("" or "-": the built-in table) and checks it against the
@@ -84,20 +98,97 @@ func loadRoutes(file string) (*routing.Table, *events.Schemas, string, error) {
 	return tbl, sch, name, nil
 }
 
-func routesCheck(io IO, file string) error {
+// routeCheckJSON is `routes check --json`.
+type routeCheckJSON struct {
+	File       string   `json:"file"`
+	Valid      bool     `json:"valid"`
+	EventTypes []string `json:"event_types,omitempty"`
+	Errors     []string `json:"errors,omitempty"`
+}
+
+func routesCheck(io IO, file string, asJSON bool) error {
 	tbl, _, name, err := loadRoutes(file)
+	st := io.Style()
+	if asJSON {
+		res := routeCheckJSON{File: name, Valid: err == nil}
+		if err != nil {
+			res.Errors = strings.Split(err.Error(), "\n")
+		} else {
+			res.EventTypes = tbl.Patterns()
+		}
+		if werr := cli.WriteJSON(io.Stdout, res); werr != nil {
+			return werr
+		}
+	}
 	if err != nil {
-		fmt.Fprintf(io.Stderr, "%s is not valid:\n", name)
-		for _, line := range strings.Split(err.Error(), "\n") {
-			fmt.Fprintf(io.Stderr, "  %s\n", line)
+		if !asJSON {
+			fmt.Fprintf(io.Stderr, "%s is %s:\n", name, st.Bad("not valid"))
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(io.Stderr, "  %s\n", line)
+			}
 		}
 		return fmt.Errorf("%s: invalid routes", name)
 	}
-	fmt.Fprintf(io.Stdout, "%s: ok (event types %s)\n", name, strings.Join(tbl.Patterns(), ", "))
+	if !asJSON {
+		fmt.Fprintf(io.Stdout, "%s: %s (event types %s)\n", name, st.Good("ok"), strings.Join(tbl.Patterns(), ", "))
+	}
 	return nil
 }
 
-func routesTest(io IO, file, eventFile string) error {
+// routeTestJSON is `routes test --json`: what the bridge would do with the event.
+type routeTestJSON struct {
+	// Outcome is routed, ignored (no route takes the type) or dead_lettered.
+	Outcome   string         `json:"outcome"`
+	Error     string         `json:"error,omitempty"`
+	Unmatched []missJSON     `json:"unmatched,omitempty"`
+	Routes    []decisionJSON `json:"routes,omitempty"`
+}
+
+// missJSON is a routing.Miss: a route that takes the event's type but not the event.
+type missJSON struct {
+	Route  string `json:"route"`
+	Reason string `json:"reason"`
+}
+
+// decisionJSON is a routing.Decision for `routes test --json`.
+type decisionJSON struct {
+	Route            string         `json:"route"`
+	Action           routing.Action `json:"action"`
+	WorkflowType     string         `json:"workflow_type,omitempty"`
+	WorkflowID       string         `json:"workflow_id,omitempty"`
+	Signal           string         `json:"signal,omitempty"`
+	TaskQueue        string         `json:"task_queue,omitempty"`
+	IDReusePolicy    string         `json:"id_reuse_policy,omitempty"`
+	IDConflictPolicy string         `json:"id_conflict_policy,omitempty"`
+	RunTimeout       string         `json:"run_timeout,omitempty"`
+	ExecutionTimeout string         `json:"execution_timeout,omitempty"`
+	ConcurrencyKey   string         `json:"concurrency_key,omitempty"`
+	ConcurrencyLimit int            `json:"concurrency_limit,omitempty"`
+	Memo             map[string]any `json:"memo,omitempty"`
+	SearchAttributes map[string]any `json:"search_attributes,omitempty"`
+	Input            any            `json:"input,omitempty"`
+	SignalArg        any            `json:"signal_arg,omitempty"`
+}
+
+func newDecisionJSON(d routing.Decision) decisionJSON {
+	j := decisionJSON{
+		Route: d.Route, Action: d.Action, WorkflowType: d.WorkflowType, WorkflowID: d.WorkflowID,
+		Signal: d.Signal, TaskQueue: d.TaskQueue, ConcurrencyKey: d.ConcurrencyKey, ConcurrencyLimit: d.ConcurrencyLimit,
+		Memo: d.Memo, SearchAttributes: d.SearchAttributes, Input: d.Input, SignalArg: d.SignalArg,
+	}
+	if d.Action == routing.Start || d.Action == routing.SignalWithStart {
+		j.IDReusePolicy, j.IDConflictPolicy = d.ReusePolicy.String(), d.ConflictPolicy.String()
+	}
+	if d.RunTimeout > 0 {
+		j.RunTimeout = d.RunTimeout.String()
+	}
+	if d.ExecutionTimeout > 0 {
+		j.ExecutionTimeout = d.ExecutionTimeout.String()
+	}
+	return j
+}
+
+func routesTest(io IO, file, eventFile string, asJSON bool) error {
 	tbl, sch, _, err := loadRoutes(file)
 	if err != nil {
 		return err
@@ -106,26 +197,42 @@ func routesTest(io IO, file, eventFile string) error {
 	if err != nil {
 		return fmt.Errorf("read event: %w", err)
 	}
+	var res routeTestJSON
+	var decisions []routing.Decision
+	var misses []routing.Miss
 	ev, err := events.Decode(map[string][]string{"Content-Type": {"application/cloudevents+json"}}, body)
-	if err != nil {
-		fmt.Fprintf(io.Stdout, "dead letter: %v\n", err)
-		return nil
+	if err == nil {
+		err = sch.Validate(ev)
 	}
-	if err := sch.Validate(ev); err != nil {
-		fmt.Fprintf(io.Stdout, "dead letter: %v\n", err)
-		return nil
+	if err == nil {
+		decisions, misses, err = tbl.Decide(ev)
 	}
-	decisions, misses, err := tbl.Decide(ev)
+	switch {
+	case err != nil:
+		res.Outcome, res.Error = bridge.OutcomeDeadLettered, err.Error()
+	case len(decisions) == 0:
+		res.Outcome = bridge.OutcomeIgnored
+	default:
+		res.Outcome = bridge.OutcomeRouted
+	}
 	for _, m := range misses {
+		res.Unmatched = append(res.Unmatched, missJSON{Route: m.Route, Reason: m.Reason})
+	}
+	if asJSON {
+		for _, d := range decisions {
+			res.Routes = append(res.Routes, newDecisionJSON(d))
+		}
+		return cli.WriteJSON(io.Stdout, res)
+	}
+	st := io.Style()
+	for _, m := range res.Unmatched {
 		fmt.Fprintf(io.Stdout, "route %s does not take it: %s\n", m.Route, m.Reason)
 	}
-	if err != nil {
-		fmt.Fprintf(io.Stdout, "dead letter: %v\n", err)
-		return nil
-	}
-	if len(decisions) == 0 {
-		fmt.Fprintf(io.Stdout, "ignored: no route takes %s (acked and counted)\n", ev.Type())
-		return nil
+	switch res.Outcome {
+	case bridge.OutcomeDeadLettered:
+		fmt.Fprintf(io.Stdout, "%s: %s\n", st.Bad("dead letter"), res.Error)
+	case bridge.OutcomeIgnored:
+		fmt.Fprintf(io.Stdout, "%s: no route takes %s (acked and counted)\n", st.Warn("ignored"), ev.Type())
 	}
 	for _, d := range decisions {
 		fmt.Fprintf(io.Stdout, "route %s: %s\n", d.Route, describeDecision(d))

@@ -345,7 +345,7 @@ func TestSetupCommandLine(t *testing.T) {
 		code int
 	}{
 		{name: "an argument", args: []string{"now"}, want: `bridge setup takes flags only, got the argument "now"`, code: config.ExitUsage},
-		{name: "an unknown flag", args: []string{"--force"}, want: "flag provided but not defined: -force", code: config.ExitUsage},
+		{name: "an unknown flag", args: []string{"--force"}, want: "unknown flag: --force", code: config.ExitUsage},
 		{name: "a bad setting", args: []string{"-events-storage=tape"}, want: `EVENTS_STORAGE "tape" is not file or memory`, code: config.ExitFailure},
 		{name: "help", args: []string{"-h"}},
 	}

@@ -2,11 +2,11 @@ package config
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	flag "github.com/spf13/pflag"
 )
 
 // Bridge configures cmd/bridge.
@@ -127,51 +127,33 @@ type Worker struct {
 // the bridge with the same environment uses, and its flag.
 type Setup struct {
 	Bridge
-	// DryRun prints what would change and changes nothing (-dry-run).
+	// DryRun prints what would change and changes nothing (--dry-run).
 	DryRun bool
 }
 
-// setupUsage heads `bridge setup -h`.
-const setupUsage = `usage: bridge setup [-dry-run] [flags]
-
-Creates or updates what the bridge uses, then exits: the streams EVENTS, EVENTS_DLQ and
-EVENTS_WAITING, the durable consumers bridge and bridge-waiting, and the Temporal custom
-search attributes (FlowbridgeEventId, FlowbridgeEventType, FlowbridgeCorrelationId, and those
-the routes file sets). A second run changes nothing; -dry-run prints what differs and
-changes nothing. It reads the bridge's settings (environment or flags) and uses the NATS and
-Temporal connections, -routes-file, -ack-wait, -duplicate-window, -events-* and -dlq-*.
-
-`
-
-// LoadBridge reads the bridge's settings from args (without the program name) and env.
-func LoadBridge(args []string, env func(string) string) (Bridge, error) {
-	return loadBridge(args, env, nil)
+// BridgeFlags reads the bridge's settings from a command line: NewBridgeFlags registers
+// the flags, their defaults read from the environment; Load, once the flags are parsed,
+// completes and validates the settings.
+type BridgeFlags struct {
+	c       Bridge
+	fs      *flag.FlagSet
+	env     func(string) string
+	errs    []error // found while registering: malformed environment values
+	maxBody int
+	stripe  string
+	github  string
+	tokens  string
 }
 
-// LoadSetup reads the settings of `bridge setup` from args (those after "setup") and env:
-// every setting of the bridge, and -dry-run.
-func LoadSetup(args []string, env func(string) string) (Setup, error) {
-	var s Setup
-	c, err := loadBridge(args, env, &s)
-	s.Bridge = c
-	return s, err
-}
-
-// loadBridge is LoadBridge; with setup, it reads the flags of `bridge setup` too.
-func loadBridge(args []string, env func(string) string, setup *Setup) (Bridge, error) {
-	var c Bridge
+// NewBridgeFlags registers the bridge's flags on fs, their defaults read from env (the
+// secrets also from NAME_FILE).
+func NewBridgeFlags(fs *flag.FlagSet, env func(string) string) *BridgeFlags {
+	b := &BridgeFlags{fs: fs}
+	c := &b.c
 	env, err := secretFiles(env, "DATABASE_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET")
+	b.env = env
 	errs := []error{err}
-	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	c.Common.register(fs, env)
-	if setup != nil {
-		fs.Init("bridge setup", flag.ContinueOnError)
-		fs.BoolVar(&setup.DryRun, "dry-run", false, "print what would be created or updated, field by field, and change nothing")
-		fs.Usage = func() {
-			fmt.Fprint(fs.Output(), setupUsage)
-			fs.PrintDefaults()
-		}
-	}
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", or(env("ADMIN_ADDR"), DefaultAdminAddr), "operators' HTTP address: metrics, readiness detail, event ledger, pprof (ADMIN_ADDR)")
 	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
@@ -186,27 +168,31 @@ func loadBridge(args []string, env func(string) string, setup *Setup) (Bridge, e
 	durationVar(fs, &c.LedgerRetention, "ledger-retention", "LEDGER_RETENTION", env, 7*24*time.Hour, "how long the event ledger keeps an event", &errs)
 	intVar(fs, &c.LedgerBuffer, "ledger-buffer", "LEDGER_BUFFER", env, 10000, "delivery outcomes held in memory for the event ledger", &errs)
 	intVar(fs, &c.LedgerBufferBytes, "ledger-buffer-bytes", "LEDGER_BUFFER_BYTES", env, 16<<20, "bytes of delivery outcomes held in memory for the event ledger", &errs)
-	var maxBody int
-	intVar(fs, &maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
+	intVar(fs, &b.maxBody, "max-body-bytes", "INGRESS_MAX_BODY_BYTES", env, 1<<20, "largest ingress request body", &errs)
 	intVar(fs, &c.MaxHeaderBytes, "max-header-bytes", "INGRESS_MAX_HEADER_BYTES", env, 64<<10, "largest ingress request headers", &errs)
 	intVar(fs, &c.MaxInFlight, "max-in-flight", "INGRESS_MAX_IN_FLIGHT", env, 1024, "ingress requests served at once; beyond it 503 with Retry-After", &errs)
 	fs.StringVar(&c.StripeAPIBase, "stripe-api-base", or(env("STRIPE_API_BASE"), "https://api.stripe.com"), "Stripe API base URL; stripe-mock locally (STRIPE_API_BASE)")
 	c.StripeAPIKey = env("STRIPE_API_KEY")
 	fs.Var(secret{&c.StripeAPIKey, redactAll}, "stripe-api-key", "Stripe API key the Stripe webhook looks up invoice payments with (STRIPE_API_KEY or STRIPE_API_KEY_FILE)")
-	stripe := env("STRIPE_WEBHOOK_SECRET")
-	github := env("GITHUB_WEBHOOK_SECRET")
+	b.stripe = env("STRIPE_WEBHOOK_SECRET")
+	b.github = env("GITHUB_WEBHOOK_SECRET")
 	boolVar(fs, &c.EventsOpen, "events-open", "INGRESS_EVENTS_OPEN", env, "POST /events takes events without a token, webhook types excepted: for development only", &errs)
-	tokens, err := secretSetting(env, "INGRESS_EVENTS_TOKENS")
-	errs = append(errs, err)
-	if err := parse(fs, args); err != nil {
-		return c, err
-	}
+	b.tokens, err = secretSetting(env, "INGRESS_EVENTS_TOKENS")
+	b.errs = append(errs, err)
+	return b
+}
+
+// Load completes the settings from the parsed flags and the environment, and validates
+// them. Its errors wrap ErrInvalid and name the setting; none shows a secret.
+func (b *BridgeFlags) Load() (Bridge, error) {
+	c, env, errs := b.c, b.env, b.errs
 	errs = append(errs, c.NATS.Resolve(env))
-	errs = append(errs, c.Temporal.Load(fs, env))
-	c.MaxBodyBytes = int64(maxBody)
-	c.StripeWebhookSecrets = SecretList(stripe)
-	c.GitHubWebhookSecrets = SecretList(github)
-	if c.EventsTokens, err = ParseEventsTokens(tokens); err != nil {
+	errs = append(errs, c.Temporal.Load(b.fs, env))
+	c.MaxBodyBytes = int64(b.maxBody)
+	c.StripeWebhookSecrets = SecretList(b.stripe)
+	c.GitHubWebhookSecrets = SecretList(b.github)
+	var err error
+	if c.EventsTokens, err = ParseEventsTokens(b.tokens); err != nil {
 		errs = append(errs, invalid("INGRESS_EVENTS_TOKENS", err.Error()))
 	}
 	errs = append(errs, c.Common.validate())
@@ -257,12 +243,65 @@ func loadBridge(args []string, env func(string) string, setup *Setup) (Bridge, e
 	return c, errors.Join(errs...)
 }
 
-// LoadWorker reads the worker's settings from args (without the program name) and env.
-func LoadWorker(args []string, env func(string) string) (Worker, error) {
-	var c Worker
+// SetupFlags reads the settings of `bridge setup`: every setting of the bridge, and
+// --dry-run.
+type SetupFlags struct {
+	bridge *BridgeFlags
+	dryRun bool
+}
+
+// NewSetupFlags registers the flags of `bridge setup` on fs: the bridge's, and --dry-run.
+func NewSetupFlags(fs *flag.FlagSet, env func(string) string) *SetupFlags {
+	s := &SetupFlags{bridge: NewBridgeFlags(fs, env)}
+	fs.BoolVar(&s.dryRun, "dry-run", false, "print what would be created or updated, field by field, and change nothing")
+	return s
+}
+
+// Load is BridgeFlags.Load, with --dry-run.
+func (s *SetupFlags) Load() (Setup, error) {
+	c, err := s.bridge.Load()
+	return Setup{Bridge: c, DryRun: s.dryRun}, err
+}
+
+// LoadBridge reads the bridge's settings from args (without the program name) and env.
+func LoadBridge(args []string, env func(string) string) (Bridge, error) {
+	fs := newFlagSet("bridge")
+	b := NewBridgeFlags(fs, env)
+	if err := parse(fs, args); err != nil {
+		return Bridge{}, err
+	}
+	return b.Load()
+}
+
+// LoadSetup reads the settings of `bridge setup` from args (those after "setup") and env:
+// every setting of the bridge, and --dry-run.
+func LoadSetup(args []string, env func(string) string) (Setup, error) {
+	fs := newFlagSet("bridge setup")
+	s := NewSetupFlags(fs, env)
+	if err := parse(fs, args); err != nil {
+		return Setup{}, err
+	}
+	return s.Load()
+}
+
+// WorkerFlags reads the worker's settings from a command line, as BridgeFlags does the
+// bridge's.
+type WorkerFlags struct {
+	c       Worker
+	fs      *flag.FlagSet
+	env     func(string) string
+	errs    []error
+	allowed string
+}
+
+// NewWorkerFlags registers the worker's flags on fs, their defaults read from env (the
+// secrets also from NAME_FILE).
+func NewWorkerFlags(fs *flag.FlagSet, env func(string) string) *WorkerFlags {
+	w := &WorkerFlags{fs: fs}
+	c := &w.c
 	env, err := secretFiles(env, "DATABASE_URL", "STRIPE_API_KEY")
+	w.env = env
 	errs := []error{err}
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	c.Common.register(fs, env)
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("WORKER_HTTP_ADDR"), DefaultWorkerHTTPAddr), "HTTP listen address of /healthz, /readyz and /metrics (WORKER_HTTP_ADDR)")
 	fs.StringVar(&c.SMTPAddr, "smtp-addr", or(env("SMTP_ADDR"), "127.0.0.1:1025"), "SMTP server host:port (SMTP_ADDR)")
@@ -287,14 +326,20 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 	durationVar(fs, &c.DeployWorkspaceRetention, "deploy-workspace-retention", "DEPLOY_WORKSPACE_RETENTION", env, 24*time.Hour, "how long a workspace left by a finished deploy is kept", &errs)
 	intVar(fs, &c.ConnectorSyncMaxPages, "connector-sync-max-pages", "CONNECTOR_SYNC_MAX_PAGES", env, 1000, "most pages one connector sync reads", &errs)
 	durationVar(fs, &c.PaymentTenantWait, "payment-tenant-wait", "PAYMENT_TENANT_WAIT", env, 24*time.Hour, "how long a payment for an unknown Stripe customer waits for its tenant", &errs)
-	allowed := env("DEPLOY_ALLOWED_REPOS")
-	fs.StringVar(&allowed, "deploy-allowed-repos", allowed, "repositories BlueprintDeploy may deploy, comma-separated: github.com/acme/app or github.com/acme/*; empty: none (DEPLOY_ALLOWED_REPOS)")
-	if err := parse(fs, args); err != nil {
-		return c, err
-	}
+	w.allowed = env("DEPLOY_ALLOWED_REPOS")
+	fs.StringVar(&w.allowed, "deploy-allowed-repos", w.allowed, "repositories BlueprintDeploy may deploy, comma-separated: github.com/acme/app or github.com/acme/*; empty: none (DEPLOY_ALLOWED_REPOS)")
+	w.errs = errs
+	return w
+}
+
+// Load completes the settings from the parsed flags and the environment, and validates
+// them. Its errors wrap ErrInvalid and name the setting; none shows a secret.
+func (w *WorkerFlags) Load() (Worker, error) {
+	c, env, errs := w.c, w.env, w.errs
+	fs := w.fs
 	errs = append(errs, c.NATS.Resolve(env))
 	errs = append(errs, c.Temporal.Load(fs, env))
-	c.DeployAllowedRepos = SecretList(allowed)
+	c.DeployAllowedRepos = SecretList(w.allowed)
 	errs = append(errs, c.Common.validate())
 	if c.HTTPAddr == "" {
 		errs = append(errs, invalid("WORKER_HTTP_ADDR", "must not be empty"))
@@ -341,4 +386,14 @@ func LoadWorker(args []string, env func(string) string) (Worker, error) {
 		errs = append(errs, invalid("ONBOARDING_EXPIRE_AFTER", "must be longer than ONBOARDING_REMINDER_AFTER, and both positive"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// LoadWorker reads the worker's settings from args (without the program name) and env.
+func LoadWorker(args []string, env func(string) string) (Worker, error) {
+	fs := newFlagSet("worker")
+	w := NewWorkerFlags(fs, env)
+	if err := parse(fs, args); err != nil {
+		return Worker{}, err
+	}
+	return w.Load()
 }

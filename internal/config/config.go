@@ -1,19 +1,24 @@
 // Package config reads the settings of the flowbridge binaries.
 //
 // Every setting is a flag whose default comes from the environment variable named in
-// docs/CONTRACT.md, so `NATS_URL=... bridge` and `bridge -nats-url ...` are the same thing.
+// docs/CONTRACT.md, so `NATS_URL=... bridge` and `bridge --nats-url ...` are the same
+// thing. Flags are pflag's (two dashes); one dash, as earlier releases took, works too
+// (DoubleDash). Each binary's flags are registered by New*Flags on the flag set of its
+// command (package cli) and read by Load once parsed; Load* do both for a bare command line.
 // Load validates what it read: a misconfigured process fails at start-up with a message
 // naming the setting, not on its first event.
 package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	flag "github.com/spf13/pflag"
 )
 
 // Defaults from the contract; they work against a local dev stack.
@@ -76,7 +81,7 @@ func (c *Common) register(fs *flag.FlagSet, env func(string) string) {
 	c.Temporal.Register(fs, env)
 	fs.StringVar(&c.TaskQueue, "task-queue", or(env("TEMPORAL_TASK_QUEUE"), DefaultTaskQueue), "Temporal task queue (TEMPORAL_TASK_QUEUE)")
 	c.DatabaseURL = or(env("DATABASE_URL"), DefaultDatabaseURL)
-	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL or DATABASE_URL_FILE)")
+	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", databaseURLUsage)
 	fs.StringVar(&c.LogLevel, "log-level", or(env("LOG_LEVEL"), "info"), "log level: trace, debug, info, warn, error (LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", or(env("LOG_FORMAT"), "json"), "log format: json or console (LOG_FORMAT)")
 	c.Tracing.register(fs, env)
@@ -87,9 +92,7 @@ func (c *Common) validate() error {
 	if c.TaskQueue == "" {
 		errs = append(errs, invalid("TEMPORAL_TASK_QUEUE", "must not be empty"))
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, invalid("DATABASE_URL", "must be a postgres:// URL"))
-	}
+	errs = append(errs, checkDatabaseURL(c.DatabaseURL))
 	switch c.LogLevel {
 	case "trace", "debug", "info", "warn", "error":
 	default:
@@ -184,6 +187,8 @@ func (s secret) Set(v string) error {
 	return nil
 }
 
+func (s secret) Type() string { return "string" }
+
 // RedactURLs is a comma-separated list of server URLs with any password replaced by
 // "xxxxx" (a user name or token in the URL too): fit for an error or a log.
 func RedactURLs(s string) string {
@@ -216,11 +221,18 @@ func redactAll(s string) string {
 	return "(set)"
 }
 
+// newFlagSet is a flag set for Load*: errors are returned, not printed.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
 // parse parses args. A command line the binary does not take — an unknown flag, a
 // malformed flag value, or an argument that is not a flag — is an error wrapping
 // ErrUsage; -h returns flag.ErrHelp.
 func parse(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
+	err := fs.Parse(DoubleDash(args, fs, nil))
 	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
@@ -232,3 +244,46 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// DoubleDash returns args with each long flag given with one dash ("-nats-url",
+// "-lanes=4"), as the flag package of earlier releases took them and docs/CONTRACT.md
+// writes them, spelt with two ("--nats-url"), the only form pflag reads as a long flag.
+// Nothing after "--" is changed, nor a flag's value ("--reason -x"), nor a one-letter
+// flag ("-h").
+//
+// fs is the flag set the command line is parsed with. next, when not nil, is called with
+// each argument that is neither a flag nor a flag's value and returns the flag set that
+// applies from there on (a subcommand's), or nil to keep the current one.
+func DoubleDash(args []string, fs *flag.FlagSet, next func(arg string) *flag.FlagSet) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case strings.HasPrefix(a, "--"):
+		case len(a) > 2 && a[0] == '-' && isLetter(a[1]):
+			a = "-" + a
+		case len(a) > 1 && a[0] == '-':
+			out = append(out, a)
+			continue // a one-letter flag, or a negative number
+		default:
+			out = append(out, a)
+			if next != nil {
+				if n := next(a); n != nil {
+					fs = n
+				}
+			}
+			continue
+		}
+		out = append(out, a)
+		name, _, hasValue := strings.Cut(a[2:], "=")
+		if f := fs.Lookup(name); f != nil && !hasValue && f.NoOptDefVal == "" && i+1 < len(args) {
+			i++
+			out = append(out, args[i]) // its value, whatever it looks like
+		}
+	}
+	return out
+}
+
+func isLetter(b byte) bool { return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' }

@@ -1,9 +1,7 @@
 package config
 
 import (
-	"errors"
-	"flag"
-	"net/url"
+	flag "github.com/spf13/pflag"
 )
 
 // Migrate configures `worker migrate`, which applies the embedded schema migrations to
@@ -13,18 +11,30 @@ type Migrate struct {
 	DatabaseURL string
 }
 
+// MigrateFlags reads the settings of `worker migrate` from a command line.
+type MigrateFlags struct {
+	db Database
+}
+
+// NewMigrateFlags registers the flag of `worker migrate` on fs: --database-url.
+func NewMigrateFlags(fs *flag.FlagSet, env func(string) string) *MigrateFlags {
+	m := &MigrateFlags{}
+	m.db.addFlags(fs, env, "PostgreSQL URL (DATABASE_URL or DATABASE_URL_FILE); the database and a search_path schema are created if missing")
+	return m
+}
+
+// Load completes and checks the settings once the flags are parsed.
+func (m *MigrateFlags) Load() (Migrate, error) {
+	err := m.db.Resolve()
+	return Migrate{DatabaseURL: m.db.URL}, err
+}
+
 // LoadMigrate reads the settings of `worker migrate` from args (after "migrate") and env.
 func LoadMigrate(args []string, env func(string) string) (Migrate, error) {
-	var c Migrate
-	fs := flag.NewFlagSet("worker migrate", flag.ContinueOnError)
-	c.DatabaseURL = or(env("DATABASE_URL"), DefaultDatabaseURL)
-	fs.Var(secret{&c.DatabaseURL, redactURL}, "database-url", "PostgreSQL URL (DATABASE_URL); the database and a search_path schema are created if missing")
+	fs := newFlagSet("worker migrate")
+	m := NewMigrateFlags(fs, env)
 	if err := parse(fs, args); err != nil {
-		return c, err
+		return Migrate{}, err
 	}
-	var errs []error
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		errs = append(errs, invalid("DATABASE_URL", "must be a postgres:// URL"))
-	}
-	return c, errors.Join(errs...)
+	return m.Load()
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+	flag "github.com/spf13/pflag"
 )
 
 // NATS is how a process connects to NATS, in the `nats` CLI's own settings, so a team
@@ -65,7 +65,7 @@ const (
 func (n *NATS) AddFlags(fs *flag.FlagSet, env func(string) string) {
 	n.URL = or(env("NATS_URL"), DefaultNATSURL)
 	fs.Var(secret{&n.URL, RedactURLs}, "nats-url", "NATS server URL(s), comma-separated (NATS_URL)")
-	fs.StringVar(&n.User, "nats-user", env("NATS_USER"), "NATS user, with -nats-password (NATS_USER)")
+	fs.StringVar(&n.User, "nats-user", env("NATS_USER"), "NATS user, with --nats-password (NATS_USER)")
 	n.Password = env("NATS_PASSWORD")
 	fs.Var(secret{&n.Password, redactAll}, "nats-password", "NATS password (NATS_PASSWORD or NATS_PASSWORD_FILE)")
 	n.Token = env("NATS_TOKEN")
@@ -74,7 +74,7 @@ func (n *NATS) AddFlags(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&n.NKey, "nats-nkey", env("NATS_NKEY"), "file holding a NATS user's nkey seed (NATS_NKEY)")
 	fs.StringVar(&n.CA, "nats-ca", env("NATS_CA"), "PEM file of the CAs that sign the NATS servers' certificates (NATS_CA)")
 	fs.StringVar(&n.Cert, "nats-cert", env("NATS_CERT"), "client certificate (PEM) for NATS servers that verify clients (NATS_CERT)")
-	fs.StringVar(&n.Key, "nats-key", env("NATS_KEY"), "key of -nats-cert (NATS_KEY)")
+	fs.StringVar(&n.Key, "nats-key", env("NATS_KEY"), "key of --nats-cert (NATS_KEY)")
 	fs.StringVar(&n.Context, "nats-context", env("NATS_CONTEXT"), "nats context, a name or a .json file, filling the NATS settings left unset (NATS_CONTEXT)")
 }
 

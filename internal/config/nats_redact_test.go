@@ -1,11 +1,11 @@
 package config
 
 import (
-	"flag"
 	"fmt"
 	"strings"
 	"testing"
 
+	flag "github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 )
 

@@ -1,10 +1,10 @@
 package config
 
 import (
-	"flag"
 	"strings"
 	"testing"
 
+	flag "github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 )
 

@@ -1,11 +1,12 @@
 package config
 
 import (
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	flag "github.com/spf13/pflag"
 )
 
 // Streams are the settings of the JetStream streams flowbridge uses (EVENTS, EVENTS_DLQ,
@@ -66,6 +67,8 @@ func (l listFlag) String() string {
 	}
 	return strings.Join(*l.p, ",")
 }
+
+func (l listFlag) Type() string { return "list" }
 
 func (l listFlag) Set(v string) error {
 	*l.p = SecretList(v)

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	flag "github.com/spf13/pflag"
 	"go.temporal.io/sdk/contrib/envconfig"
 )
 
@@ -20,7 +20,7 @@ import (
 // TEMPORAL_TLS, TEMPORAL_TLS_*, TEMPORAL_CODEC_*) and the same temporal.toml profiles
 // (TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE), read by the SDK's own loader
 // (go.temporal.io/sdk/contrib/envconfig). Each variable has a flag of the same name
-// (-temporal-tls-client-cert-path ...). A flag wins over the environment, which wins over
+// (--temporal-tls-client-cert-path ...). A flag wins over the environment, which wins over
 // the profile, which wins over the defaults (127.0.0.1:7233, namespace "default").
 //
 // Register the flags with Register, parse, then call Load.

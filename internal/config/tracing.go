@@ -1,10 +1,11 @@
 package config
 
 import (
-	"flag"
 	"fmt"
 	"net/url"
 	"strconv"
+
+	flag "github.com/spf13/pflag"
 )
 
 // Tracing is where a binary's spans go, set by the OpenTelemetry SDK's standard variables

@@ -2,12 +2,13 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"unicode"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 )

@@ -2,12 +2,13 @@ package config
 
 import (
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"net"
 	"os"
 	"strings"
 	"time"
+
+	flag "github.com/spf13/pflag"
 )
 
 // DefaultSMTPTLS is SMTP_TLS's default: STARTTLS, required. Every mail provider (SES,

@@ -1,0 +1,4 @@
+package admin
+
+// For the tests of package admin_test.
+var StoreDeadLetter = storeDeadLetter
