@@ -165,7 +165,8 @@ func describeDecision(d routing.Decision) string {
 		name string
 		v    any
 		set  bool
-	}{{"memo", d.Memo, len(d.Memo) > 0}, {"search_attributes", d.SearchAttributes, len(d.SearchAttributes) > 0}, {"input", d.Input, d.Input != nil}, {"signal", d.SignalArg, d.SignalArg != nil}} {
+	}{{"memo", d.Memo, len(d.Memo) > 0}, {"search_attributes", d.SearchAttributes, len(d.SearchAttributes) > 0}, {"input", d.Input, d.Input != nil},
+		{"args", d.Args, d.Args != nil}, {"signal", d.SignalArg, d.SignalArg != nil}, {"signal_args", d.SignalArgs, d.SignalArgs != nil}} {
 		if !part.set {
 			continue
 		}
