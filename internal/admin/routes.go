@@ -8,6 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rs/zerolog"
+
+	"github.com/flowbridge/flowbridge/internal/app"
+	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/schemas"
@@ -46,7 +50,7 @@ func runRoutes(ctx context.Context, io IO, args []string) error {
 		if len(args) == 2 {
 			file = args[1]
 		}
-		return routesCheck(io, file)
+		return routesCheck(ctx, io, file)
 	case "test":
 		if len(args) != 3 {
 			return fmt.Errorf("%w: routes test takes FILE and EVENT.json", ErrUsage)
@@ -84,7 +88,7 @@ func loadRoutes(file string) (*routing.Table, *events.Schemas, string, error) {
 	return tbl, sch, name, nil
 }
 
-func routesCheck(io IO, file string) error {
+func routesCheck(ctx context.Context, io IO, file string) error {
 	tbl, _, name, err := loadRoutes(file)
 	if err != nil {
 		fmt.Fprintf(io.Stderr, "%s is not valid:\n", name)
@@ -93,8 +97,39 @@ func routesCheck(io IO, file string) error {
 		}
 		return fmt.Errorf("%s: invalid routes", name)
 	}
+	if problems := routesCheckTemporal(ctx, io, tbl); len(problems) > 0 {
+		fmt.Fprintf(io.Stderr, "%s does not fit Temporal:\n", name)
+		for _, p := range problems {
+			fmt.Fprintf(io.Stderr, "  %s\n", p)
+		}
+		return fmt.Errorf("%s: search attributes missing in Temporal", name)
+	}
 	fmt.Fprintf(io.Stdout, "%s: ok (event types %s)\n", name, strings.Join(tbl.Patterns(), ", "))
 	return nil
+}
+
+// routesCheckTemporal checks the search attributes of tbl against the Temporal the
+// bridge's settings name, when it answers: it prints warnings, or why it checked nothing,
+// and returns the problems.
+func routesCheckTemporal(ctx context.Context, io IO, tbl *routing.Table) []string {
+	env := io.Getenv
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	cfg, err := config.LoadSetup(nil, env)
+	if err != nil {
+		fmt.Fprintf(io.Stdout, "Search attributes not checked: %v\n", err)
+		return nil
+	}
+	warnings, problems, err := app.CheckRouteSearchAttributes(ctx, cfg.Temporal, tbl, zerolog.Nop())
+	if err != nil {
+		fmt.Fprintf(io.Stdout, "Search attributes not checked: %v\n", err)
+		return nil
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(io.Stdout, "warning: %s\n", w)
+	}
+	return problems
 }
 
 func routesTest(io IO, file, eventFile string) error {
