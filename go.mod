@@ -2,6 +2,9 @@ module github.com/flowbridge/flowbridge
 
 go 1.26.0
 
+// npm installs the TypeScript example's packages here (examples/typescript); some hold Go code.
+ignore ./examples/typescript/node_modules
+
 require (
 	github.com/BurntSushi/toml v1.4.0
 	github.com/VictoriaMetrics/metricsql v0.87.3

@@ -163,11 +163,14 @@ use_or_start() {
 }
 
 # start_temporal ADDR UI_PORT|"" [extra args]: the Temporal dev server (real server, in one
-# process) unless one answers at ADDR.
+# process) unless one answers at ADDR, with the search attributes the bridge sets on every
+# start registered, as `bridge setup` would (a server found running is left as it is).
 start_temporal() {
 	local addr=$1 ui=$2; shift 2
 	local host=${addr%:*} port=${addr##*:}
-	local args=(server start-dev --ip "$host" --port "$port" --log-level warn)
+	local args=(server start-dev --ip "$host" --port "$port" --log-level warn
+		--search-attribute FlowbridgeEventId=Keyword --search-attribute FlowbridgeEventType=Keyword
+		--search-attribute FlowbridgeCorrelationId=Keyword)
 	if [[ -n $ui ]]; then args+=(--ui-port "$ui"); else args+=(--headless); fi
 	use_or_start temporal "$addr" "$BIN/temporal" "${args[@]}" "$@"
 }

@@ -1,16 +1,20 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/bridge"
 	"github.com/flowbridge/flowbridge/internal/cli"
+	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/schemas"
@@ -34,12 +38,12 @@ has a schema. FILE defaults to ROUTES_FILE, then the built-in table.`,
 		Args: cli.Args(0, 1, "at most one FILE"),
 	}
 	checkJSON := cli.JSONFlag(check)
-	check.RunE = func(_ *cobra.Command, args []string) error {
+	check.RunE = func(c *cobra.Command, args []string) error {
 		file := io.Env("ROUTES_FILE")
 		if len(args) == 1 {
 			file = args[0]
 		}
-		return routesCheck(io, file, *checkJSON)
+		return routesCheck(c.Context(), io, file, *checkJSON)
 	}
 	test := &cobra.Command{
 		Use:   "test FILE EVENT.json",
@@ -104,24 +108,29 @@ type routeCheckJSON struct {
 	Valid      bool     `json:"valid"`
 	EventTypes []string `json:"event_types,omitempty"`
 	Errors     []string `json:"errors,omitempty"`
+	// SearchAttributes is the check of the routes' search attributes against Temporal,
+	// when the file compiled.
+	SearchAttributes *searchAttrCheck `json:"search_attributes,omitempty"`
 }
 
-func routesCheck(io IO, file string, asJSON bool) error {
+// searchAttrCheck is what Temporal said of the search attributes the routes set.
+type searchAttrCheck struct {
+	Checked    bool     `json:"checked"`
+	NotChecked string   `json:"not_checked,omitempty"` // why not, when not checked
+	Warnings   []string `json:"warnings,omitempty"`
+	Problems   []string `json:"problems,omitempty"` // each makes the file not valid
+}
+
+func routesCheck(ctx context.Context, io IO, file string, asJSON bool) error {
 	tbl, _, name, err := loadRoutes(file)
 	st := io.Style()
-	if asJSON {
-		res := routeCheckJSON{File: name, Valid: err == nil}
-		if err != nil {
-			res.Errors = strings.Split(err.Error(), "\n")
-		} else {
-			res.EventTypes = tbl.Patterns()
-		}
-		if werr := cli.WriteJSON(io.Stdout, res); werr != nil {
-			return werr
-		}
-	}
 	if err != nil {
-		if !asJSON {
+		if asJSON {
+			res := routeCheckJSON{File: name, Errors: strings.Split(err.Error(), "\n")}
+			if werr := cli.WriteJSON(io.Stdout, res); werr != nil {
+				return werr
+			}
+		} else {
 			fmt.Fprintf(io.Stderr, "%s is %s:\n", name, st.Bad("not valid"))
 			for _, line := range strings.Split(err.Error(), "\n") {
 				fmt.Fprintf(io.Stderr, "  %s\n", line)
@@ -129,10 +138,51 @@ func routesCheck(io IO, file string, asJSON bool) error {
 		}
 		return fmt.Errorf("%s: invalid routes", name)
 	}
+	sa := routesCheckTemporal(ctx, io, tbl)
+	if asJSON {
+		res := routeCheckJSON{File: name, Valid: len(sa.Problems) == 0, EventTypes: tbl.Patterns(), Errors: sa.Problems, SearchAttributes: &sa}
+		if err := cli.WriteJSON(io.Stdout, res); err != nil {
+			return err
+		}
+	} else {
+		if !sa.Checked {
+			fmt.Fprintf(io.Stdout, "Search attributes not checked: %s\n", sa.NotChecked)
+		}
+		for _, w := range sa.Warnings {
+			fmt.Fprintf(io.Stdout, "%s %s\n", st.Warn("warning:"), w)
+		}
+		if len(sa.Problems) > 0 {
+			fmt.Fprintf(io.Stderr, "%s does not fit Temporal:\n", name)
+			for _, p := range sa.Problems {
+				fmt.Fprintf(io.Stderr, "  %s\n", p)
+			}
+		}
+	}
+	if len(sa.Problems) > 0 {
+		return fmt.Errorf("%s: search attributes missing in Temporal", name)
+	}
 	if !asJSON {
 		fmt.Fprintf(io.Stdout, "%s: %s (event types %s)\n", name, st.Good("ok"), strings.Join(tbl.Patterns(), ", "))
 	}
 	return nil
+}
+
+// routesCheckTemporal checks the search attributes of tbl against the Temporal the
+// bridge's settings name, when it answers.
+func routesCheckTemporal(ctx context.Context, io IO, tbl *routing.Table) searchAttrCheck {
+	env := io.Getenv
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	cfg, err := config.LoadSetup(nil, env)
+	if err != nil {
+		return searchAttrCheck{NotChecked: err.Error()}
+	}
+	warnings, problems, err := app.CheckRouteSearchAttributes(ctx, cfg.Temporal, tbl, zerolog.Nop())
+	if err != nil {
+		return searchAttrCheck{NotChecked: err.Error()}
+	}
+	return searchAttrCheck{Checked: true, Warnings: warnings, Problems: problems}
 }
 
 // routeTestJSON is `routes test --json`: what the bridge would do with the event.
@@ -168,13 +218,15 @@ type decisionJSON struct {
 	SearchAttributes map[string]any `json:"search_attributes,omitempty"`
 	Input            any            `json:"input,omitempty"`
 	SignalArg        any            `json:"signal_arg,omitempty"`
+	Args             []any          `json:"args,omitempty"`
+	SignalArgs       []any          `json:"signal_args,omitempty"`
 }
 
 func newDecisionJSON(d routing.Decision) decisionJSON {
 	j := decisionJSON{
 		Route: d.Route, Action: d.Action, WorkflowType: d.WorkflowType, WorkflowID: d.WorkflowID,
 		Signal: d.Signal, TaskQueue: d.TaskQueue, ConcurrencyKey: d.ConcurrencyKey, ConcurrencyLimit: d.ConcurrencyLimit,
-		Memo: d.Memo, SearchAttributes: d.SearchAttributes, Input: d.Input, SignalArg: d.SignalArg,
+		Memo: d.Memo, SearchAttributes: d.SearchAttributes, Input: d.Input, SignalArg: d.SignalArg, Args: d.Args, SignalArgs: d.SignalArgs,
 	}
 	if d.Action == routing.Start || d.Action == routing.SignalWithStart {
 		j.IDReusePolicy, j.IDConflictPolicy = d.ReusePolicy.String(), d.ConflictPolicy.String()
@@ -272,7 +324,8 @@ func describeDecision(d routing.Decision) string {
 		name string
 		v    any
 		set  bool
-	}{{"memo", d.Memo, len(d.Memo) > 0}, {"search_attributes", d.SearchAttributes, len(d.SearchAttributes) > 0}, {"input", d.Input, d.Input != nil}, {"signal", d.SignalArg, d.SignalArg != nil}} {
+	}{{"memo", d.Memo, len(d.Memo) > 0}, {"search_attributes", d.SearchAttributes, len(d.SearchAttributes) > 0}, {"input", d.Input, d.Input != nil},
+		{"args", d.Args, d.Args != nil}, {"signal", d.SignalArg, d.SignalArg != nil}, {"signal_args", d.SignalArgs, d.SignalArgs != nil}} {
 		if !part.set {
 			continue
 		}

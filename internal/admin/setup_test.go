@@ -359,3 +359,34 @@ func TestSetupCommandLine(t *testing.T) {
 		})
 	}
 }
+
+// `bridge routes check` looks at the Temporal the bridge's settings name, when it answers:
+// a route's search attribute that is not registered is an error (its starts would be
+// refused), flowbridge's own missing a warning (the bridge starts without them); after
+// `bridge setup` both are gone. Without a Temporal it checks the file alone.
+func TestRoutesCheckSearchAttributes(t *testing.T) {
+	n := testenv.StartNATS(t)
+	tc := testenv.Temporal(t)
+	ns := namespace(t, tc)
+	file := routesWithAttribute(t, "CheckTier")
+	env := newSetupEnv(n, ns, nil)
+
+	out, errOut, err := runRoutesCmd(t, env, "check", file)
+	require.ErrorContains(t, err, "search attributes missing in Temporal")
+	require.Contains(t, errOut, "search attribute CheckTier (set by route tiered-signup) is not registered in namespace "+ns+": Temporal refuses those starts and their events are dead-lettered; run bridge setup")
+	for _, name := range []string{"FlowbridgeEventId", "FlowbridgeEventType", "FlowbridgeCorrelationId"} {
+		require.Contains(t, out, "warning: search attribute "+name+" is not registered in namespace "+ns+": the bridge starts workflows without")
+	}
+
+	_, err = bridgeSetup(t, newSetupEnv(n, ns, map[string]string{"ROUTES_FILE": file}))
+	require.NoError(t, err)
+	out, errOut, err = runRoutesCmd(t, env, "check", file)
+	require.NoError(t, err, errOut)
+	require.Equal(t, file+": ok (event types user.signedup)\n", out)
+
+	env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+	out, _, err = runRoutesCmd(t, env, "check", file)
+	require.NoError(t, err)
+	require.Contains(t, out, "Search attributes not checked: Temporal at 127.0.0.1:1 (TEMPORAL_ADDRESS) is not reachable")
+	require.Contains(t, out, file+": ok")
+}

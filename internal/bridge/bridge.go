@@ -133,6 +133,7 @@ type Bridge struct {
 	inflight atomic.Int64 // Temporal calls in flight
 	waiting  *waitingRoom // nil without EVENTS_WAITING
 	tracing  *tracing     // nil without Config.TracerProvider
+	attrs    defaultAttrs // whether starts carry flowbridge's search attributes
 	log      zerolog.Logger
 	// taken and settled count messages handed to the bridge and acked or NAKed by it.
 	taken, settled atomic.Int64
@@ -180,6 +181,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	b.checkDefaultAttrs(ctx)
 	// Work in flight must outlive ctx so shutdown can drain it; DrainTimeout bounds that.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()

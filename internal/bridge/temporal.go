@@ -127,12 +127,15 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 	switch d.Action {
 	case routing.Start, routing.SignalWithStart:
 		input, memo, attrs, err := encodeStart(d)
+		if err == nil && b.attrs.on() {
+			attrs, err = addDefaultAttrs(attrs, ev)
+		}
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: %w", d.Route, err))
 		}
 		var signalInput *commonpb.Payloads
 		if d.Action == routing.SignalWithStart {
-			if signalInput, err = converter.GetDefaultDataConverter().ToPayloads(d.SignalArg); err != nil {
+			if signalInput, err = converter.GetDefaultDataConverter().ToPayloads(signalArgs(d)...); err != nil {
 				return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 			}
 		}
@@ -148,7 +151,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 				WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
 			}
 			var resp *workflowservice.StartWorkflowExecutionResponse
-			err := b.call(ctx, func(ctx context.Context) (err error) {
+			err := b.startWithAttrs(ctx, &req.SearchAttributes, func(ctx context.Context) (err error) {
 				resp, err = svc.StartWorkflowExecution(ctx, req)
 				return err
 			})
@@ -172,7 +175,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 			WorkflowRunTimeout: optDuration(d.RunTimeout), WorkflowExecutionTimeout: optDuration(d.ExecutionTimeout),
 		}
 		var resp *workflowservice.SignalWithStartWorkflowExecutionResponse
-		err = b.call(ctx, func(ctx context.Context) (err error) {
+		err = b.startWithAttrs(ctx, &req.SearchAttributes, func(ctx context.Context) (err error) {
 			resp, err = svc.SignalWithStartWorkflowExecution(ctx, req)
 			return err
 		})
@@ -189,7 +192,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		return applied{status: statusDone, runID: resp.GetRunId()}, nil
 
 	case routing.Signal:
-		input, err := converter.GetDefaultDataConverter().ToPayloads(d.SignalArg)
+		input, err := converter.GetDefaultDataConverter().ToPayloads(signalArgs(d)...)
 		if err != nil {
 			return applied{}, permanent(fmt.Errorf("route %s: encode signal: %w", d.Route, err))
 		}
@@ -254,9 +257,27 @@ func (b *Bridge) taskQueue(d routing.Decision) string {
 	return b.cfg.TaskQueue
 }
 
+// startArgs are a start's arguments: the route's args, else its one input.
+func startArgs(d routing.Decision) []any {
+	if d.Args != nil {
+		return d.Args
+	}
+	return []any{d.Input}
+}
+
+// signalArgs are a signal's arguments: the route's signal_args, else the event.
+func signalArgs(d routing.Decision) []any {
+	if d.SignalArgs != nil {
+		return d.SignalArgs
+	}
+	return []any{d.SignalArg}
+}
+
+// encodeStart encodes a start's arguments, memo and the route's search attributes with
+// the SDK's default data converter: JSON payloads, as every SDK's default converter reads.
 func encodeStart(d routing.Decision) (*commonpb.Payloads, *commonpb.Memo, *commonpb.SearchAttributes, error) {
 	dc := converter.GetDefaultDataConverter()
-	input, err := dc.ToPayloads(d.Input)
+	input, err := dc.ToPayloads(startArgs(d)...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("encode input: %w", err)
 	}

@@ -43,6 +43,11 @@ type routeSpec struct {
 	Input    string            `yaml:"input"`     // event (default) | data | map
 	InputMap map[string]string `yaml:"input_map"` // key → CEL expression, for input: map
 
+	// Args are a start's positional arguments, each one payload (instead of input);
+	// SignalArgs the signal's (default: the event). See argSpec.
+	Args       []argSpec `yaml:"args"`        // start, signal_with_start
+	SignalArgs []argSpec `yaml:"signal_args"` // signal, signal_with_start
+
 	TaskQueue        string            `yaml:"task_queue"`        // template
 	Memo             map[string]string `yaml:"memo"`              // key → template
 	SearchAttributes map[string]string `yaml:"search_attributes"` // key → template (Keyword/Text attributes)

@@ -40,6 +40,10 @@ type route struct {
 
 	inputMode string
 	inputMap  map[string]cel.Program
+	// args and signalArgs, when set (argsSet, signalArgsSet), replace the one input and
+	// the one signal argument, the event.
+	args, signalArgs       []arg
+	argsSet, signalArgsSet bool
 
 	runTimeout, execTimeout time.Duration
 	reuse                   enumspb.WorkflowIdReusePolicy
@@ -106,6 +110,12 @@ var knownWorkflows = map[string]bool{
 	workflows.UserOnboardingWorkflow: true, workflows.PaymentProcessingWorkflow: true,
 	workflows.BlueprintDeployWorkflow: true, workflows.ConnectorSyncWorkflow: true,
 	workflows.DailyReportWorkflow: true, workflows.CleanupWorkflow: true, workflows.BackupWorkflow: true,
+}
+
+// defaultAttrs are the search attributes the bridge sets on every start, which a route may
+// not set itself.
+var defaultAttrs = map[string]bool{
+	workflows.SearchAttributeEventID: true, workflows.SearchAttributeEventType: true, workflows.SearchAttributeCorrelationID: true,
 }
 
 // compileRoute checks and compiles one route; the error lists every problem, each
@@ -177,12 +187,15 @@ func compileRoute(rs routeSpec, loc string) (*route, error) {
 	}
 	r.attrs = map[string]*template.Template{}
 	for k, v := range rs.SearchAttributes {
+		if defaultAttrs[k] {
+			fail("search_attributes.%s: flowbridge sets it on every workflow it starts, from the event", k)
+		}
 		r.attrs[k] = compileTmpl("search_attributes."+k, v)
 	}
 
 	r.inputMode = rs.Input
 	if (rs.Action == Signal || rs.Action == Cancel || rs.Action == Ignore) && (rs.Input != "" || len(rs.InputMap) > 0) {
-		fail("input only applies to starts: a signal always carries the whole event")
+		fail("input only applies to starts: a signal carries the whole event, or its signal_args")
 	}
 	switch rs.Input {
 	case "", "event":
@@ -206,6 +219,8 @@ func compileRoute(rs routeSpec, loc string) (*route, error) {
 	default:
 		fail("input %q is not event, data or map", rs.Input)
 	}
+
+	compileRouteArgs(r, rs, fail)
 
 	var err error
 	if r.reuse, err = reusePolicy(rs.IDReusePolicy); err != nil {
@@ -381,10 +396,20 @@ func (r *route) decide(in *input) (Decision, error) {
 		}
 	}
 	if r.action == Signal || r.action == SignalWithStart {
-		d.SignalArg = in.workflowEvent()
+		if r.signalArgsSet {
+			if d.SignalArgs, err = argValues(r.signalArgs, in); err != nil {
+				return d, err
+			}
+		} else {
+			d.SignalArg = in.workflowEvent()
+		}
 	}
 	if r.action == Signal || r.action == Cancel {
 		return d, nil
+	}
+	if r.argsSet {
+		d.Args, err = argValues(r.args, in)
+		return d, err
 	}
 	switch r.inputMode {
 	case "event":

@@ -48,9 +48,15 @@ type Decision struct {
 	// Input is a started workflow's input: a workflows.Event (input: event), the raw
 	// data (input: data) or a mapped object (input: map).
 	Input any
-	// SignalArg is a signal's argument: always the whole event as a workflows.Event, so
-	// the workflow can drop a signal it has seen (workflows.SignalInbox).
-	SignalArg        any
+	// Args, when not nil, are a start's positional arguments (the route's args), each one
+	// payload, and Input is unused; empty means none.
+	Args []any
+	// SignalArg is a signal's argument: the whole event as a workflows.Event, so the
+	// workflow can drop a signal it has seen (workflows.SignalInbox).
+	SignalArg any
+	// SignalArgs, when not nil, are the signal's arguments instead (the route's
+	// signal_args, one of which carries the event id).
+	SignalArgs       []any
 	Memo             map[string]any
 	SearchAttributes map[string]any
 	RunTimeout       time.Duration // 0: none

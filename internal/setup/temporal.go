@@ -120,3 +120,34 @@ func explainTemporalErr(err error) error {
 	}
 	return err
 }
+
+// CheckSearchAttributes compares want with the search attributes of namespace, for
+// `bridge routes check`. Problems are what makes Temporal refuse a start, so the bridge
+// dead-letters its event: an attribute a route sets that is not registered, or one of the
+// wrong type. Warnings are flowbridge's own attributes missing: the bridge then starts
+// workflows without them, unsearchable by event or correlation id.
+func CheckSearchAttributes(ctx context.Context, op operatorservice.OperatorServiceClient, namespace string, want []SearchAttribute) (warnings, problems []string, err error) {
+	resp, err := op.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return nil, nil, explainTemporalErr(fmt.Errorf("list the search attributes of Temporal namespace %s: %w", namespace, err))
+	}
+	for _, a := range want {
+		accept := a.Accept
+		if len(accept) == 0 {
+			accept = []enumspb.IndexedValueType{a.Type}
+		}
+		have, ok := resp.GetCustomAttributes()[a.Name]
+		_, system := resp.GetSystemAttributes()[a.Name]
+		switch {
+		case system:
+			problems = append(problems, fmt.Sprintf("search attribute %s (set by %s) is a Temporal system search attribute, which workflows cannot set: rename it", a.Name, a.SetBy))
+		case !ok && a.SetBy == "flowbridge":
+			warnings = append(warnings, fmt.Sprintf("search attribute %s is not registered in namespace %s: the bridge starts workflows without flowbridge's search attributes; run bridge setup", a.Name, namespace))
+		case !ok:
+			problems = append(problems, fmt.Sprintf("search attribute %s (set by %s) is not registered in namespace %s: Temporal refuses those starts and their events are dead-lettered; run bridge setup", a.Name, a.SetBy, namespace))
+		case !slices.Contains(accept, have):
+			problems = append(problems, fmt.Sprintf("search attribute %s (set by %s) is %s in namespace %s, but its value is a string, which needs Keyword or Text", a.Name, a.SetBy, have, namespace))
+		}
+	}
+	return warnings, problems, nil
+}
