@@ -187,11 +187,11 @@ func TestBridgePublicAndAdminAddresses(t *testing.T) {
 func TestBridgeExitsWhenNATSClosesAConnection(t *testing.T) {
 	tests := []struct {
 		name string
-		conn func(*testBridge) *natsConn
+		conn func(*testBridge) *NATSConn
 		want string
 	}{
-		{name: "ingress", conn: func(b *testBridge) *natsConn { return b.ingressNATS }, want: "flowbridge-bridge-ingress"},
-		{name: "consumer", conn: func(b *testBridge) *natsConn { return b.consumerNATS }, want: "flowbridge-bridge-consumer"},
+		{name: "ingress", conn: func(b *testBridge) *NATSConn { return b.ingressNATS }, want: "flowbridge-bridge-ingress"},
+		{name: "consumer", conn: func(b *testBridge) *NATSConn { return b.consumerNATS }, want: "flowbridge-bridge-consumer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,7 +48,7 @@ func TestChecksSayNoConnectionDetails(t *testing.T) {
 			defer pool.Close()
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 			defer cancel()
-			err = postgresCheck(pool.Ping)(ctx)
+			err = PostgresCheck(pool.Ping)(ctx)
 			require.Error(t, err)
 			require.True(t, strings.HasPrefix(err.Error(), tt.want), "got %q, want it to start with %q", err.Error(), tt.want)
 			for _, s := range secrets {
@@ -63,7 +63,7 @@ func TestChecksSayNoConnectionDetails(t *testing.T) {
 		defer tc.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
-		err = temporalCheck(tc)(ctx)
+		err = TemporalCheck(tc)(ctx)
 		require.Error(t, err)
 		require.True(t, strings.HasPrefix(err.Error(), "Temporal at TEMPORAL_ADDRESS unreachable: "), "got %q", err.Error())
 		require.NotContains(t, err.Error(), port)

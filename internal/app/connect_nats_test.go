@@ -197,7 +197,7 @@ func TestUnreachableNATSIsRetriedThenTheCredentialDecides(t *testing.T) {
 				return with(tt.env, map[string]string{"NATS_URL": "nats://127.0.0.1:" + strconv.Itoa(port)})[k]
 			})
 			require.NoError(t, err)
-			nc, err := connectNATS(cfg.Common, "flowbridge-test", testenv.Logger(t))
+			nc, err := ConnectNATS(cfg.Common, "flowbridge-test", testenv.Logger(t))
 			require.NoError(t, err, "an unreachable server does not fail start-up")
 			t.Cleanup(nc.Close)
 			require.False(t, nc.IsConnected())

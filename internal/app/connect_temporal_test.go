@@ -304,7 +304,7 @@ func TestTemporalTLSMismatchesFailClearly(t *testing.T) {
 			_, err = tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.wantErr)
-			err = temporalCheck(tc)(ctx)
+			err = TemporalCheck(tc)(ctx)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.wantCheck)
 			_, port, _ := net.SplitHostPort(s.proxy.addr)

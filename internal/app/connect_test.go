@@ -27,7 +27,7 @@ func TestPublishWhileNATSIsAwayFailsAndIsNeverFlushedLater(t *testing.T) {
 	n := testenv.StartNATS(t)
 	ctx := context.Background()
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 2*time.Minute))
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "test", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "test", testenv.Logger(t))
 	require.NoError(t, err)
 	defer nc.Close()
 	js := nc.JS
@@ -71,7 +71,7 @@ func forceClose(t *testing.T, nc *nats.Conn) {
 // word) and on the operations address (the reason).
 func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
 	n := testenv.StartNATS(t)
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test-ingress", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test-ingress", testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	live := map[string]ops.Check{"nats_ingress": nc.Alive}
@@ -104,7 +104,7 @@ func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
 // Our own Close at shutdown is not a failure.
 func TestNATSConnectionClosedByUsIsNotAFailure(t *testing.T) {
 	n := testenv.StartNATS(t)
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test", testenv.Logger(t))
 	require.NoError(t, err)
 	testenv.Eventually(t, 10*time.Second, nc.IsConnected, "not connected to NATS")
 	nc.Close()

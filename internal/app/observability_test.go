@@ -321,7 +321,7 @@ func scrapeNames(t *testing.T, url string) map[string]bool {
 func startObservedWorker(t *testing.T, cfg config.Worker) string {
 	t.Helper()
 	log := testenv.Logger(t)
-	nc, err := connectNATS(cfg.Common, "flowbridge-worker", log)
+	nc, err := ConnectNATS(cfg.Common, "flowbridge-worker", log)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	web, err := newWorkerHTTP("127.0.0.1:0", log, map[string]ops.Check{"nats": nc.Alive}, nc)

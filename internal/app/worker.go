@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/activities"
 	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/ops"
@@ -33,7 +34,7 @@ import (
 func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error {
 	// NATS first: connecting does not wait for the server (it is retried in the
 	// background), and the server's liveness check is the connection's.
-	nc, err := connectNATS(cfg.Common, "flowbridge-worker", log)
+	nc, err := ConnectNATS(cfg.Common, "flowbridge-worker", log)
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 }
 
 // runWorkerWith is RunWorker on a NATS connection the caller opened and closes.
-func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *natsConn) error {
+func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *NATSConn) error {
 	mailer, err := mail.New(mail.Config{
 		Addr: cfg.SMTPAddr, From: cfg.MailFrom, TLS: mail.TLS(cfg.SMTPTLS), CAFile: cfg.SMTPTLSCA,
 		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, Auth: mail.Auth(cfg.SMTPAuth), AllowInsecureAuth: cfg.SMTPAuthAllowInsecure,
@@ -56,7 +57,7 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 	}
 	defer func() { _ = web.Temporal.Close() }() // after the client: only stops its reporting
 	web.Ready.NATS.Set(nc.Ready)
-	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-worker", log)
+	tp, stopTracing, err := StartTracing(ctx, cfg.Tracing, "flowbridge-worker", log)
 	if err != nil {
 		return err
 	}
@@ -84,10 +85,10 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream, tp trace.TracerProvider) error {
 	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
-		return ignoreCanceled(err)
+		return IgnoreCanceled(err)
 	}
 	defer st.Close()
-	web.Ready.PostgreSQL.Set(postgresCheck(st.Ping))
+	web.Ready.PostgreSQL.Set(PostgresCheck(st.Ping))
 
 	opts, err := workerClientOptions(cfg, log, web, tp)
 	if err != nil {
@@ -99,10 +100,10 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	})
 	if err != nil {
-		return ignoreCanceled(err)
+		return IgnoreCanceled(err)
 	}
 	defer tc.Close()
-	web.Ready.Temporal.Set(temporalCheck(tc))
+	web.Ready.Temporal.Set(TemporalCheck(tc))
 
 	acts := &activities.Activities{
 		Store:     st,
@@ -231,17 +232,17 @@ type Workflows struct {
 // when the worker runs no BlueprintDeploy activities (tests of other workflows).
 func Register(r worker.Registry, acts *activities.Activities, deploys *activities.Deploys, cfg Workflows) {
 	o := &workflows.Onboarding{Config: cfg.Onboarding}
-	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
+	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: contract.UserOnboardingWorkflow})
 	p := &workflows.Payments{Config: cfg.Payments}
-	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
 	d := &workflows.Deploy{Config: cfg.Deploy}
-	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
+	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
 	cs := &workflows.Connectors{Config: cfg.Connectors}
-	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
+	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: contract.ConnectorSyncWorkflow})
 	sw := &workflows.Scheduled{Config: cfg.Scheduled}
-	r.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: workflows.DailyReportWorkflow})
-	r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: workflows.CleanupWorkflow})
-	r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: workflows.BackupWorkflow})
+	r.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: contract.DailyReportWorkflow})
+	r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: contract.CleanupWorkflow})
+	r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: contract.BackupWorkflow})
 	r.RegisterActivity(acts)
 	if deploys != nil {
 		r.RegisterActivity(deploys)
@@ -265,7 +266,7 @@ func ensureSchedules(ctx context.Context, tc client.Client, cfg config.Worker, l
 		return fmt.Errorf("%w (check SCHEDULE_DAILY_REPORT, SCHEDULE_CLEANUP and SCHEDULE_BACKUP)", invalid)
 	}
 	if err != nil {
-		return ignoreCanceled(err)
+		return IgnoreCanceled(err)
 	}
 	log.Info().Msg("Schedules daily-report, cleanup and backup ensured")
 	return nil

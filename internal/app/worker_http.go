@@ -33,8 +33,8 @@ type workerHTTP struct {
 // newWorkerHTTP builds the worker's registry, readiness and server, whose /healthz runs
 // live; nc (nil: none) is the NATS connection whose state /metrics shows. It returns an
 // error only when a metric cannot be registered.
-func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check, nc *natsConn) (*workerHTTP, error) {
-	reg, err := newRegistry("worker", nc)
+func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check, nc *NATSConn) (*workerHTTP, error) {
+	reg, err := NewRegistry("worker", nc)
 	if err != nil {
 		return nil, err
 	}

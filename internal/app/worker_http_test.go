@@ -112,7 +112,7 @@ func TestWorkerHTTPLifecycle(t *testing.T) {
 
 	// Real dependencies where they are cheap: an in-process NATS server.
 	nats := testenv.StartNATS(t)
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: nats.URL}}, "flowbridge-worker-test", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: nats.URL}}, "flowbridge-worker-test", testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	web.Ready.NATS.Set(nc.Ready)

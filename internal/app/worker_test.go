@@ -37,7 +37,7 @@ func TestWorkerExitsWhenNATSClosesItsConnection(t *testing.T) {
 		}[k]
 	})
 	require.NoError(t, err)
-	nc, err := connectNATS(cfg.Common, "flowbridge-worker", testenv.Logger(t))
+	nc, err := ConnectNATS(cfg.Common, "flowbridge-worker", testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -13,8 +13,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/time/rate"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // Action is what a route does in Temporal.
@@ -45,10 +45,10 @@ type Decision struct {
 	Signal       string // Signal, SignalWithStart
 	// TaskQueue is where a started workflow runs; empty means the bridge's own.
 	TaskQueue string
-	// Input is a started workflow's input: a workflows.Event (input: event), the raw
+	// Input is a started workflow's input: a contract.Event (input: event), the raw
 	// data (input: data) or a mapped object (input: map).
 	Input any
-	// SignalArg is a signal's argument: always the whole event as a workflows.Event, so
+	// SignalArg is a signal's argument: always the whole event as a contract.Event, so
 	// the workflow can drop a signal it has seen (workflows.SignalInbox).
 	SignalArg        any
 	Memo             map[string]any
@@ -235,9 +235,9 @@ func (in *input) activation() map[string]any {
 }
 
 // workflowEvent is the event as workflows receive it (input: event).
-func (in *input) workflowEvent() workflows.Event {
+func (in *input) workflowEvent() contract.Event {
 	ev := in.ev
-	return workflows.Event{
+	return contract.Event{
 		ID:            ev.ID(),
 		Type:          ev.Type(),
 		Source:        ev.Source(),
