@@ -14,11 +14,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
 	"github.com/flowbridge/flowbridge/internal/memlimit"
 	"github.com/flowbridge/flowbridge/internal/version"
+	"github.com/flowbridge/flowbridge/internal/workerapp"
 )
 
 func main() {
@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return app.RunMigrate(ctx, cfg, os.Stdout)
+		return workerapp.RunMigrate(ctx, cfg, os.Stdout)
 	}
 	cfg, err := config.LoadWorker(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
@@ -61,5 +61,5 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	memlimit.Apply(os.Getenv, log)
-	return app.RunWorker(ctx, cfg, log)
+	return workerapp.RunWorker(ctx, cfg, log)
 }

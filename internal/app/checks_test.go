@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,21 +15,11 @@ import (
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
-// closedPort returns a local port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
-}
-
 // The checks' errors name the setting and a cause, never the user, host, port, database
 // or password that the driver's own message carries.
 func TestChecksSayNoConnectionDetails(t *testing.T) {
 	testenv.Postgres(t) // skips (or fails under CI) when PostgreSQL is not there
-	port := strconv.Itoa(closedPort(t))
+	port := strconv.Itoa(testenv.ClosedPort(t))
 	secrets := []string{"alice", "s3cret", "secretdb", port, "5432", "db.invalid"}
 	tests := []struct {
 		name string

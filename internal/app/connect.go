@@ -1,7 +1,8 @@
-// Package app wires flowbridge's binaries together from their configuration: it connects
-// to NATS, Temporal and PostgreSQL, builds the components and runs them until the context
-// ends. The mains in cmd/ only read configuration and handle signals; tests run the same
-// wiring.
+// Package app wires the bridge binary together from its configuration — RunBridge and
+// the operator's RunSetup — and holds the connections both binaries share (NATS,
+// Temporal, tracing, the metrics registry, readiness checks). The worker's wiring is
+// internal/workerapp, so the bridge links no workflow, activity or mail code. The mains
+// in cmd/ only read configuration and handle signals; tests run the same wiring.
 package app
 
 import (
