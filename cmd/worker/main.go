@@ -14,11 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/cli"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
 	"github.com/flowbridge/flowbridge/internal/memlimit"
+	"github.com/flowbridge/flowbridge/internal/workerapp"
 )
 
 func main() {
@@ -48,7 +48,7 @@ variable it names (docs/CONTRACT.md).`, io)
 			return err
 		}
 		memlimit.Apply(io.Getenv, log)
-		return app.RunWorker(c.Context(), cfg, log)
+		return workerapp.RunWorker(c.Context(), cfg, log)
 	}
 
 	migrate := &cobra.Command{
@@ -65,7 +65,7 @@ applies nothing. It reads no other setting.`,
 		if err != nil {
 			return err
 		}
-		return app.RunMigrate(c.Context(), cfg, io.Stdout)
+		return workerapp.RunMigrate(c.Context(), cfg, io.Stdout)
 	}
 	root.AddCommand(migrate)
 	return root

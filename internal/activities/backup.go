@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
 
@@ -83,7 +84,7 @@ type BackupResult struct {
 // does not write it twice.
 func (a *Activities) BackupDatabase(ctx context.Context, in BackupInput) (BackupResult, error) {
 	if in.Time.IsZero() {
-		return BackupResult{}, temporal.NewNonRetryableApplicationError("backup: no time to name it by", "InvalidInput", nil)
+		return BackupResult{}, temporal.NewNonRetryableApplicationError("backup: no time to name it by", contract.ErrorTypeInvalidInput, nil)
 	}
 	dir := in.Dir
 	if dir == "" {

@@ -15,28 +15,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
-)
-
-// EventConnectorSynced is the result event of ConnectorSync.
-const EventConnectorSynced = "connector.synced"
-
-// Error types of the connector activities, for temporal.ApplicationError.Type.
-const (
-	// ErrorTypeConnectorNotFound: no row in connectors has the id. Non-retryable.
-	ErrorTypeConnectorNotFound = "ConnectorNotFound"
-	// ErrorTypeConnectorDisabled: the connector's enabled is false. Non-retryable.
-	ErrorTypeConnectorDisabled = "ConnectorDisabled"
-	// ErrorTypeInvalidConnector: a kind or source URL this worker cannot sync. Non-retryable.
-	ErrorTypeInvalidConnector = "InvalidConnector"
-	// ErrorTypeSourceRejected: the source answered 4xx (but 408 or 429). Non-retryable.
-	ErrorTypeSourceRejected = "SourceRejected"
-	// ErrorTypeBadSourceResponse: the source answered 2xx with something that is not a
-	// page of records. Non-retryable.
-	ErrorTypeBadSourceResponse = "BadSourceResponse"
-	// ErrorTypeSourceUnavailable: the source answered 5xx, 408 or 429, or did not answer.
-	// Retryable; a Retry-After header sets the delay.
-	ErrorTypeSourceUnavailable = "SourceUnavailable"
 )
 
 // SourceRequestTimeout bounds one page request to a connector's source, from dialling to
@@ -85,28 +65,28 @@ type SyncProgress struct {
 // throttles heartbeats), reading again the pages stored after it. Either way the counts
 // it returns cover every page of the call once.
 //
-// Errors: non-retryable ErrorTypeConnectorNotFound, ErrorTypeConnectorDisabled,
-// ErrorTypeInvalidConnector, ErrorTypeSourceRejected and ErrorTypeBadSourceResponse;
-// retryable ErrorTypeSourceUnavailable and PostgreSQL's errors.
+// Errors: non-retryable contract.ErrorTypeConnectorNotFound, contract.ErrorTypeConnectorDisabled,
+// contract.ErrorTypeInvalidConnector, contract.ErrorTypeSourceRejected and contract.ErrorTypeBadSourceResponse;
+// retryable contract.ErrorTypeSourceUnavailable and PostgreSQL's errors.
 func (a *Activities) SyncConnectorPages(ctx context.Context, in SyncPagesInput) (SyncProgress, error) {
 	c, err := a.Store.ConnectorByID(ctx, in.ConnectorID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return SyncProgress{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no connector %s: create it in table connectors", in.ConnectorID), ErrorTypeConnectorNotFound, nil)
+			fmt.Sprintf("no connector %s: create it in table connectors", in.ConnectorID), contract.ErrorTypeConnectorNotFound, nil)
 	case err != nil:
 		return SyncProgress{}, err
 	case !c.Enabled:
 		return SyncProgress{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("connector %s is disabled: set enabled = true in table connectors to sync it", c.ID), ErrorTypeConnectorDisabled, nil)
+			fmt.Sprintf("connector %s is disabled: set enabled = true in table connectors to sync it", c.ID), contract.ErrorTypeConnectorDisabled, nil)
 	case c.Kind != store.ConnectorHTTPJSON:
 		return SyncProgress{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("connector %s has kind %q; this worker syncs only %q connectors", c.ID, c.Kind, store.ConnectorHTTPJSON), ErrorTypeInvalidConnector, nil)
+			fmt.Sprintf("connector %s has kind %q; this worker syncs only %q connectors", c.ID, c.Kind, store.ConnectorHTTPJSON), contract.ErrorTypeInvalidConnector, nil)
 	}
 	src, err := url.Parse(c.SourceURL)
 	if err != nil || (src.Scheme != "http" && src.Scheme != "https") || src.Host == "" {
 		return SyncProgress{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("connector %s: source_url %q is not an http(s) URL: correct it in table connectors", c.ID, c.SourceURL), ErrorTypeInvalidConnector, err)
+			fmt.Sprintf("connector %s: source_url %q is not an http(s) URL: correct it in table connectors", c.ID, c.SourceURL), contract.ErrorTypeInvalidConnector, err)
 	}
 
 	log := activity.GetLogger(ctx)
@@ -132,7 +112,7 @@ func (a *Activities) SyncConnectorPages(ctx context.Context, in SyncPagesInput) 
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return p, temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("connector %s was deleted during its sync", c.ID), ErrorTypeConnectorNotFound, err)
+					fmt.Sprintf("connector %s was deleted during its sync", c.ID), contract.ErrorTypeConnectorNotFound, err)
 			}
 			return p, err
 		}
@@ -152,7 +132,7 @@ type sourcePage struct {
 }
 
 // fetchPage reads the page of connector id's source src at cursor. Its errors are
-// ErrorTypeSourceUnavailable, ErrorTypeSourceRejected and ErrorTypeBadSourceResponse
+// contract.ErrorTypeSourceUnavailable, contract.ErrorTypeSourceRejected and contract.ErrorTypeBadSourceResponse
 // application errors naming the connector and the request (any password in the URL
 // redacted).
 func fetchPage(ctx context.Context, id string, src *url.URL, cursor string) (sourcePage, error) {
@@ -165,38 +145,38 @@ func fetchPage(ctx context.Context, id string, src *url.URL, cursor string) (sou
 	op := "connector " + id + ": GET " + u.Redacted()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return sourcePage{}, temporal.NewNonRetryableApplicationError(op+": "+err.Error(), ErrorTypeInvalidConnector, err)
+		return sourcePage{}, temporal.NewNonRetryableApplicationError(op+": "+err.Error(), contract.ErrorTypeInvalidConnector, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "flowbridge-connector-sync")
 	resp, err := sourceClient.Do(req)
 	if err != nil {
-		return sourcePage{}, temporal.NewApplicationErrorWithCause(op+": "+err.Error(), ErrorTypeSourceUnavailable, err)
+		return sourcePage{}, temporal.NewApplicationErrorWithCause(op+": "+err.Error(), contract.ErrorTypeSourceUnavailable, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
 	if err != nil {
-		return sourcePage{}, temporal.NewApplicationErrorWithCause(op+": read the answer: "+err.Error(), ErrorTypeSourceUnavailable, err)
+		return sourcePage{}, temporal.NewApplicationErrorWithCause(op+": read the answer: "+err.Error(), contract.ErrorTypeSourceUnavailable, err)
 	}
 	switch code := resp.StatusCode; {
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 		return sourcePage{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s: %s%s", op, resp.Status, excerpt(body)),
-			ErrorTypeSourceUnavailable, temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
+			contract.ErrorTypeSourceUnavailable, temporal.ApplicationErrorOptions{NextRetryDelay: retryAfter(resp.Header.Get("Retry-After"))})
 	case code >= 400:
 		return sourcePage{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: %s%s: correct the source or the connector's source_url, then request a sync again", op, resp.Status, excerpt(body)),
-			ErrorTypeSourceRejected, nil)
+			contract.ErrorTypeSourceRejected, nil)
 	case code < 200 || code > 299:
-		return sourcePage{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s, want 200 with a page of records", op, resp.Status), ErrorTypeBadSourceResponse, nil)
+		return sourcePage{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s, want 200 with a page of records", op, resp.Status), contract.ErrorTypeBadSourceResponse, nil)
 	}
 	if len(body) > maxPageBytes {
 		return sourcePage{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: the page is larger than %d MiB: make the source serve smaller pages", op, maxPageBytes>>20), ErrorTypeBadSourceResponse, nil)
+			fmt.Sprintf("%s: the page is larger than %d MiB: make the source serve smaller pages", op, maxPageBytes>>20), contract.ErrorTypeBadSourceResponse, nil)
 	}
 	page, err := parsePage(body)
 	if err != nil {
 		return sourcePage{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf(`%s: %v; want {"records": [{"id": ...}, ...], "next_cursor": "..."}`, op, err), ErrorTypeBadSourceResponse, nil)
+			fmt.Sprintf(`%s: %v; want {"records": [{"id": ...}, ...], "next_cursor": "..."}`, op, err), contract.ErrorTypeBadSourceResponse, nil)
 	}
 	return page, nil
 }
@@ -264,39 +244,28 @@ func retryAfter(h string) time.Duration {
 	return min(time.Duration(n)*time.Second, 10*time.Minute)
 }
 
-// ConnectorSynced is the data of connector.synced: what one sync did.
-type ConnectorSynced struct {
-	ConnectorID string `json:"connector_id"`
-	Records     int    `json:"records"` // records read this sync
-	Pages       int    `json:"pages"`   // pages read this sync
-	Cursor      string `json:"cursor"`  // where the next sync starts
-	// HasMore is true when the sync stopped at its page limit before the end of the
-	// source: the next sync continues from Cursor.
-	HasMore bool `json:"has_more"`
-}
-
 // CompleteSyncInput asks CompleteConnectorSync to record a successful sync.
 type CompleteSyncInput struct {
-	Synced ConnectorSynced `json:"synced"`
-	Cause  Cause           `json:"cause"`
+	Synced contract.ConnectorSynced `json:"synced"`
+	Cause  Cause                    `json:"cause"`
 }
 
 // CompleteConnectorSync records the sync as the connector's last successful one (clearing
 // its last error) and emits connector.synced, with an id of the workflow run
-// (RunResultEventID). A connector deleted during the sync is a non-retryable
-// ErrorTypeConnectorNotFound error.
+// (contract.RunResultEventID). A connector deleted during the sync is a non-retryable
+// contract.ErrorTypeConnectorNotFound error.
 func (a *Activities) CompleteConnectorSync(ctx context.Context, in CompleteSyncInput) error {
 	err := a.Store.MarkConnectorSynced(ctx, in.Synced.ConnectorID)
 	if errors.Is(err, store.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("connector %s was deleted during its sync", in.Synced.ConnectorID), ErrorTypeConnectorNotFound, err)
+			fmt.Sprintf("connector %s was deleted during its sync", in.Synced.ConnectorID), contract.ErrorTypeConnectorNotFound, err)
 	}
 	if err != nil {
 		return err
 	}
 	wf := activity.GetInfo(ctx).WorkflowExecution
-	id := RunResultEventID(wf.ID, wf.RunID, EventConnectorSynced)
-	return emitResultWithID(ctx, a.Publisher, id, in.Cause, EventConnectorSynced, in.Synced)
+	id := contract.RunResultEventID(wf.ID, wf.RunID, contract.TypeConnectorSynced)
+	return emitResultWithID(ctx, a.Publisher, id, in.Cause, contract.TypeConnectorSynced, in.Synced)
 }
 
 // FailSyncInput asks FailConnectorSync to record why a sync failed.
@@ -313,12 +282,4 @@ func (a *Activities) FailConnectorSync(ctx context.Context, in FailSyncInput) er
 		return nil
 	}
 	return err
-}
-
-// RunResultEventID is the deterministic id of the result event of type eventType emitted
-// by run runID of workflow workflowID. Unlike ResultEventID it names the run: ConnectorSync
-// reuses its workflow id for every sync of a connector, and the stream would drop a
-// second sync's event as a duplicate of the first within its duplicate window.
-func RunResultEventID(workflowID, runID, eventType string) string {
-	return boundedEventID(workflowID + "/" + runID + "/" + eventType)
 }

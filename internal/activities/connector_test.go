@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -312,47 +313,47 @@ func TestSyncConnectorPagesSourceErrors(t *testing.T) {
 	}{
 		{
 			name: "404 is permanent", at: "c2", answer: answer{status: 404, body: "no such\n list"},
-			typ: activities.ErrorTypeSourceRejected, msg: []string{"/records?cursor=c2&key=k1", "404 Not Found", "no such list", "source_url"},
+			typ: contract.ErrorTypeSourceRejected, msg: []string{"/records?cursor=c2&key=k1", "404 Not Found", "no such list", "source_url"},
 		},
 		{
 			name: "401 is permanent", at: "", answer: answer{status: 401, body: `{"error":"bad key"}`},
-			typ: activities.ErrorTypeSourceRejected, msg: []string{"/records?key=k1", "401 Unauthorized", "bad key"},
+			typ: contract.ErrorTypeSourceRejected, msg: []string{"/records?key=k1", "401 Unauthorized", "bad key"},
 		},
 		{
 			name: "503 is retried", at: "c2", answer: answer{status: 503, body: "maintenance"},
-			typ: activities.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"cursor=c2", "503 Service Unavailable", "maintenance"},
+			typ: contract.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"cursor=c2", "503 Service Unavailable", "maintenance"},
 		},
 		{
 			name: "500 is retried", at: "c3", answer: answer{status: 500},
-			typ: activities.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"cursor=c3", "500 Internal Server Error"},
+			typ: contract.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"cursor=c3", "500 Internal Server Error"},
 		},
 		{
 			name: "429 is retried after Retry-After", at: "c2", answer: answer{status: 429, header: map[string]string{"Retry-After": "7"}},
-			typ: activities.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"429 Too Many Requests"}, delay: 7 * time.Second,
+			typ: contract.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"429 Too Many Requests"}, delay: 7 * time.Second,
 		},
 		{
 			name: "no answer is retried", sourceURL: closed.URL + "/records",
-			typ: activities.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"GET " + closed.URL + "/records", "connection refused"},
+			typ: contract.ErrorTypeSourceUnavailable, retryable: true, msg: []string{"GET " + closed.URL + "/records", "connection refused"},
 		},
 		{
 			name: "not JSON", at: "c2", answer: answer{status: 200, body: "<html>login</html>"},
-			typ: activities.ErrorTypeBadSourceResponse, msg: []string{"cursor=c2", "not a page of records", `want {"records"`},
+			typ: contract.ErrorTypeBadSourceResponse, msg: []string{"cursor=c2", "not a page of records", `want {"records"`},
 		},
 		{
 			name: "no records array", at: "", answer: answer{status: 200, body: `{"items": []}`},
-			typ: activities.ErrorTypeBadSourceResponse, msg: []string{"no records array"},
+			typ: contract.ErrorTypeBadSourceResponse, msg: []string{"no records array"},
 		},
 		{
 			name: "record without an id", at: "c2", answer: answer{status: 200, body: `{"records": [{"id": "x"}, {"name": "no id"}], "next_cursor": "c3"}`},
-			typ: activities.ErrorTypeBadSourceResponse, msg: []string{"record 1", `no "id"`},
+			typ: contract.ErrorTypeBadSourceResponse, msg: []string{"record 1", `no "id"`},
 		},
 		{
 			name: "record with a null id", at: "c2", answer: answer{status: 200, body: `{"records": [{"id": null}]}`},
-			typ: activities.ErrorTypeBadSourceResponse, msg: []string{"record 0", `no "id"`},
+			typ: contract.ErrorTypeBadSourceResponse, msg: []string{"record 0", `no "id"`},
 		},
 		{
 			name: "record not an object", at: "c2", answer: answer{status: 200, body: `{"records": ["r9"]}`},
-			typ: activities.ErrorTypeBadSourceResponse, msg: []string{"record 0 is not an object"},
+			typ: contract.ErrorTypeBadSourceResponse, msg: []string{"record 0 is not an object"},
 		},
 	}
 	for _, tt := range tests {
@@ -385,11 +386,11 @@ func TestSyncConnectorPagesRefusesConnector(t *testing.T) {
 	noHost := f.connector(t, "http://")
 
 	_, err := f.syncPages(t, f.env(t), activities.SyncPagesInput{ConnectorID: "conn-nobody"})
-	requireConnectorError(t, err, activities.ErrorTypeConnectorNotFound, false, "no connector conn-nobody: create it in table connectors")
+	requireConnectorError(t, err, contract.ErrorTypeConnectorNotFound, false, "no connector conn-nobody: create it in table connectors")
 	_, err = f.syncPages(t, f.env(t), activities.SyncPagesInput{ConnectorID: noHost.ID})
-	requireConnectorError(t, err, activities.ErrorTypeInvalidConnector, false, "connector "+noHost.ID+`: source_url "http://" is not an http(s) URL`)
+	requireConnectorError(t, err, contract.ErrorTypeInvalidConnector, false, "connector "+noHost.ID+`: source_url "http://" is not an http(s) URL`)
 	_, err = f.syncPages(t, f.env(t), activities.SyncPagesInput{ConnectorID: disabled.ID})
-	requireConnectorError(t, err, activities.ErrorTypeConnectorDisabled, false, "connector "+disabled.ID+" is disabled")
+	requireConnectorError(t, err, contract.ErrorTypeConnectorDisabled, false, "connector "+disabled.ID+" is disabled")
 	require.Empty(t, f.source.requests(), "the source is not asked")
 	require.Empty(t, f.records(t, disabled.ID))
 }
@@ -400,7 +401,7 @@ func TestCompleteConnectorSync(t *testing.T) {
 	c := f.connector(t, f.source.url())
 	require.NoError(t, f.store.MarkConnectorFailed(ctx, c.ID, "an earlier failure"))
 	cause := activities.Cause{EventID: testenv.ID("evt-"), CorrelationID: "corr-1"}
-	synced := activities.ConnectorSynced{ConnectorID: c.ID, Records: 5, Pages: 3, Cursor: "c3"}
+	synced := contract.ConnectorSynced{ConnectorID: c.ID, Records: 5, Pages: 3, Cursor: "c3"}
 	e := f.env(t)
 	for range 2 {
 		_, err := e.ExecuteActivity(f.acts.CompleteConnectorSync, activities.CompleteSyncInput{Synced: synced, Cause: cause})
@@ -417,10 +418,10 @@ func TestCompleteConnectorSync(t *testing.T) {
 	evs := f.pub.Published()
 	require.Len(t, evs, 2, "published events")
 	for _, ev := range evs {
-		require.Equal(t, activities.EventConnectorSynced, ev.Type())
-		require.Equal(t, activities.Source, ev.Source())
+		require.Equal(t, contract.TypeConnectorSynced, ev.Type())
+		require.Equal(t, contract.SourceWorker, ev.Source())
 		require.NotEmpty(t, ev.Subject(), "subject: the workflow id")
-		require.True(t, strings.HasPrefix(ev.ID(), ev.Subject()+"/") && strings.HasSuffix(ev.ID(), "/"+activities.EventConnectorSynced), "got id %s, want <workflow id>/<run id>/connector.synced", ev.ID())
+		require.True(t, strings.HasPrefix(ev.ID(), ev.Subject()+"/") && strings.HasSuffix(ev.ID(), "/"+contract.TypeConnectorSynced), "got id %s, want <workflow id>/<run id>/connector.synced", ev.ID())
 		require.Equal(t, evs[0].ID(), ev.ID(), "a retried activity must emit the same id")
 		require.Equal(t, cause.EventID, ev.Extensions()[events.ExtCausationID])
 		require.Equal(t, cause.CorrelationID, ev.Extensions()[events.ExtCorrelationID])
@@ -428,8 +429,8 @@ func TestCompleteConnectorSync(t *testing.T) {
 		require.NoError(t, sch.Validate(ev), "emitted data breaks schemas/connector.synced.json")
 	}
 
-	_, err = e.ExecuteActivity(f.acts.CompleteConnectorSync, activities.CompleteSyncInput{Synced: activities.ConnectorSynced{ConnectorID: "conn-nobody"}, Cause: cause})
-	requireConnectorError(t, err, activities.ErrorTypeConnectorNotFound, false, "connector conn-nobody was deleted during its sync")
+	_, err = e.ExecuteActivity(f.acts.CompleteConnectorSync, activities.CompleteSyncInput{Synced: contract.ConnectorSynced{ConnectorID: "conn-nobody"}, Cause: cause})
+	requireConnectorError(t, err, contract.ErrorTypeConnectorNotFound, false, "connector conn-nobody was deleted during its sync")
 	require.Len(t, f.pub.Published(), 2, "nothing emitted for a deleted connector")
 }
 

@@ -16,25 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
-)
-
-// Steps of BlueprintDeploy, as deploy.failed names them.
-const (
-	StepQueued   = "queued" // superseded by a newer push before it began
-	StepCheckout = "checkout"
-	StepBuild    = "build"
-	StepTest     = "test"
-	StepDeploy   = "deploy"
-	StepHealth   = "health"
-	StepRollback = "rollback"
-)
-
-// Result events of BlueprintDeploy.
-const (
-	EventDeployStarted   = "deploy.started"
-	EventDeploySucceeded = "deploy.succeeded"
-	EventDeployFailed    = "deploy.failed"
 )
 
 // Outcomes FinishDeploy records.
@@ -67,7 +50,7 @@ type Deploys struct {
 	// AllowedRepos are the repositories that may deploy (DEPLOY_ALLOWED_REPOS), as
 	// host/owner/repo or host/owner/*, matched against the clone URL, which must be an
 	// https:// or ssh:// (or git@host:owner/repo) URL of the event's repository. Any other
-	// deploy fails with a non-retryable ErrorTypeRepositoryNotAllowed error before git
+	// deploy fails with a non-retryable contract.ErrorTypeRepositoryNotAllowed error before git
 	// runs. Optional: empty means no repository may deploy.
 	AllowedRepos []string
 	Log          zerolog.Logger
@@ -115,7 +98,7 @@ func NewDeploys(d Deploys) (*Deploys, error) {
 	}
 	d.WorkspaceRoot = root
 	if len(allow) == 0 {
-		d.Log.Warn().Msg("DEPLOY_ALLOWED_REPOS is empty: every deploy fails with " + ErrorTypeRepositoryNotAllowed)
+		d.Log.Warn().Msg("DEPLOY_ALLOWED_REPOS is empty: every deploy fails with " + contract.ErrorTypeRepositoryNotAllowed)
 	}
 	d.Log.Info().Str("workspace_root", root).Strs("allowed_repos", d.AllowedRepos).Msg("Deploy activities ready")
 	return &d, nil
@@ -132,36 +115,19 @@ type DeployTarget struct {
 	PushedAt   time.Time `json:"pushed_at,omitzero"` // orders pushes to the same ref
 }
 
-// DeployEventData is the data of deploy.started, deploy.succeeded and deploy.failed
-// (schemas/deploy.*.json).
-type DeployEventData struct {
-	Repository string `json:"repository"`
-	CommitSHA  string `json:"commit_sha"`
-	Ref        string `json:"ref"`
-	Pusher     string `json:"pusher,omitempty"`     // deploy.started
-	Message    string `json:"message,omitempty"`    // deploy.started
-	HealthURL  string `json:"health_url,omitempty"` // deploy.succeeded
-	// Step, Reason and OutputTail say where and why a deploy failed.
-	Step         string `json:"step,omitempty"`
-	Reason       string `json:"reason,omitempty"`
-	OutputTail   string `json:"output_tail,omitempty"` // the step's last TailLines lines
-	RolledBackTo string `json:"rolled_back_to,omitempty"`
-	SupersededBy string `json:"superseded_by,omitempty"`
-}
-
 // DeployEventInput is a result event for EmitDeployEvent.
 type DeployEventInput struct {
-	Type  string          `json:"type"` // EventDeployStarted, EventDeploySucceeded or EventDeployFailed
-	Data  DeployEventData `json:"data"`
-	Cause Cause           `json:"cause"`
+	Type  string               `json:"type"` // contract.TypeDeployStarted, contract.TypeDeploySucceeded or contract.TypeDeployFailed
+	Data  contract.DeployEvent `json:"data"`
+	Cause Cause                `json:"cause"`
 }
 
 // EmitDeployEvent publishes a deploy result event on behalf of the calling workflow.
 func (d *Deploys) EmitDeployEvent(ctx context.Context, in DeployEventInput) error {
 	switch in.Type {
-	case EventDeployStarted, EventDeploySucceeded, EventDeployFailed:
+	case contract.TypeDeployStarted, contract.TypeDeploySucceeded, contract.TypeDeployFailed:
 	default:
-		return temporal.NewNonRetryableApplicationError("EmitDeployEvent: unknown event type "+in.Type, "InvalidEvent", nil)
+		return temporal.NewNonRetryableApplicationError("EmitDeployEvent: unknown event type "+in.Type, contract.ErrorTypeInvalidEvent, nil)
 	}
 	return emitResult(ctx, d.Publisher, in.Cause, in.Type, in.Data)
 }
@@ -190,7 +156,7 @@ const laneAttempts = 5
 // before anything changes, so a replayed push never cancels the deploy of a newer one. A
 // repeated call cancels the same ones again, which is harmless.
 //
-// A deploy that may not run (ErrorTypeRepositoryNotAllowed) is refused before it is
+// A deploy that may not run (contract.ErrorTypeRepositoryNotAllowed) is refused before it is
 // recorded, so it cancels nothing.
 func (d *Deploys) SupersedeOlderDeploys(ctx context.Context, t DeployTarget) (SupersedeResult, error) {
 	if err := d.allow.checkTarget(t, t.CommitSHA); err != nil {
@@ -269,14 +235,14 @@ func (d *Deploys) DeploySupersededBy(ctx context.Context, t DeployTarget) (strin
 
 // PrepareDeploy checks out t's commit into the deploy's workspace and returns its
 // blueprint. A commit without a valid blueprint.yaml is a non-retryable
-// ErrorTypeInvalidBlueprint error.
+// contract.ErrorTypeInvalidBlueprint error.
 func (d *Deploys) PrepareDeploy(ctx context.Context, t DeployTarget) (Blueprint, error) {
 	dir, err := d.srcDir(t)
 	if err != nil {
 		return Blueprint{}, err
 	}
 	if err := d.checkout(ctx, t, t.CommitSHA, dir, false, activityHooks(ctx)); err != nil {
-		return Blueprint{}, cancelled(ctx, StepResult{Step: StepCheckout}, err)
+		return Blueprint{}, cancelled(ctx, StepResult{Step: contract.StepCheckout}, err)
 	}
 	return readBlueprint(dir, t.CommitSHA)
 }
@@ -284,7 +250,7 @@ func (d *Deploys) PrepareDeploy(ctx context.Context, t DeployTarget) (Blueprint,
 // DeployStepInput asks RunDeployStep to run one command of the blueprint.
 type DeployStepInput struct {
 	Target  DeployTarget  `json:"target"`
-	Step    string        `json:"step"` // StepBuild, StepTest or StepDeploy
+	Step    string        `json:"step"` // contract.StepBuild, contract.StepTest or contract.StepDeploy
 	Run     string        `json:"run"`
 	Timeout time.Duration `json:"timeout"` // Optional: defaults to DefaultStepTimeout.
 }
@@ -354,15 +320,15 @@ func (d *Deploys) RollbackDeploy(ctx context.Context, in RollbackInput) (Rollbac
 	defer removeAll(filepath.Dir(dir)) //nolint:errcheck // CleanupDeployWorkspace removes it too
 	hooks := activityHooks(ctx)
 	if err := d.checkout(ctx, in.Target, in.CommitSHA, dir, true, hooks); err != nil {
-		return RollbackResult{}, cancelled(ctx, RollbackResult{Deploy: StepResult{Step: StepRollback}}, err)
+		return RollbackResult{}, cancelled(ctx, RollbackResult{Deploy: StepResult{Step: contract.StepRollback}}, err)
 	}
 	b, err := readBlueprint(dir, in.CommitSHA)
 	if err != nil {
 		return RollbackResult{}, err
 	}
 	res, err := runCommand(ctx, command{
-		step: StepRollback, dir: dir, argv: []string{"sh", "-c", b.Deploy.Run},
-		env:     commandEnv(in.Target, in.CommitSHA, StepDeploy, dir, "BLUEPRINT_ROLLBACK_FROM="+in.Target.CommitSHA),
+		step: contract.StepRollback, dir: dir, argv: []string{"sh", "-c", b.Deploy.Run},
+		env:     commandEnv(in.Target, in.CommitSHA, contract.StepDeploy, dir, "BLUEPRINT_ROLLBACK_FROM="+in.Target.CommitSHA),
 		timeout: b.Deploy.Timeout,
 	}, hooks)
 	out := RollbackResult{Deploy: res, Health: b.Health}
@@ -414,14 +380,14 @@ func readBlueprint(dir, sha string) (Blueprint, error) {
 	data, err := os.ReadFile(filepath.Join(dir, BlueprintFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Blueprint{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("commit %s has no %s at its root (see docs/blueprint.md)", sha, BlueprintFile), ErrorTypeInvalidBlueprint, err)
+			fmt.Sprintf("commit %s has no %s at its root (see docs/blueprint.md)", sha, BlueprintFile), contract.ErrorTypeInvalidBlueprint, err)
 	}
 	if err != nil {
 		return Blueprint{}, fmt.Errorf("read %s of %s: %w", BlueprintFile, sha, err)
 	}
 	b, err := ParseBlueprint(data)
 	if err != nil {
-		return Blueprint{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("commit %s: %v", sha, err), ErrorTypeInvalidBlueprint, err)
+		return Blueprint{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("commit %s: %v", sha, err), contract.ErrorTypeInvalidBlueprint, err)
 	}
 	return b, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // BlueprintFile is the manifest BlueprintDeploy reads at the root of the pushed commit.
@@ -23,10 +25,6 @@ const (
 	// health check.
 	MaxStepTimeout = time.Hour
 )
-
-// ErrorTypeInvalidBlueprint is the type of the non-retryable application error for a
-// commit without a valid blueprint.yaml.
-const ErrorTypeInvalidBlueprint = "InvalidBlueprint"
 
 // Blueprint is a repository's deploy manifest, blueprint.yaml at the root of the commit:
 //
@@ -96,7 +94,7 @@ func ParseBlueprint(data []byte) (Blueprint, error) {
 	for _, s := range []struct {
 		name string
 		step *BlueprintStep
-	}{{StepBuild, &b.Build}, {StepTest, &b.Test}, {StepDeploy, &b.Deploy}} {
+	}{{contract.StepBuild, &b.Build}, {contract.StepTest, &b.Test}, {contract.StepDeploy, &b.Deploy}} {
 		if err := fillTimeout(&s.step.Timeout, DefaultStepTimeout); err != nil {
 			errs = append(errs, fmt.Errorf("%s.timeout %w", s.name, err))
 		}

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
@@ -70,7 +71,7 @@ func newDeployE2E(t *testing.T) *deployE2E {
 func (e *deployE2E) register(r worker.WorkflowRegistry) {
 	// A short heartbeat timeout makes a cancelled step notice within about 1.6s.
 	d := &workflows.Deploy{Config: workflows.DeployConfig{HeartbeatTimeout: 2 * time.Second}}
-	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
+	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
 }
 
 // commit commits a blueprint whose deploy leaves deployState for the health server.
@@ -90,20 +91,20 @@ func (e *deployE2E) push(t *testing.T, sha string, after time.Duration) client.W
 // pushFrom is push with the event's clone_url set to cloneURL.
 func (e *deployE2E) pushFrom(t *testing.T, cloneURL, sha string, after time.Duration) client.WorkflowRun {
 	t.Helper()
-	data, err := json.Marshal(workflows.BlueprintPushed{Repository: e.name, CloneURL: cloneURL, Ref: "refs/heads/main", CommitSHA: sha, Pusher: "ada"})
+	data, err := json.Marshal(contract.BlueprintPushed{Repository: e.name, CloneURL: cloneURL, Ref: "refs/heads/main", CommitSHA: sha, Pusher: "ada"})
 	require.NoError(t, err)
-	ev := workflows.Event{ID: testenv.ID("evt-"), Type: "blueprint.pushed", Source: "/test", Time: e.t0.Add(after), Data: data}
+	ev := contract.Event{ID: testenv.ID("evt-"), Type: "blueprint.pushed", Source: "/test", Time: e.t0.Add(after), Data: data}
 	run, err := e.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
 		ID:                    "deploy-" + strings.ReplaceAll(e.name, "/", "-") + "-" + sha,
 		TaskQueue:             e.queue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.BlueprintDeployWorkflow, ev)
+	}, contract.BlueprintDeployWorkflow, ev)
 	require.NoError(t, err)
 	return run
 }
 
 // emitted returns the types of the events run emitted, and the data of the last one.
-func (e *deployE2E) emitted(t *testing.T, run client.WorkflowRun) ([]string, activities.DeployEventData) {
+func (e *deployE2E) emitted(t *testing.T, run client.WorkflowRun) ([]string, contract.DeployEvent) {
 	t.Helper()
 	evs := e.pub.About(run.GetID())
 	require.NotEmpty(t, evs, "events of %s", run.GetID())
@@ -158,8 +159,8 @@ func TestBlueprintDeployOnTemporal(t *testing.T) {
 	require.NoError(t, run1.Get(ctx, &res))
 	require.Equal(t, workflows.DeploySucceeded, res.Status)
 	types, data := e.emitted(t, run1)
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeploySucceeded}, types)
-	require.Equal(t, activities.DeployEventData{Repository: e.name, CommitSHA: sha1, Ref: "refs/heads/main", HealthURL: e.health}, data)
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeploySucceeded}, types)
+	require.Equal(t, contract.DeployEvent{Repository: e.name, CommitSHA: sha1, Ref: "refs/heads/main", HealthURL: e.health}, data)
 	require.Equal(t, sha1, e.lastGood(t))
 	require.NoDirExists(t, filepath.Join(e.deploys.WorkspaceRoot, run1.GetID()), "workspace of a finished deploy")
 
@@ -169,10 +170,10 @@ func TestBlueprintDeployOnTemporal(t *testing.T) {
 	err := run2.Get(ctx, &res)
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, workflows.ErrorTypeDeployFailed, app.Type())
+	require.Equal(t, contract.ErrorTypeDeployFailed, app.Type())
 	types, data = e.emitted(t, run2)
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeployFailed}, types)
-	require.Equal(t, activities.StepHealth, data.Step)
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeployFailed}, types)
+	require.Equal(t, contract.StepHealth, data.Step)
 	require.Equal(t, sha1, data.RolledBackTo)
 	require.True(t, strings.HasPrefix(data.Reason, "health check failed: GET "+e.health+": 503 Service Unavailable: state: broken"), data.Reason)
 	require.True(t, strings.HasSuffix(data.Reason, "; rolled back to "+sha1), data.Reason)
@@ -191,7 +192,7 @@ func TestBlueprintDeployOnTemporal(t *testing.T) {
 		}
 		var p activities.DeployProgress
 		err = converter.GetDefaultDataConverter().FromPayloads(desc.PendingActivities[0].HeartbeatDetails, &p)
-		return err == nil && p.Step == activities.StepBuild && p.LastLine == "building slowly"
+		return err == nil && p.Step == contract.StepBuild && p.LastLine == "building slowly"
 	}, "the slow build of %s never heartbeat its progress", sha3)
 	sha4 := e.commit(t, "fix", build, "ok")
 	run4 := e.push(t, sha4, 3*time.Minute)
@@ -200,8 +201,8 @@ func TestBlueprintDeployOnTemporal(t *testing.T) {
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(err, &canceled), "superseded deploy: got %v, want it cancelled", err)
 	types, data = e.emitted(t, run3)
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeployFailed}, types)
-	require.Equal(t, activities.StepBuild, data.Step)
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeployFailed}, types)
+	require.Equal(t, contract.StepBuild, data.Step)
 	require.Equal(t, "superseded by "+sha4, data.Reason)
 	require.Equal(t, sha4, data.SupersededBy)
 	require.Contains(t, data.OutputTail, "building slowly")
@@ -234,10 +235,10 @@ func TestBlueprintDeployOnTemporalRefusesRepositoryNotAllowed(t *testing.T) {
 	err := run.Get(ctx, nil)
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, workflows.ErrorTypeDeployFailed, app.Type())
+	require.Equal(t, contract.ErrorTypeDeployFailed, app.Type())
 	types, data := e.emitted(t, run)
-	require.Equal(t, []string{activities.EventDeployFailed}, types)
-	require.Equal(t, activities.StepCheckout, data.Step)
+	require.Equal(t, []string{contract.TypeDeployFailed}, types)
+	require.Equal(t, contract.StepCheckout, data.Step)
 	require.Contains(t, data.Reason, "has scheme file")
 	_, err = e.store.DeployByID(ctx, run.GetID())
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused deploy is never recorded, so it supersedes nothing")

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // TailLines is how many of a step's last output lines deploy.failed carries.
@@ -294,7 +296,7 @@ func (d *Deploys) workspace(deployID string) (string, error) {
 // is replaced. The clone is made beside dir and renamed into place, so dir is either
 // absent or complete.
 //
-// t must pass the allow-list first (a non-retryable ErrorTypeRepositoryNotAllowed error
+// t must pass the allow-list first (a non-retryable contract.ErrorTypeRepositoryNotAllowed error
 // otherwise): git never sees a URL or commit that did not.
 func (d *Deploys) checkout(ctx context.Context, t DeployTarget, sha, dir string, fresh bool, hooks runHooks) error {
 	if err := d.allow.checkTarget(t, sha); err != nil {
@@ -308,7 +310,7 @@ func (d *Deploys) checkout(ctx context.Context, t DeployTarget, sha, dir string,
 // (--upload-pack=...), and git speaks only https and ssh (gitEnv).
 func gitCheckout(ctx context.Context, cloneURL, sha, dir string, fresh bool, hooks runHooks) error {
 	git := func(dir string, args ...string) (StepResult, error) {
-		c := command{step: StepCheckout, dir: dir, argv: append([]string{"git"}, args...), env: gitEnv(), timeout: gitTimeout}
+		c := command{step: contract.StepCheckout, dir: dir, argv: append([]string{"git"}, args...), env: gitEnv(), timeout: gitTimeout}
 		res, err := runCommand(ctx, c, hooks)
 		if err == nil && !res.OK {
 			err = fmt.Errorf("git %s: %s: %s", strings.Join(args, " "), res.Reason, strings.Join(lastN(res.Tail, 3), " | "))

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // These tests drive runCommand directly: TestActivityEnvironment neither cancels an
@@ -19,7 +21,7 @@ import (
 
 func shCommand(t *testing.T, script string, timeout time.Duration) command {
 	dir := t.TempDir()
-	return command{step: StepBuild, dir: dir, argv: []string{"sh", "-c", script}, env: commandEnv(DeployTarget{}, "abc", StepBuild, dir), timeout: timeout}
+	return command{step: contract.StepBuild, dir: dir, argv: []string{"sh", "-c", script}, env: commandEnv(DeployTarget{}, "abc", contract.StepBuild, dir), timeout: timeout}
 }
 
 func TestRunCommandHeartbeatsWhileRunning(t *testing.T) {
@@ -51,7 +53,7 @@ func TestRunCommandHeartbeatsWhileRunning(t *testing.T) {
 		t.Fatalf("got %d heartbeats, want at least 3", len(beats))
 	}
 	last := beats[len(beats)-1]
-	if last.Step != StepBuild || last.Lines != 1 || last.LastLine != "waiting" || last.Elapsed <= beats[0].Elapsed {
+	if last.Step != contract.StepBuild || last.Lines != 1 || last.LastLine != "waiting" || last.Elapsed <= beats[0].Elapsed {
 		t.Fatalf("last heartbeat %+v after %+v: want build, 1 line, waiting, later", last, beats[0])
 	}
 }
@@ -111,7 +113,7 @@ func alive(pid int) bool {
 
 func TestOutputLines(t *testing.T) {
 	var got []string
-	o := &outputLines{step: StepTest, emit: func(_, line string) { got = append(got, line) }}
+	o := &outputLines{step: contract.StepTest, emit: func(_, line string) { got = append(got, line) }}
 	for _, chunk := range []string{"one\r\ntw", "o\n", "", strings.Repeat("x", maxLineBytes+10), "\nlast"} {
 		if _, err := o.Write([]byte(chunk)); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // DeployHealthInput asks CheckDeployHealth to wait for a deploy to answer healthy.
@@ -42,10 +44,10 @@ func checkHealth(ctx context.Context, in DeployHealthInput, hooks runHooks) (Hea
 	}
 	start := time.Now()
 	deadline := start.Add(in.Timeout)
-	out := &outputLines{step: StepHealth, emit: hooks.line}
+	out := &outputLines{step: contract.StepHealth, emit: hooks.line}
 	stop := keepBeating(ctx, func() {
 		lines, last := out.progress()
-		hooks.beat(DeployProgress{Step: StepHealth, Lines: lines, LastLine: last, Elapsed: time.Since(start).Round(time.Millisecond)})
+		hooks.beat(DeployProgress{Step: contract.StepHealth, Lines: lines, LastLine: last, Elapsed: time.Since(start).Round(time.Millisecond)})
 	})
 	defer stop()
 	client := &http.Client{Timeout: min(max(in.Interval, 2*time.Second), 10*time.Second)}

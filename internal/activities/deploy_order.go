@@ -10,12 +10,9 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
-
-// ErrorTypeCommitNotFound: the pushed commit is on no branch or tag of the repository.
-// Non-retryable.
-const ErrorTypeCommitNotFound = "CommitNotFound"
 
 // stalePush says why the push t deploys nothing, or "" when it may deploy: a push whose
 // commit is already the lane's last deploy or its last good one, or an ancestor of
@@ -52,7 +49,7 @@ func (d *Deploys) stalePush(ctx context.Context, t DeployTarget, lane store.Depl
 			}
 			if pushed == "" {
 				return "", temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("commit %s is not on a branch or tag of %s", t.CommitSHA, t.CloneURL), ErrorTypeCommitNotFound, nil)
+					fmt.Sprintf("commit %s is not on a branch or tag of %s", t.CommitSHA, t.CloneURL), contract.ErrorTypeCommitNotFound, nil)
 			}
 		}
 		oid, err := g.resolve(ctx, k.d.CommitSHA)
@@ -147,7 +144,7 @@ func (g *gitHistory) isAncestor(ctx context.Context, a, b string) (bool, error) 
 }
 
 func (g *gitHistory) command(args ...string) command {
-	return command{step: StepQueued, dir: g.dir, argv: append([]string{"git"}, args...), env: gitEnv(), timeout: gitTimeout}
+	return command{step: contract.StepQueued, dir: g.dir, argv: append([]string{"git"}, args...), env: gitEnv(), timeout: gitTimeout}
 }
 
 // git runs a git command in dir that must succeed.

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
@@ -27,14 +28,14 @@ import (
 // id.
 func (e *deployE2E) pushAgain(t *testing.T, sha string, after time.Duration) client.WorkflowRun {
 	t.Helper()
-	data, err := json.Marshal(workflows.BlueprintPushed{Repository: e.name, CloneURL: e.repo.URL(), Ref: "refs/heads/main", CommitSHA: sha, Pusher: "ada"})
+	data, err := json.Marshal(contract.BlueprintPushed{Repository: e.name, CloneURL: e.repo.URL(), Ref: "refs/heads/main", CommitSHA: sha, Pusher: "ada"})
 	require.NoError(t, err)
-	ev := workflows.Event{ID: testenv.ID("evt-replayed-"), Type: "blueprint.pushed", Source: "/test", Time: e.t0.Add(after), Data: data}
+	ev := contract.Event{ID: testenv.ID("evt-replayed-"), Type: "blueprint.pushed", Source: "/test", Time: e.t0.Add(after), Data: data}
 	run, err := e.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
 		ID:                    "deploy-" + strings.ReplaceAll(e.name, "/", "-") + "-" + sha,
 		TaskQueue:             e.queue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, workflows.BlueprintDeployWorkflow, ev)
+	}, contract.BlueprintDeployWorkflow, ev)
 	require.NoError(t, err)
 	return run
 }
@@ -81,7 +82,7 @@ func TestReplayedPushDeploysNothing(t *testing.T) {
 		}
 		var p activities.DeployProgress
 		err = converter.GetDefaultDataConverter().FromPayloads(desc.PendingActivities[0].HeartbeatDetails, &p)
-		return err == nil && p.Step == activities.StepBuild && p.LastLine == "waiting for the gate"
+		return err == nil && p.Step == contract.StepBuild && p.LastLine == "waiting for the gate"
 	}, "the build of %s never started", shaB)
 
 	// A's push again, an hour later: older than B, which keeps running.
@@ -89,7 +90,7 @@ func TestReplayedPushDeploysNothing(t *testing.T) {
 	againA := e.pushAgain(t, shaA, time.Hour)
 	require.NoError(t, againA.Get(ctx, &res))
 	require.Equal(t, workflows.DeploySkipped, res.Status)
-	require.Equal(t, activities.StepQueued, res.Step)
+	require.Equal(t, contract.StepQueued, res.Step)
 	require.Equal(t, fmt.Sprintf("commit %s is older than %s, the last deploy of %s refs/heads/main (%s, running): a replayed or out-of-date push deploys nothing; to go back, push a revert",
 		shaA, shaB, e.name, runB.GetID()), res.Reason)
 	require.Len(t, e.pub.Published(), published, "the replayed push emitted deploy events")
@@ -105,7 +106,7 @@ func TestReplayedPushDeploysNothing(t *testing.T) {
 	require.NoError(t, runB.Get(ctx, &res))
 	require.Equal(t, workflows.DeploySucceeded, res.Status)
 	types, _ := e.emitted(t, runB)
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeploySucceeded}, types)
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeploySucceeded}, types)
 	require.Equal(t, shaB, e.lastGood(t))
 
 	// B's push again: B is what is deployed.

@@ -7,12 +7,9 @@ import (
 	"unicode"
 
 	"go.temporal.io/sdk/temporal"
-)
 
-// ErrorTypeRepositoryNotAllowed is the type of the non-retryable application error for a
-// deploy whose repository is not on the allow-list (Deploys.AllowedRepos), or whose
-// clone_url is not an https://, ssh:// or git@host:owner/repo URL of that repository.
-const ErrorTypeRepositoryNotAllowed = "RepositoryNotAllowed"
+	"github.com/flowbridge/flowbridge/internal/contract"
+)
 
 // repoAllowList holds the repositories that may deploy, each as a host (with its port,
 // if any) and path segments; a segment "*" stands for any one segment.
@@ -122,10 +119,10 @@ func cloneKey(raw string) (string, error) {
 // commit a rollback deploys) that the allow-list does not let through: both commits must
 // be hex commit ids, the clone URL must be an https or ssh URL (cloneKey) of a repository
 // on l, and that repository must be t.Repository. The error is a non-retryable
-// ErrorTypeRepositoryNotAllowed error.
+// contract.ErrorTypeRepositoryNotAllowed error.
 func (l repoAllowList) checkTarget(t DeployTarget, sha string) error {
 	refuse := func(msg string) error {
-		return temporal.NewNonRetryableApplicationError(msg, ErrorTypeRepositoryNotAllowed, nil)
+		return temporal.NewNonRetryableApplicationError(msg, contract.ErrorTypeRepositoryNotAllowed, nil)
 	}
 	for _, c := range []string{t.CommitSHA, sha} {
 		if !isCommitSHA(c) {

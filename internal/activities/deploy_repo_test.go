@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 func TestCloneKey(t *testing.T) {
@@ -131,8 +133,8 @@ func TestCheckTarget(t *testing.T) {
 				return
 			}
 			var app *temporal.ApplicationError
-			if !errors.As(err, &app) || app.Type() != ErrorTypeRepositoryNotAllowed || !app.NonRetryable() || !strings.Contains(app.Message(), tt.wantErr) {
-				t.Fatalf("checkTarget: got %v, want a non-retryable %s error containing %q", err, ErrorTypeRepositoryNotAllowed, tt.wantErr)
+			if !errors.As(err, &app) || app.Type() != contract.ErrorTypeRepositoryNotAllowed || !app.NonRetryable() || !strings.Contains(app.Message(), tt.wantErr) {
+				t.Fatalf("checkTarget: got %v, want a non-retryable %s error containing %q", err, contract.ErrorTypeRepositoryNotAllowed, tt.wantErr)
 			}
 		})
 	}

@@ -25,6 +25,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -40,12 +41,12 @@ func deployTypes(evs []events.Event) []string {
 }
 
 // deployData decodes a deploy event's data, after checking it against its schema.
-func deployData(t *testing.T, ev events.Event) activities.DeployEventData {
+func deployData(t *testing.T, ev events.Event) contract.DeployEvent {
 	t.Helper()
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
 	require.NoError(t, sch.Validate(ev), "%s data breaks schemas/%s.json", ev.Type(), ev.Type())
-	var d activities.DeployEventData
+	var d contract.DeployEvent
 	require.NoError(t, json.Unmarshal(ev.Data(), &d))
 	return d
 }
@@ -293,7 +294,7 @@ func TestDeployStepsAgainstGitRepo(t *testing.T) {
 		name string
 		step activities.BlueprintStep
 		want string
-	}{{activities.StepBuild, b.Build, "building"}, {activities.StepTest, b.Test, "tested"}, {activities.StepDeploy, b.Deploy, "deploying"}} {
+	}{{contract.StepBuild, b.Build, "building"}, {contract.StepTest, b.Test, "tested"}, {contract.StepDeploy, b.Deploy, "deploying"}} {
 		res := f.step(t, activities.DeployStepInput{Target: tg, Step: s.name, Run: s.step.Run, Timeout: s.step.Timeout})
 		require.True(t, res.OK, "%s: %+v", s.name, res)
 		require.Equal(t, []string{s.want}, res.Tail, s.name)
@@ -316,7 +317,7 @@ func TestDeployStepsAgainstGitRepo(t *testing.T) {
 	require.NoDirExists(t, ws)
 
 	// A step whose workspace is gone checks the commit out again, without the build.
-	res := f.step(t, activities.DeployStepInput{Target: tg, Step: activities.StepTest, Run: b.Test.Run, Timeout: b.Test.Timeout})
+	res := f.step(t, activities.DeployStepInput{Target: tg, Step: contract.StepTest, Run: b.Test.Run, Timeout: b.Test.Timeout})
 	require.False(t, res.OK)
 	require.Equal(t, "exit status 1", res.Reason)
 }
@@ -328,7 +329,7 @@ func TestPrepareDeployWithoutBlueprint(t *testing.T) {
 	_, err := f.env.ExecuteActivity(f.deploys.PrepareDeploy, f.target(repo, sha))
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrorTypeInvalidBlueprint, app.Type())
+	require.Equal(t, contract.ErrorTypeInvalidBlueprint, app.Type())
 	require.True(t, app.NonRetryable())
 	require.Contains(t, app.Message(), "has no blueprint.yaml")
 
@@ -341,7 +342,7 @@ func TestRunDeployStepFailureKeepsTheTail(t *testing.T) {
 	repo := f.repo(t)
 	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
 	res := f.step(t, activities.DeployStepInput{
-		Target: f.target(repo, sha), Step: activities.StepTest,
+		Target: f.target(repo, sha), Step: contract.StepTest,
 		Run: `i=1; while [ $i -le 100 ]; do echo "line $i"; i=$((i+1)); done; echo "to stderr" >&2; printf "no newline"; exit 3`,
 	})
 	require.False(t, res.OK)
@@ -361,7 +362,7 @@ func TestRunDeployStepTimeoutKillsItsProcessGroup(t *testing.T) {
 	sha := repo.commit(t, "c", map[string]string{"README": "x\n"})
 	pidFile := filepath.Join(t.TempDir(), "sleep.pid")
 	res := f.step(t, activities.DeployStepInput{
-		Target: f.target(repo, sha), Step: activities.StepBuild, Timeout: 500 * time.Millisecond,
+		Target: f.target(repo, sha), Step: contract.StepBuild, Timeout: 500 * time.Millisecond,
 		Run: fmt.Sprintf("sleep 300 & echo $! > %s; echo started; wait", pidFile),
 	})
 	require.False(t, res.OK)
@@ -544,7 +545,7 @@ func TestSupersedeOlderDeploysSkipsStalePushes(t *testing.T) {
 	_, err = f.env.ExecuteActivity(f.deploys.SupersedeOlderDeploys, push("0123456789abcdef0123456789abcdef01234567", "run-z", 2*time.Hour))
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrorTypeCommitNotFound, app.Type())
+	require.Equal(t, contract.ErrorTypeCommitNotFound, app.Type())
 
 	// A newer commit deploys, and its claim cancels nothing that runs.
 	c := repo.commit(t, "c", map[string]string{"f": "c"})
@@ -578,8 +579,8 @@ func TestFinishDeployRecordsTheLastGoodCommit(t *testing.T) {
 func TestEmitDeployEvent(t *testing.T) {
 	f := newDeployFixture(t)
 	cause := activities.Cause{EventID: "evt-push", CorrelationID: "corr-1"}
-	in := activities.DeployEventInput{Type: activities.EventDeployFailed, Cause: cause, Data: activities.DeployEventData{
-		Repository: "acme/site", CommitSHA: "abc1234", Ref: "refs/heads/main", Step: activities.StepTest, Reason: "test failed: exit status 1", OutputTail: "FAIL",
+	in := activities.DeployEventInput{Type: contract.TypeDeployFailed, Cause: cause, Data: contract.DeployEvent{
+		Repository: "acme/site", CommitSHA: "abc1234", Ref: "refs/heads/main", Step: contract.StepTest, Reason: "test failed: exit status 1", OutputTail: "FAIL",
 	}}
 	for range 2 { // a retried activity emits the same id, which the stream drops
 		_, err := f.env.ExecuteActivity(f.deploys.EmitDeployEvent, in)
@@ -587,7 +588,7 @@ func TestEmitDeployEvent(t *testing.T) {
 	}
 	require.Len(t, f.pub.Stored(), 1)
 	ev := f.pub.Stored()[0]
-	require.Equal(t, activities.ResultEventID(ev.Subject(), activities.EventDeployFailed), ev.ID())
+	require.Equal(t, contract.ResultEventID(ev.Subject(), contract.TypeDeployFailed), ev.ID())
 	require.Equal(t, "evt-push", ev.Extensions()[events.ExtCausationID])
 	require.Equal(t, in.Data, deployData(t, ev))
 
@@ -672,7 +673,7 @@ func TestDeployRefusesRepositoriesNotAllowed(t *testing.T) {
 				t.Helper()
 				var app *temporal.ApplicationError
 				require.ErrorAs(t, err, &app)
-				require.Equal(t, activities.ErrorTypeRepositoryNotAllowed, app.Type())
+				require.Equal(t, contract.ErrorTypeRepositoryNotAllowed, app.Type())
 				require.True(t, app.NonRetryable())
 				require.Contains(t, app.Message(), tt.wantText)
 				require.NotContains(t, app.Message(), "ghp_secret")
@@ -681,7 +682,7 @@ func TestDeployRefusesRepositoriesNotAllowed(t *testing.T) {
 			requireNotAllowed(err)
 			_, err = f.env.ExecuteActivity(f.deploys.PrepareDeploy, tg)
 			requireNotAllowed(err)
-			_, err = f.env.ExecuteActivity(f.deploys.RunDeployStep, activities.DeployStepInput{Target: tg, Step: activities.StepDeploy, Run: "touch " + marker})
+			_, err = f.env.ExecuteActivity(f.deploys.RunDeployStep, activities.DeployStepInput{Target: tg, Step: contract.StepDeploy, Run: "touch " + marker})
 			requireNotAllowed(err)
 			_, err = f.env.ExecuteActivity(f.deploys.RollbackDeploy, activities.RollbackInput{Target: tg, CommitSHA: sha})
 			requireNotAllowed(err)
@@ -707,7 +708,7 @@ func TestDeployWithEmptyAllowListRefusesAll(t *testing.T) {
 	_, err := f.env.ExecuteActivity(f.deploys.PrepareDeploy, f.target(repo, sha))
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrorTypeRepositoryNotAllowed, app.Type())
+	require.Equal(t, contract.ErrorTypeRepositoryNotAllowed, app.Type())
 	require.Contains(t, app.Message(), "DEPLOY_ALLOWED_REPOS is empty")
 }
 
@@ -735,7 +736,7 @@ func TestBlueprintStepsSeeNoWorkerSecrets(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	tg := f.target(repo, sha)
-	res := f.step(t, activities.DeployStepInput{Target: tg, Step: activities.StepBuild, Run: "env"})
+	res := f.step(t, activities.DeployStepInput{Target: tg, Step: contract.StepBuild, Run: "env"})
 	require.True(t, res.OK, "%+v", res)
 
 	allowed := map[string]bool{"PATH": true, "HOME": true, "USER": true, "LANG": true, "LC_ALL": true, "TZ": true, "TMPDIR": true,

@@ -7,17 +7,25 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/mail"
 )
 
-// Temporal error types of an email that sending again cannot deliver.
-const (
-	// ErrorTypeSMTPAuthFailed: the SMTP server refused SMTP_USERNAME and SMTP_PASSWORD.
-	ErrorTypeSMTPAuthFailed = "SMTPAuthFailed"
-	// ErrorTypeEmailRejected: the SMTP server refused the email for good (a 5xx reply:
-	// an unknown recipient, a sender it does not accept).
-	ErrorTypeEmailRejected = "EmailRejected"
-)
+// sendEmailOnce sends msg unless an email under key was sent before, and records it as
+// sent under key: every email the activities send is sent through it, at most once per
+// key (a retried activity, or a second event for the same payment, finds it sent). key
+// is also the email's Message-ID (key@flowbridge). what says which email, for errors.
+func (a *Activities) sendEmailOnce(ctx context.Context, key, what string, msg mail.Message) error {
+	sent, err := a.Store.EmailSent(ctx, key)
+	if err != nil || sent {
+		return err
+	}
+	msg.MessageID = key + "@flowbridge"
+	if err := a.sendEmail(ctx, what, msg); err != nil {
+		return err
+	}
+	return a.Store.MarkEmailSent(ctx, key, msg.To, msg.Subject)
+}
 
 // sendEmail hands msg to the SMTP server. A refusal that sending again cannot change is
 // a non-retryable error; anything else (the server unreachable, a TLS failure, a 4xx
@@ -30,9 +38,9 @@ func (a *Activities) sendEmail(ctx context.Context, what string, msg mail.Messag
 	err = fmt.Errorf("%s: %w", what, err)
 	switch {
 	case errors.Is(err, mail.ErrAuthFailed):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeSMTPAuthFailed, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeSMTPAuthFailed, err)
 	case errors.Is(err, mail.ErrRejected):
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeEmailRejected, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeEmailRejected, err)
 	}
 	return err
 }

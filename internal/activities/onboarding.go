@@ -8,6 +8,7 @@ import (
 	"github.com/stripe/stripe-go/v85"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/mail"
 )
 
@@ -29,28 +30,17 @@ type EmailInput struct {
 // SendEmail sends the verification or reminder email, at most once per workflow and
 // kind, and emits email.verification_sent after the verification email. Credentials or
 // an email the SMTP server refuses for good fail it without retries
-// (ErrorTypeSMTPAuthFailed, ErrorTypeEmailRejected).
+// (contract.ErrorTypeSMTPAuthFailed, contract.ErrorTypeEmailRejected).
 func (a *Activities) SendEmail(ctx context.Context, in EmailInput) error {
-	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
-	key := wfID + "/" + in.Kind
-	sent, err := a.Store.EmailSent(ctx, key)
-	if err != nil {
+	key := activity.GetInfo(ctx).WorkflowExecution.ID + "/" + in.Kind
+	msg := onboardingEmail(a.AppURL, in)
+	if err := a.sendEmailOnce(ctx, key, fmt.Sprintf("send %s email to %s", in.Kind, in.Email), msg); err != nil {
 		return err
-	}
-	if !sent {
-		msg := onboardingEmail(a.AppURL, in)
-		msg.MessageID = key + "@flowbridge"
-		if err := a.sendEmail(ctx, fmt.Sprintf("send %s email to %s", in.Kind, in.Email), msg); err != nil {
-			return err
-		}
-		if err := a.Store.MarkEmailSent(ctx, key, in.Email, msg.Subject); err != nil {
-			return err
-		}
 	}
 	if in.Kind != EmailVerification {
 		return nil
 	}
-	return a.emit(ctx, in.Cause, "email.verification_sent", map[string]string{"user_id": in.UserID, "email": in.Email})
+	return a.emit(ctx, in.Cause, contract.TypeEmailVerificationSent, contract.EmailVerificationSent{UserID: in.UserID, Email: in.Email})
 }
 
 func onboardingEmail(appURL string, in EmailInput) mail.Message {
@@ -92,7 +82,7 @@ func (a *Activities) CreateTenant(ctx context.Context, in TenantInput) (TenantOu
 	if err != nil {
 		return TenantOutput{}, err
 	}
-	if err := a.emit(ctx, in.Cause, "tenant.created", map[string]string{"user_id": in.UserID, "tenant_id": t.ID}); err != nil {
+	if err := a.emit(ctx, in.Cause, contract.TypeTenantCreated, contract.TenantCreated{UserID: in.UserID, TenantID: t.ID}); err != nil {
 		return TenantOutput{}, err
 	}
 	return TenantOutput{TenantID: t.ID}, nil
@@ -137,7 +127,7 @@ func (a *Activities) SetupBilling(ctx context.Context, in BillingInput) (Billing
 			return BillingOutput{}, err
 		}
 	}
-	if err := a.emit(ctx, in.Cause, "billing.ready", map[string]string{"tenant_id": in.TenantID, "stripe_customer_id": customerID}); err != nil {
+	if err := a.emit(ctx, in.Cause, contract.TypeBillingReady, contract.BillingReady{TenantID: in.TenantID, StripeCustomerID: customerID}); err != nil {
 		return BillingOutput{}, err
 	}
 	return BillingOutput{StripeCustomerID: customerID}, nil

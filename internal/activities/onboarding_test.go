@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/store"
@@ -94,7 +95,7 @@ func TestSendEmailSendsOnceAndEmitsOnce(t *testing.T) {
 	require.Len(t, sent, 1, "one event despite two attempts")
 	require.Equal(t, "evt-signup", sent[0].Extensions()[events.ExtCausationID])
 	require.Equal(t, "corr-1", sent[0].Extensions()[events.ExtCorrelationID])
-	require.Equal(t, activities.Source, sent[0].Source())
+	require.Equal(t, contract.SourceWorker, sent[0].Source())
 
 	in.Kind = activities.EmailReminder
 	_, err := env.ExecuteActivity(d.acts.SendEmail, in)
@@ -145,7 +146,7 @@ func TestSendEmailThroughSTARTTLSAndAuth(t *testing.T) {
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
 	require.True(t, appErr.NonRetryable(), "a wrong password is not retried: %v", err)
-	require.Equal(t, activities.ErrorTypeSMTPAuthFailed, appErr.Type())
+	require.Equal(t, contract.ErrorTypeSMTPAuthFailed, appErr.Type())
 	require.ErrorContains(t, err, "send verification email to "+other+"@example.com")
 	require.ErrorContains(t, err, "the SMTP server refused the credentials")
 	require.ErrorContains(t, err, "check SMTP_USERNAME and SMTP_PASSWORD")

@@ -9,14 +9,10 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
-
-// ErrorTypeTenantNotFound is the type of the retryable application error
-// FindTenantByStripeCustomer returns while no tenant has the customer. PaymentProcessing
-// lets Temporal retry it until its wait for the tenant runs out.
-const ErrorTypeTenantNotFound = "TenantNotFound"
 
 // CustomerInput asks FindTenantByStripeCustomer for the tenant of a Stripe customer.
 type CustomerInput struct {
@@ -31,7 +27,7 @@ type CustomerTenant struct {
 }
 
 // FindTenantByStripeCustomer returns the tenant whose stripe_customer_id is
-// in.CustomerID. While there is none it fails with a retryable ErrorTypeTenantNotFound
+// in.CustomerID. While there is none it fails with a retryable contract.ErrorTypeTenantNotFound
 // application error: onboarding may not have reached SetupBilling yet.
 func (a *Activities) FindTenantByStripeCustomer(ctx context.Context, in CustomerInput) (CustomerTenant, error) {
 	t, err := a.Store.TenantByStripeCustomer(ctx, in.CustomerID)
@@ -39,7 +35,7 @@ func (a *Activities) FindTenantByStripeCustomer(ctx context.Context, in Customer
 		// Benign: waiting is normal, so the worker logs these attempts at debug level, not
 		// as an error a minute for a day.
 		return CustomerTenant{}, temporal.NewApplicationErrorWithOptions("no tenant has Stripe customer "+in.CustomerID+" yet",
-			ErrorTypeTenantNotFound, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+			contract.ErrorTypeTenantNotFound, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
 	}
 	if err != nil {
 		return CustomerTenant{}, err
@@ -47,94 +43,53 @@ func (a *Activities) FindTenantByStripeCustomer(ctx context.Context, in Customer
 	return CustomerTenant{TenantID: t.ID, OwnerUserID: t.OwnerUserID, OwnerEmail: t.OwnerEmail}, nil
 }
 
-// LineItem is one line of a payment. Amount is the line's total (Stripe's convention),
-// in the currency's minor unit.
-type LineItem struct {
-	Description string `json:"description"`
-	Amount      int64  `json:"amount"`
-	Quantity    int64  `json:"quantity,omitempty"`
-}
-
 // PaymentInput asks RecordPayment to store a payment.
 type PaymentInput struct {
-	PaymentID  string     `json:"payment_id"`
-	TenantID   string     `json:"tenant_id"`
-	CustomerID string     `json:"customer_id"`
-	Amount     int64      `json:"amount"`   // minor unit
-	Currency   string     `json:"currency"` // ISO 4217, lower case
-	LineItems  []LineItem `json:"line_items,omitempty"`
-	Cause      Cause      `json:"cause"`
-}
-
-// PaymentRecorded is the data of payment.recorded.
-type PaymentRecorded struct {
-	PaymentID  string `json:"payment_id"`
-	TenantID   string `json:"tenant_id"`
-	CustomerID string `json:"customer_id"`
-	Amount     int64  `json:"amount"`
-	Currency   string `json:"currency"`
+	PaymentID  string              `json:"payment_id"`
+	TenantID   string              `json:"tenant_id"`
+	CustomerID string              `json:"customer_id"`
+	Amount     int64               `json:"amount"`   // minor unit
+	Currency   string              `json:"currency"` // ISO 4217, lower case
+	LineItems  []contract.LineItem `json:"line_items,omitempty"`
+	Cause      Cause               `json:"cause"`
 }
 
 // RecordPayment stores the payment (once: a retry, or a second event for the same
 // payment, finds the stored row, which wins) and emits payment.recorded with what is stored.
 func (a *Activities) RecordPayment(ctx context.Context, in PaymentInput) error {
-	items := make([]store.LineItem, len(in.LineItems))
-	for i, li := range in.LineItems {
-		items[i] = store.LineItem(li)
-	}
 	p, _, err := a.Store.RecordPayment(ctx, store.Payment{
 		ID: in.PaymentID, TenantID: in.TenantID, CustomerID: in.CustomerID,
-		Amount: in.Amount, Currency: in.Currency, LineItems: items, EventID: in.Cause.EventID,
+		Amount: in.Amount, Currency: in.Currency, LineItems: in.LineItems, EventID: in.Cause.EventID,
 	})
 	if err != nil {
 		return err
 	}
-	return a.emit(ctx, in.Cause, "payment.recorded", PaymentRecorded{
+	return a.emit(ctx, in.Cause, contract.TypePaymentRecorded, contract.PaymentRecorded{
 		PaymentID: p.ID, TenantID: p.TenantID, CustomerID: p.CustomerID, Amount: p.Amount, Currency: p.Currency,
 	})
 }
 
 // InvoiceInput asks SendInvoice to email the invoice of a payment.
 type InvoiceInput struct {
-	PaymentID string     `json:"payment_id"`
-	TenantID  string     `json:"tenant_id"`
-	Email     string     `json:"email"`
-	Amount    int64      `json:"amount"`
-	Currency  string     `json:"currency"`
-	LineItems []LineItem `json:"line_items,omitempty"`
-	Cause     Cause      `json:"cause"`
-}
-
-// InvoiceSent is the data of invoice.sent.
-type InvoiceSent struct {
-	PaymentID string `json:"payment_id"`
-	TenantID  string `json:"tenant_id"`
-	Email     string `json:"email"`
-	Amount    int64  `json:"amount"`
-	Currency  string `json:"currency"`
+	PaymentID string              `json:"payment_id"`
+	TenantID  string              `json:"tenant_id"`
+	Email     string              `json:"email"`
+	Amount    int64               `json:"amount"`
+	Currency  string              `json:"currency"`
+	LineItems []contract.LineItem `json:"line_items,omitempty"`
+	Cause     Cause               `json:"cause"`
 }
 
 // SendInvoice emails the invoice, at most once per payment, and emits invoice.sent.
 func (a *Activities) SendInvoice(ctx context.Context, in InvoiceInput) error {
 	if in.Email == "" {
-		return temporal.NewNonRetryableApplicationError("invoice of payment "+in.PaymentID+": no recipient", "InvalidInput", nil)
+		return temporal.NewNonRetryableApplicationError("invoice of payment "+in.PaymentID+": no recipient", contract.ErrorTypeInvalidInput, nil)
 	}
 	key := "payment/" + in.PaymentID + "/invoice"
-	sent, err := a.Store.EmailSent(ctx, key)
-	if err != nil {
+	if err := a.sendEmailOnce(ctx, key, fmt.Sprintf("send invoice of payment %s to %s", in.PaymentID, in.Email), invoiceEmail(in)); err != nil {
 		return err
 	}
-	if !sent {
-		msg := invoiceEmail(in)
-		msg.MessageID = key + "@flowbridge"
-		if err := a.sendEmail(ctx, fmt.Sprintf("send invoice of payment %s to %s", in.PaymentID, in.Email), msg); err != nil {
-			return err
-		}
-		if err := a.Store.MarkEmailSent(ctx, key, in.Email, msg.Subject); err != nil {
-			return err
-		}
-	}
-	return a.emit(ctx, in.Cause, "invoice.sent", InvoiceSent{
+	return a.emit(ctx, in.Cause, contract.TypeInvoiceSent, contract.InvoiceSent{
 		PaymentID: in.PaymentID, TenantID: in.TenantID, Email: in.Email, Amount: in.Amount, Currency: in.Currency,
 	})
 }
@@ -176,13 +131,6 @@ type NotifyOutput struct {
 	NotificationID string `json:"notification_id"`
 }
 
-// PaymentProcessed is the data of payment.processed.
-type PaymentProcessed struct {
-	PaymentID      string `json:"payment_id"`
-	TenantID       string `json:"tenant_id"`
-	NotificationID string `json:"notification_id"`
-}
-
 // NotificationPaymentReceived is the kind of the notification NotifyUser adds.
 const NotificationPaymentReceived = "payment.received"
 
@@ -200,7 +148,7 @@ func (a *Activities) NotifyUser(ctx context.Context, in NotifyInput) (NotifyOutp
 	if err != nil {
 		return NotifyOutput{}, err
 	}
-	err = a.emit(ctx, in.Cause, "payment.processed", PaymentProcessed{PaymentID: in.PaymentID, TenantID: in.TenantID, NotificationID: n.ID})
+	err = a.emit(ctx, in.Cause, contract.TypePaymentProcessed, contract.PaymentProcessed{PaymentID: in.PaymentID, TenantID: in.TenantID, NotificationID: n.ID})
 	if err != nil {
 		return NotifyOutput{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/store"
@@ -75,9 +76,9 @@ func (f *paymentFixture) requireEmitted(t *testing.T, typ string, n int, want an
 	require.NoError(t, err)
 	for _, ev := range evs {
 		require.Equal(t, typ, ev.Type())
-		require.Equal(t, activities.Source, ev.Source())
+		require.Equal(t, contract.SourceWorker, ev.Source())
 		require.NotEmpty(t, ev.Subject(), "subject: the workflow id")
-		require.Equal(t, activities.ResultEventID(ev.Subject(), typ), ev.ID())
+		require.Equal(t, contract.ResultEventID(ev.Subject(), typ), ev.ID())
 		require.Equal(t, evs[0].ID(), ev.ID(), "a retried activity must emit the same id")
 		require.Equal(t, f.cause.EventID, ev.Extensions()[events.ExtCausationID])
 		require.Equal(t, f.cause.CorrelationID, ev.Extensions()[events.ExtCorrelationID])
@@ -92,7 +93,7 @@ func TestFindTenantByStripeCustomer(t *testing.T) {
 	_, err := f.env.ExecuteActivity(f.acts.FindTenantByStripeCustomer, activities.CustomerInput{CustomerID: "cus_unknown"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "got %v, want an application error", err)
-	require.Equal(t, activities.ErrorTypeTenantNotFound, appErr.Type())
+	require.Equal(t, contract.ErrorTypeTenantNotFound, appErr.Type())
 	require.False(t, appErr.NonRetryable(), "TenantNotFound must be retryable: the retries are the wait")
 	require.Equal(t, temporal.ApplicationErrorCategoryBenign, appErr.Category(), "waiting attempts must not log as errors")
 	require.ErrorContains(t, err, "cus_unknown")
@@ -111,7 +112,7 @@ func TestRecordPaymentIsIdempotent(t *testing.T) {
 	in := activities.PaymentInput{
 		PaymentID: testenv.ID("pi_"), TenantID: f.tenant.ID, CustomerID: f.tenant.StripeCustomerID,
 		Amount: 4900, Currency: "eur", Cause: f.cause,
-		LineItems: []activities.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}},
+		LineItems: []contract.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}},
 	}
 	for range 2 {
 		_, err := f.env.ExecuteActivity(f.acts.RecordPayment, in)
@@ -121,9 +122,9 @@ func TestRecordPaymentIsIdempotent(t *testing.T) {
 	require.Equal(t, 1, f.count(t, "SELECT count(*) FROM payments WHERE payment_id = $1", in.PaymentID))
 	p, err := f.store.PaymentByID(context.Background(), in.PaymentID)
 	require.NoError(t, err)
-	require.Equal(t, []store.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}}, p.LineItems)
+	require.Equal(t, []contract.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}}, p.LineItems)
 	require.Equal(t, f.cause.EventID, p.EventID)
-	f.requireEmitted(t, "payment.recorded", 2, activities.PaymentRecorded{
+	f.requireEmitted(t, "payment.recorded", 2, contract.PaymentRecorded{
 		PaymentID: in.PaymentID, TenantID: f.tenant.ID, CustomerID: in.CustomerID, Amount: 4900, Currency: "eur",
 	})
 }
@@ -133,7 +134,7 @@ func TestSendInvoiceIsIdempotent(t *testing.T) {
 	to := testenv.ID("payer-") + "@example.com"
 	in := activities.InvoiceInput{
 		PaymentID: testenv.ID("pi_"), TenantID: f.tenant.ID, Email: to, Amount: 4900, Currency: "eur", Cause: f.cause,
-		LineItems: []activities.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Priority support", Amount: 900, Quantity: 1}},
+		LineItems: []contract.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Priority support", Amount: 900, Quantity: 1}},
 	}
 	for range 2 {
 		_, err := f.env.ExecuteActivity(f.acts.SendInvoice, in)
@@ -148,7 +149,7 @@ func TestSendInvoiceIsIdempotent(t *testing.T) {
 	for _, want := range []string{"49.00 EUR", "2 × Seat", "40.00 EUR", "1 × Priority support", "9.00 EUR", in.PaymentID} {
 		require.Contains(t, body, want, "invoice body")
 	}
-	f.requireEmitted(t, "invoice.sent", 2, activities.InvoiceSent{
+	f.requireEmitted(t, "invoice.sent", 2, contract.InvoiceSent{
 		PaymentID: in.PaymentID, TenantID: f.tenant.ID, Email: to, Amount: 4900, Currency: "eur",
 	})
 }
@@ -183,7 +184,7 @@ func TestNotifyUserIsIdempotent(t *testing.T) {
 	require.Equal(t, activities.NotificationPaymentReceived, kind)
 	require.Contains(t, title, "500 JPY")
 	require.Contains(t, body, in.PaymentID)
-	f.requireEmitted(t, "payment.processed", 2, activities.PaymentProcessed{PaymentID: in.PaymentID, TenantID: f.tenant.ID, NotificationID: ids[0]})
+	f.requireEmitted(t, "payment.processed", 2, contract.PaymentProcessed{PaymentID: in.PaymentID, TenantID: f.tenant.ID, NotificationID: ids[0]})
 }
 
 func TestFormatAmount(t *testing.T) {

@@ -9,90 +9,48 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
-
-// EventReportDaily is the type of the event DailyReport emits.
-const EventReportDaily = "report.daily"
-
-// DateLayout is the layout of a report's date (YYYY-MM-DD, a UTC day).
-const DateLayout = "2006-01-02"
-
-// ReportEventID is the id of the report.daily event of date: one id per date, whichever
-// run emits it, so the stream keeps one report per date within its duplicate window.
-// It has the form <id>/<type> of every result event, with daily-report-<date> as the id.
-func ReportEventID(date string) string {
-	return ResultEventID("daily-report-"+date, EventReportDaily)
-}
 
 // ReportInput asks DailyReportNumbers for the numbers of one UTC day.
 type ReportInput struct {
 	Date string `json:"date"` // YYYY-MM-DD
 }
 
-// DailyReport is the data of report.daily (schemas/report.daily.json): the numbers of one
-// UTC day.
-type DailyReport struct {
-	Date     string         `json:"date"` // YYYY-MM-DD
-	Signups  int64          `json:"signups"`
-	Payments ReportPayments `json:"payments"`
-	Deploys  ReportDeploys  `json:"deploys"`
-	// Events counts the events the bridge received that day by outcome (routed,
-	// duplicate, ignored, dead_lettered, retried); outcomes with no event are absent.
-	Events map[string]int64 `json:"events"`
-}
-
-// ReportPayments are the payments recorded on a report's day.
-type ReportPayments struct {
-	Count      int64           `json:"count"`
-	ByCurrency []CurrencyTotal `json:"by_currency"` // ordered by currency
-}
-
-// CurrencyTotal is the payments of one currency.
-type CurrencyTotal struct {
-	Currency string `json:"currency"`
-	Count    int64  `json:"count"`
-	Amount   int64  `json:"amount"` // sum, in the currency's minor unit
-}
-
-// ReportDeploys are the deploys that finished on a report's day.
-type ReportDeploys struct {
-	Succeeded int64 `json:"succeeded"`
-	Failed    int64 `json:"failed"`
-}
-
 // DailyReportNumbers reads the numbers of in.Date from PostgreSQL. A date that is not
 // YYYY-MM-DD is a non-retryable InvalidInput error.
-func (a *Activities) DailyReportNumbers(ctx context.Context, in ReportInput) (DailyReport, error) {
-	day, err := time.Parse(DateLayout, in.Date)
+func (a *Activities) DailyReportNumbers(ctx context.Context, in ReportInput) (contract.DailyReport, error) {
+	day, err := time.Parse(contract.DateLayout, in.Date)
 	if err != nil {
-		return DailyReport{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("report date %q is not YYYY-MM-DD", in.Date), "InvalidInput", err)
+		return contract.DailyReport{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("report date %q is not YYYY-MM-DD", in.Date), contract.ErrorTypeInvalidInput, err)
 	}
 	n, err := a.Store.ReportNumbers(ctx, day, day.AddDate(0, 0, 1))
 	if err != nil {
-		return DailyReport{}, err
+		return contract.DailyReport{}, err
 	}
-	r := DailyReport{
+	r := contract.DailyReport{
 		Date:     in.Date,
 		Signups:  n.Signups,
-		Payments: ReportPayments{ByCurrency: make([]CurrencyTotal, len(n.Payments))},
-		Deploys:  ReportDeploys{Succeeded: n.DeploysSucceeded, Failed: n.DeploysFailed},
+		Payments: contract.ReportPayments{ByCurrency: make([]contract.CurrencyTotal, len(n.Payments))},
+		Deploys:  contract.ReportDeploys{Succeeded: n.DeploysSucceeded, Failed: n.DeploysFailed},
 		Events:   n.Events,
 	}
 	for i, p := range n.Payments {
-		r.Payments.ByCurrency[i] = CurrencyTotal(p)
+		r.Payments.ByCurrency[i] = contract.CurrencyTotal(p)
 		r.Payments.Count += p.Count
 	}
 	return r, nil
 }
 
-// EmitDailyReport publishes report.daily with r as its data and ReportEventID(r.Date) as
+// EmitDailyReport publishes report.daily with r as its data and contract.ReportEventID(r.Date) as
 // its id, so a retried or repeated run for the same date publishes the same event, which
 // the stream drops.
-func (a *Activities) EmitDailyReport(ctx context.Context, r DailyReport) error {
-	if _, err := time.Parse(DateLayout, r.Date); err != nil {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("report date %q is not YYYY-MM-DD", r.Date), "InvalidInput", err)
+func (a *Activities) EmitDailyReport(ctx context.Context, r contract.DailyReport) error {
+	if _, err := time.Parse(contract.DateLayout, r.Date); err != nil {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("report date %q is not YYYY-MM-DD", r.Date), contract.ErrorTypeInvalidInput, err)
 	}
-	return emitResultWithID(ctx, a.Publisher, ReportEventID(r.Date), Cause{}, EventReportDaily, r)
+	return emitResultWithID(ctx, a.Publisher, contract.ReportEventID(r.Date), Cause{}, contract.TypeReportDaily, r)
 }
 
 // DefaultPurgeBatch is the rows one statement of a purge deletes when PurgeInput sets
@@ -122,7 +80,7 @@ func (a *Activities) PurgeNotifications(ctx context.Context, in PurgeInput) (int
 
 func purge(ctx context.Context, in PurgeInput, deleteBatch func(context.Context, time.Time, int) (int64, error)) (int64, error) {
 	if in.Before.IsZero() {
-		return 0, temporal.NewNonRetryableApplicationError("purge: no cut-off time (before)", "InvalidInput", nil)
+		return 0, temporal.NewNonRetryableApplicationError("purge: no cut-off time (before)", contract.ErrorTypeInvalidInput, nil)
 	}
 	batch := in.BatchSize
 	if batch <= 0 {
@@ -173,10 +131,10 @@ func (a *Activities) RemoveStaleWorkspaces(ctx context.Context, in StaleWorkspac
 	root := filepath.Clean(in.Root)
 	if !filepath.IsAbs(root) || filepath.Dir(root) == root {
 		return 0, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("deploy workspace root %q must be an absolute directory other than the file system root (DEPLOY_WORKSPACE)", in.Root), "InvalidInput", nil)
+			fmt.Sprintf("deploy workspace root %q must be an absolute directory other than the file system root (DEPLOY_WORKSPACE)", in.Root), contract.ErrorTypeInvalidInput, nil)
 	}
 	if in.Before.IsZero() {
-		return 0, temporal.NewNonRetryableApplicationError("remove stale workspaces: no cut-off time (before)", "InvalidInput", nil)
+		return 0, temporal.NewNonRetryableApplicationError("remove stale workspaces: no cut-off time (before)", contract.ErrorTypeInvalidInput, nil)
 	}
 	limit := in.Limit
 	if limit <= 0 {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -70,15 +71,15 @@ func TestDailyReportNumbers(t *testing.T) {
 
 	v, err := f.env.ExecuteActivity(f.acts.DailyReportNumbers, activities.ReportInput{Date: "2026-03-01"})
 	require.NoError(t, err)
-	var got activities.DailyReport
+	var got contract.DailyReport
 	require.NoError(t, v.Get(&got))
-	want := activities.DailyReport{
+	want := contract.DailyReport{
 		Date:    "2026-03-01",
 		Signups: 1,
-		Payments: activities.ReportPayments{Count: 3, ByCurrency: []activities.CurrencyTotal{
+		Payments: contract.ReportPayments{Count: 3, ByCurrency: []contract.CurrencyTotal{
 			{Currency: "eur", Count: 2, Amount: 5000}, {Currency: "usd", Count: 1, Amount: 300},
 		}},
-		Deploys: activities.ReportDeploys{Succeeded: 1, Failed: 2},
+		Deploys: contract.ReportDeploys{Succeeded: 1, Failed: 2},
 		Events:  map[string]int64{"routed": 1, "duplicate": 1},
 	}
 	require.Equal(t, want, got, "got %v, want %v", got, want)
@@ -93,15 +94,15 @@ func TestDailyReportNumbers(t *testing.T) {
 func TestEmitDailyReport(t *testing.T) {
 	tests := []struct {
 		name   string
-		report activities.DailyReport
+		report contract.DailyReport
 	}{
-		{name: "a quiet day", report: activities.DailyReport{
-			Date: "2026-03-01", Payments: activities.ReportPayments{ByCurrency: []activities.CurrencyTotal{}}, Events: map[string]int64{},
+		{name: "a quiet day", report: contract.DailyReport{
+			Date: "2026-03-01", Payments: contract.ReportPayments{ByCurrency: []contract.CurrencyTotal{}}, Events: map[string]int64{},
 		}},
-		{name: "a busy day", report: activities.DailyReport{
+		{name: "a busy day", report: contract.DailyReport{
 			Date: "2026-03-02", Signups: 12,
-			Payments: activities.ReportPayments{Count: 3, ByCurrency: []activities.CurrencyTotal{{Currency: "eur", Count: 3, Amount: 14700}}},
-			Deploys:  activities.ReportDeploys{Succeeded: 4, Failed: 1},
+			Payments: contract.ReportPayments{Count: 3, ByCurrency: []contract.CurrencyTotal{{Currency: "eur", Count: 3, Amount: 14700}}},
+			Deploys:  contract.ReportDeploys{Succeeded: 4, Failed: 1},
 			Events:   map[string]int64{"routed": 40, "dead_lettered": 2},
 		}},
 	}
@@ -122,10 +123,10 @@ func TestEmitDailyReport(t *testing.T) {
 			require.Len(t, evs, 2)
 			for _, ev := range evs {
 				require.Equal(t, "daily-report-"+tt.report.Date+"/report.daily", ev.ID(), "one id per date")
-				require.Equal(t, activities.EventReportDaily, ev.Type())
-				require.Equal(t, activities.Source, ev.Source())
+				require.Equal(t, contract.TypeReportDaily, ev.Type())
+				require.Equal(t, contract.SourceWorker, ev.Source())
 				require.NoError(t, sch.Validate(ev), "report.daily data breaks schemas/report.daily.json")
-				var got activities.DailyReport
+				var got contract.DailyReport
 				require.NoError(t, ev.DataAs(&got))
 				require.Equal(t, tt.report, got, "got %v, want %v", got, tt.report)
 			}
@@ -136,7 +137,7 @@ func TestEmitDailyReport(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
-	_, err = env.ExecuteActivity(acts.EmitDailyReport, activities.DailyReport{Date: "yesterday"})
+	_, err = env.ExecuteActivity(acts.EmitDailyReport, contract.DailyReport{Date: "yesterday"})
 	requireNonRetryable(t, err, "is not YYYY-MM-DD")
 }
 

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 
@@ -43,7 +42,7 @@ type bridgeProcess struct {
 	log zerolog.Logger
 	// The ingress publishes on a connection of its own: the server closes a connection
 	// over one bad publish, and that must not stop the consumer.
-	ingressNATS, consumerNATS *natsConn
+	ingressNATS, consumerNATS *NATSConn
 	temporal                  client.Client
 	temporalMetrics           *metrics.Temporal
 	metrics                   *bridge.Metrics
@@ -73,13 +72,13 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
-	if p.consumerNATS, err = connectNATS(cfg.Common, "flowbridge-bridge-consumer", log); err != nil {
+	if p.consumerNATS, err = ConnectNATS(cfg.Common, "flowbridge-bridge-consumer", log); err != nil {
 		return nil, err
 	}
-	if p.ingressNATS, err = connectNATS(cfg.Common, "flowbridge-bridge-ingress", log); err != nil {
+	if p.ingressNATS, err = ConnectNATS(cfg.Common, "flowbridge-bridge-ingress", log); err != nil {
 		return nil, err
 	}
-	reg, err := newRegistry("bridge", p.consumerNATS, p.ingressNATS)
+	reg, err := NewRegistry("bridge", p.consumerNATS, p.ingressNATS)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +89,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if p.temporal, err = newTemporalClient(cfg.Temporal, log, p.temporalMetrics.Handler()); err != nil {
 		return nil, err
 	}
-	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-bridge", log)
+	tp, stopTracing, err := StartTracing(ctx, cfg.Tracing, "flowbridge-bridge", log)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +172,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		Ready: map[string]ops.Check{
 			"nats_ingress":  p.ingressNATS.Ready,
 			"nats_consumer": p.consumerNATS.Ready,
-			"temporal":      temporalCheck(p.temporal),
-			"postgresql":    postgresCheck(p.pool.Ping),
+			"temporal":      TemporalCheck(p.temporal),
+			"postgresql":    PostgresCheck(p.pool.Ping),
 		},
 	}, log)
 	p.admin.Handle(ledger.Pattern, p.ledger.Handler())
@@ -211,7 +210,7 @@ func (p *bridgeProcess) run(ctx context.Context) error {
 			return prepareJetStream(ctx, p.consumerNATS.JS, p.cfg, p.log)
 		})
 		if err != nil {
-			return ignoreCanceled(err)
+			return IgnoreCanceled(err)
 		}
 		return p.bridge.Run(ctx)
 	})
@@ -234,7 +233,7 @@ func (p *bridgeProcess) close() {
 	if p.temporalMetrics != nil {
 		_ = p.temporalMetrics.Close() // only stops its reporting
 	}
-	for _, nc := range []*natsConn{p.ingressNATS, p.consumerNATS} {
+	for _, nc := range []*NATSConn{p.ingressNATS, p.consumerNATS} {
 		if nc != nil {
 			nc.Close()
 		}
@@ -250,11 +249,4 @@ func eventsTokens(in []config.EventsToken) []ingress.EventsToken {
 		out[i] = ingress.EventsToken{Token: t.Token, Types: t.Types}
 	}
 	return out
-}
-
-func ignoreCanceled(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
 }

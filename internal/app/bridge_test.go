@@ -35,7 +35,7 @@ func newTestBridge(t *testing.T) *testBridge {
 func newTestBridgeWith(t *testing.T, more map[string]string) *testBridge {
 	t.Helper()
 	n := testenv.StartNATS(t)
-	temporalPort, pgPort := strconv.Itoa(closedPort(t)), strconv.Itoa(closedPort(t))
+	temporalPort, pgPort := strconv.Itoa(testenv.ClosedPort(t)), strconv.Itoa(testenv.ClosedPort(t))
 	env := map[string]string{
 		"NATS_URL":         n.URL,
 		"TEMPORAL_ADDRESS": "127.0.0.1:" + temporalPort,
@@ -187,17 +187,17 @@ func TestBridgePublicAndAdminAddresses(t *testing.T) {
 func TestBridgeExitsWhenNATSClosesAConnection(t *testing.T) {
 	tests := []struct {
 		name string
-		conn func(*testBridge) *natsConn
+		conn func(*testBridge) *NATSConn
 		want string
 	}{
-		{name: "ingress", conn: func(b *testBridge) *natsConn { return b.ingressNATS }, want: "flowbridge-bridge-ingress"},
-		{name: "consumer", conn: func(b *testBridge) *natsConn { return b.consumerNATS }, want: "flowbridge-bridge-consumer"},
+		{name: "ingress", conn: func(b *testBridge) *NATSConn { return b.ingressNATS }, want: "flowbridge-bridge-ingress"},
+		{name: "consumer", conn: func(b *testBridge) *NATSConn { return b.consumerNATS }, want: "flowbridge-bridge-consumer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := newTestBridge(t)
 			_, done, runErr := b.start(t)
-			forceClose(t, tt.conn(b).Conn)
+			testenv.ForceCloseNATS(t, tt.conn(b).Conn)
 			select {
 			case <-done:
 				err := *runErr
@@ -225,7 +225,7 @@ func TestIngressConnectionLossLeavesTheConsumerConsuming(t *testing.T) {
 		require.NoError(t, <-done)
 	})
 
-	forceClose(t, b.ingressNATS.Conn)
+	testenv.ForceCloseNATS(t, b.ingressNATS.Conn)
 	_, err := b.nats.JS.Publish(ctx, "events.test.garbage", []byte("not a CloudEvent"))
 	require.NoError(t, err)
 	dlq, err := b.nats.JS.Stream(ctx, events.DLQStream)

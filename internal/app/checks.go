@@ -22,8 +22,8 @@ import (
 // (cause), never the driver's message: PostgreSQL's names the user, host and database,
 // gRPC's the address. The driver's error is kept for the log (ops.Redact).
 
-// postgresCheck checks PostgreSQL with ping (a pool's or a store's Ping).
-func postgresCheck(ping func(context.Context) error) ops.Check {
+// PostgresCheck checks PostgreSQL with ping (a pool's or a store's Ping).
+func PostgresCheck(ping func(context.Context) error) ops.Check {
 	return func(ctx context.Context) error {
 		if err := ping(ctx); err != nil {
 			return ops.Redact("PostgreSQL at DATABASE_URL unreachable: "+cause(err), err)
@@ -32,8 +32,8 @@ func postgresCheck(ping func(context.Context) error) ops.Check {
 	}
 }
 
-// temporalCheck asks Temporal's frontend whether it is serving.
-func temporalCheck(c client.Client) ops.Check {
+// TemporalCheck asks Temporal's frontend whether it is serving.
+func TemporalCheck(c client.Client) ops.Check {
 	return func(ctx context.Context) error {
 		if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 			return ops.Redact("Temporal at TEMPORAL_ADDRESS unreachable: "+cause(err), err)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,21 +15,11 @@ import (
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
-// closedPort returns a local port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
-}
-
 // The checks' errors name the setting and a cause, never the user, host, port, database
 // or password that the driver's own message carries.
 func TestChecksSayNoConnectionDetails(t *testing.T) {
 	testenv.Postgres(t) // skips (or fails under CI) when PostgreSQL is not there
-	port := strconv.Itoa(closedPort(t))
+	port := strconv.Itoa(testenv.ClosedPort(t))
 	secrets := []string{"alice", "s3cret", "secretdb", port, "5432", "db.invalid"}
 	tests := []struct {
 		name string
@@ -48,7 +37,7 @@ func TestChecksSayNoConnectionDetails(t *testing.T) {
 			defer pool.Close()
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 			defer cancel()
-			err = postgresCheck(pool.Ping)(ctx)
+			err = PostgresCheck(pool.Ping)(ctx)
 			require.Error(t, err)
 			require.True(t, strings.HasPrefix(err.Error(), tt.want), "got %q, want it to start with %q", err.Error(), tt.want)
 			for _, s := range secrets {
@@ -63,7 +52,7 @@ func TestChecksSayNoConnectionDetails(t *testing.T) {
 		defer tc.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
 		defer cancel()
-		err = temporalCheck(tc)(ctx)
+		err = TemporalCheck(tc)(ctx)
 		require.Error(t, err)
 		require.True(t, strings.HasPrefix(err.Error(), "Temporal at TEMPORAL_ADDRESS unreachable: "), "got %q", err.Error())
 		require.NotContains(t, err.Error(), port)

@@ -22,8 +22,8 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/testenv"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // BenchmarkTemporalCompression starts workflows from 8 goroutines through the client the
@@ -48,7 +48,7 @@ func BenchmarkTemporalCompression(b *testing.B) {
 			req := func(i int64) *workflowservice.StartWorkflowExecutionRequest {
 				user := fmt.Sprintf("%s-%d", queue, i)
 				data, _ := json.Marshal(map[string]string{"user_id": user, "email": user + "@example.com"})
-				in, err := converter.GetDefaultDataConverter().ToPayloads(workflows.Event{ID: "evt-" + user, Type: "user.signedup", Source: "/bench", Time: time.Now(), CorrelationID: "evt-" + user, Data: data})
+				in, err := converter.GetDefaultDataConverter().ToPayloads(contract.Event{ID: "evt-" + user, Type: "user.signedup", Source: "/bench", Time: time.Now(), CorrelationID: "evt-" + user, Data: data})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -58,9 +58,9 @@ func BenchmarkTemporalCompression(b *testing.B) {
 				}
 				return &workflowservice.StartWorkflowExecutionRequest{
 					Namespace: "default", WorkflowId: "onboarding-" + user, RequestId: user,
-					WorkflowType: &commonpb.WorkflowType{Name: workflows.UserOnboardingWorkflow},
+					WorkflowType: &commonpb.WorkflowType{Name: contract.UserOnboardingWorkflow},
 					TaskQueue:    &taskqueuepb.TaskQueue{Name: queue, Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
-					Input:        in, Memo: &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.MemoEventID: memo}},
+					Input:        in, Memo: &commonpb.Memo{Fields: map[string]*commonpb.Payload{contract.MemoEventID: memo}},
 					Identity: "bench", WorkflowIdReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 				}
 			}

@@ -1,11 +1,13 @@
-// Package app wires flowbridge's binaries together from their configuration: it connects
-// to NATS, Temporal and PostgreSQL, builds the components and runs them until the context
-// ends. The mains in cmd/ only read configuration and handle signals; tests run the same
-// wiring.
+// Package app wires the bridge binary together from its configuration — RunBridge and
+// the operator's RunSetup — and holds the connections both binaries share (NATS,
+// Temporal, tracing, the metrics registry, readiness checks). The worker's wiring is
+// internal/workerapp, so the bridge links no workflow, activity or mail code. The mains
+// in cmd/ only read configuration and handle signals; tests run the same wiring.
 package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -18,13 +20,13 @@ import (
 	"github.com/flowbridge/flowbridge/internal/config"
 )
 
-// natsConn is a connection to NATS that reconnects for ever, and reports when it is closed
+// NATSConn is a connection to NATS that reconnects for ever, and reports when it is closed
 // all the same: nats.go gives a connection up for good when the server closes it with an
 // error (a protocol violation such as a subject over the control-line limit, an
 // authorization error), and a process holding such a connection would stay up doing
 // nothing. Watch turns that into an error that ends the process, so that its supervisor
 // restarts it; our own Close is not reported.
-type natsConn struct {
+type NATSConn struct {
 	*nats.Conn
 	JS   jetstream.JetStream
 	name string
@@ -33,12 +35,12 @@ type natsConn struct {
 	ours atomic.Bool   // Close was called: the close is our own shutdown
 }
 
-// connectNATS connects to NATS as name (the connection's name on the server), keeps
+// ConnectNATS connects to NATS as name (the connection's name on the server), keeps
 // reconnecting for ever and logs each change. It fails on malformed settings, and when
 // the server refuses the credential or the TLS handshake (dialNATS): an unreachable
 // server is retried in the background.
-func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*natsConn, error) {
-	c := &natsConn{name: name, cfg: cfg.NATS, lost: make(chan struct{})}
+func ConnectNATS(cfg config.Common, name string, log zerolog.Logger) (*NATSConn, error) {
+	c := &NATSConn{name: name, cfg: cfg.NATS, lost: make(chan struct{})}
 	log = log.With().Str("nats_connection", name).Logger()
 	var lostOnce sync.Once
 	nc, err := dialNATS(cfg.NATS, log,
@@ -85,14 +87,14 @@ func connectNATS(cfg config.Common, name string, log zerolog.Logger) (*natsConn,
 }
 
 // Close closes the connection; that close is not a failure.
-func (c *natsConn) Close() {
+func (c *NATSConn) Close() {
 	c.ours.Store(true)
 	c.Conn.Close()
 }
 
 // Watch waits until ctx ends, and returns nil, or until the connection is closed other
 // than by Close, and returns an error naming the connection and why.
-func (c *natsConn) Watch(ctx context.Context) error {
+func (c *NATSConn) Watch(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
@@ -103,7 +105,7 @@ func (c *natsConn) Watch(ctx context.Context) error {
 
 // failure is why nc, the connection, was closed, or nil while it is not closed or was
 // closed by Close.
-func (c *natsConn) failure(nc *nats.Conn) error {
+func (c *NATSConn) failure(nc *nats.Conn) error {
 	if !nc.IsClosed() || c.ours.Load() {
 		return nil
 	}
@@ -115,7 +117,7 @@ func (c *natsConn) failure(nc *nats.Conn) error {
 }
 
 // Ready is a readiness check: the connection is up.
-func (c *natsConn) Ready(context.Context) error {
+func (c *NATSConn) Ready(context.Context) error {
 	if !c.IsConnected() {
 		return fmt.Errorf("NATS at NATS_URL: connection %s is %s", c.name, c.Status())
 	}
@@ -123,4 +125,13 @@ func (c *natsConn) Ready(context.Context) error {
 }
 
 // Alive is a liveness check: the connection was not closed for good.
-func (c *natsConn) Alive(context.Context) error { return c.failure(c.Conn) }
+func (c *NATSConn) Alive(context.Context) error { return c.failure(c.Conn) }
+
+// IgnoreCanceled returns err, or nil when err is context.Canceled: a process's own
+// shutdown is not a failure.
+func IgnoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -221,7 +221,7 @@ func TestBridgeStartsWorkflowsOverMTLSWithACodecServer(t *testing.T) {
 	env := s.env()
 	env["NATS_URL"] = n.URL
 	env["TEMPORAL_TASK_QUEUE"] = testenv.ID("mtls-") // no worker: the workflow only has to start
-	env["DATABASE_URL"] = "postgres://u@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/db?sslmode=disable"
+	env["DATABASE_URL"] = "postgres://u@127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t)) + "/db?sslmode=disable"
 	env["TEMPORAL_CODEC_ENDPOINT"] = codecServer.URL
 	env["TEMPORAL_CODEC_AUTH_FILE"] = authFile
 	cfg, err := config.LoadBridge(nil, func(k string) string { return env[k] })
@@ -304,7 +304,7 @@ func TestTemporalTLSMismatchesFailClearly(t *testing.T) {
 			_, err = tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.wantErr)
-			err = temporalCheck(tc)(ctx)
+			err = TemporalCheck(tc)(ctx)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tt.wantCheck)
 			_, port, _ := net.SplitHostPort(s.proxy.addr)
@@ -365,7 +365,7 @@ func TestTemporalAPIKeyReachesTheServer(t *testing.T) {
 	profiles := filepath.Join(dir, "temporal.toml")
 	require.NoError(t, os.WriteFile(profiles, []byte(`
 [profile.default]
-address = "127.0.0.1:`+strconv.Itoa(closedPort(t))+`"
+address = "127.0.0.1:`+strconv.Itoa(testenv.ClosedPort(t))+`"
 
 [profile.proxied]
 address = "`+proxy.addr+`"

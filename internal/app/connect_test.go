@@ -4,12 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
@@ -27,7 +25,7 @@ func TestPublishWhileNATSIsAwayFailsAndIsNeverFlushedLater(t *testing.T) {
 	n := testenv.StartNATS(t)
 	ctx := context.Background()
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 2*time.Minute))
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "test", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "test", testenv.Logger(t))
 	require.NoError(t, err)
 	defer nc.Close()
 	js := nc.JS
@@ -55,23 +53,12 @@ func TestPublishWhileNATSIsAwayFailsAndIsNeverFlushedLater(t *testing.T) {
 	require.Zero(t, info.State.Msgs, "the failed publish was not stored after the reconnect")
 }
 
-// forceClose makes the NATS server close nc for good, as one bad publish did through the
-// ingress (issue 7): a subject longer than the server's control-line limit (4 KiB) is a
-// protocol violation, and nats.go does not reconnect after it.
-func forceClose(t *testing.T, nc *nats.Conn) {
-	t.Helper()
-	testenv.Eventually(t, 10*time.Second, nc.IsConnected, "not connected to NATS")
-	_ = nc.Publish("events."+strings.Repeat("x", 5000), nil) // the server answers with -ERR
-	_ = nc.Flush()
-	testenv.Eventually(t, 10*time.Second, nc.IsClosed, "the server did not close the connection: %v", nc.Status())
-}
-
 // A connection the server closes for good is reported: Watch returns an error naming the
 // connection and the server's reason, and liveness fails, on the public port (a fixed
 // word) and on the operations address (the reason).
 func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
 	n := testenv.StartNATS(t)
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test-ingress", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test-ingress", testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	live := map[string]ops.Check{"nats_ingress": nc.Alive}
@@ -80,10 +67,11 @@ func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
 	admin := httptest.NewServer(ops.New(ops.Config{Live: live}, testenv.Logger(t)).Handler())
 	t.Cleanup(admin.Close)
 
-	status, body := workerGet(t, public, "/healthz")
+	r := doRequest(t, http.MethodGet, public.URL+"/healthz")
+	status, body := r.status, r.body
 	require.Equal(t, http.StatusOK, status, "before: public /healthz got %d %s, want 200", status, body)
 
-	forceClose(t, nc.Conn)
+	testenv.ForceCloseNATS(t, nc.Conn)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	err = nc.Watch(ctx)
@@ -93,10 +81,12 @@ func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
 	}
 	require.Error(t, nc.Alive(ctx))
 
-	status, body = workerGet(t, public, "/healthz")
+	r = doRequest(t, http.MethodGet, public.URL+"/healthz")
+	status, body = r.status, r.body
 	require.Equal(t, http.StatusServiceUnavailable, status, "public /healthz: got %d, want 503", status)
 	require.JSONEq(t, `{"status":"failing","checks":{"nats_ingress":"failed"}}`, body)
-	status, body = workerGet(t, admin, "/healthz")
+	r = doRequest(t, http.MethodGet, admin.URL+"/healthz")
+	status, body = r.status, r.body
 	require.Equal(t, http.StatusServiceUnavailable, status, "admin /healthz: got %d, want 503", status)
 	require.Contains(t, body, "maximum control line exceeded")
 }
@@ -104,7 +94,7 @@ func TestNATSConnectionClosedByTheServerIsReported(t *testing.T) {
 // Our own Close at shutdown is not a failure.
 func TestNATSConnectionClosedByUsIsNotAFailure(t *testing.T) {
 	n := testenv.StartNATS(t)
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test", testenv.Logger(t))
+	nc, err := ConnectNATS(config.Common{NATS: config.NATS{URL: n.URL}}, "flowbridge-test", testenv.Logger(t))
 	require.NoError(t, err)
 	testenv.Eventually(t, 10*time.Second, nc.IsConnected, "not connected to NATS")
 	nc.Close()

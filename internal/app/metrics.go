@@ -7,10 +7,10 @@ import (
 	"github.com/flowbridge/flowbridge/internal/metrics"
 )
 
-// newRegistry returns the registry a process serves on /metrics, with Go's and the
+// NewRegistry returns the registry a process serves on /metrics, with Go's and the
 // process's collectors, flowbridge_build_info{program=program} and its NATS connections'
 // state. Every other metric of the process is registered with it by metrics.Register.
-func newRegistry(program string, conns ...*natsConn) (*prometheus.Registry, error) {
+func NewRegistry(program string, conns ...*NATSConn) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	err := metrics.Register(reg,
 		collectors.NewGoCollector(),
@@ -27,11 +27,11 @@ func newRegistry(program string, conns ...*natsConn) (*prometheus.Registry, erro
 // natsCollector reports each NATS connection's state when scraped: no I/O, the client's
 // own view.
 type natsCollector struct {
-	conns                 []*natsConn
+	conns                 []*NATSConn
 	connected, reconnects *prometheus.Desc
 }
 
-func newNATSCollector(conns []*natsConn) natsCollector {
+func newNATSCollector(conns []*NATSConn) natsCollector {
 	return natsCollector{
 		conns: conns,
 		connected: prometheus.NewDesc("flowbridge_nats_connected",

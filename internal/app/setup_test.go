@@ -18,9 +18,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/testenv"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // bridgeUserPermissions are all a running bridge needs with BRIDGE_PROVISION=false, found
@@ -153,7 +153,7 @@ func TestBridgeWithoutAdminRightsAfterSetup(t *testing.T) {
 			if err != nil {
 				return false
 			}
-			if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == workflows.SignalEmailVerified {
+			if a := e.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == contract.SignalEmailVerified {
 				return true
 			}
 		}

@@ -14,10 +14,10 @@ import (
 // tracingFlushTimeout bounds the export of the spans still buffered at shutdown.
 const tracingFlushTimeout = 5 * time.Second
 
-// startTracing returns the tracer provider of service as cfg says (nil: tracing is off)
+// StartTracing returns the tracer provider of service as cfg says (nil: tracing is off)
 // and a stop that flushes its spans; it logs where spans go, never the endpoint's
 // headers.
-func startTracing(ctx context.Context, cfg config.Tracing, service string, log zerolog.Logger) (trace.TracerProvider, func(), error) {
+func StartTracing(ctx context.Context, cfg config.Tracing, service string, log zerolog.Logger) (trace.TracerProvider, func(), error) {
 	tp, shutdown, err := telemetry.Setup(ctx, cfg, service)
 	if err != nil {
 		return nil, nil, err

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -37,7 +38,7 @@ func RecordSignals(ctx workflow.Context, input any) (recorderState, error) {
 	inbox := workflows.NewSignalInbox(ctx, "note")
 	for ctx.Err() == nil {
 		sel := workflow.NewSelector(ctx)
-		inbox.AddTo(ctx, sel, func(ev workflows.Event) { st.Notes = append(st.Notes, ev.ID) })
+		inbox.AddTo(ctx, sel, func(ev contract.Event) { st.Notes = append(st.Notes, ev.ID) })
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		sel.Select(ctx)
 	}

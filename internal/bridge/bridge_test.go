@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
@@ -61,7 +62,7 @@ func TestOnboardingEndToEnd(t *testing.T) {
 			defer cancel()
 			var res workflows.OnboardingResult
 			require.NoError(t, h.temporal.GetWorkflow(ctx, wfID, "").Get(ctx, &res))
-			require.Equal(t, workflows.StatusComplete, res.Status)
+			require.Equal(t, contract.OnboardingStatusComplete, res.Status)
 			require.NotEmpty(t, res.TenantID)
 
 			var owner, customer string
@@ -212,7 +213,7 @@ func TestSignalBeforeStartIsNotLost(t *testing.T) {
 	defer cancel()
 	var res workflows.OnboardingResult
 	require.NoError(t, h.temporal.GetWorkflow(ctx, "onboarding-"+user, "").Get(ctx, &res))
-	require.Equal(t, workflows.StatusComplete, res.Status)
+	require.Equal(t, contract.OnboardingStatusComplete, res.Status)
 	require.Empty(t, h.dlq())
 }
 

@@ -10,10 +10,10 @@ import (
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/dlq"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/testenv"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // An operator fixes the cause of a dead letter and replays it: the bridge routes the
@@ -59,7 +59,7 @@ func TestDLQReplayRoutesFixedEvents(t *testing.T) {
 	require.Equal(t, "email-verified", last.Routes[0].Route)
 	require.Equal(t, wfID, last.Routes[0].WorkflowID)
 	require.Equal(t, "done", last.Routes[0].Result)
-	require.Equal(t, 1, signalsReceived(h, wfID, workflows.SignalEmailVerified), "the workflow got the signal once")
+	require.Equal(t, 1, signalsReceived(h, wfID, contract.SignalEmailVerified), "the workflow got the signal once")
 	h.consumerSettled(10 * time.Second)
 	require.Empty(t, h.dlq())
 

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -26,7 +27,7 @@ import (
 func OneNote(ctx workflow.Context, _ any) (string, error) {
 	var id string
 	sel := workflow.NewSelector(ctx)
-	workflows.NewSignalInbox(ctx, "note").AddTo(ctx, sel, func(ev workflows.Event) { id = ev.ID })
+	workflows.NewSignalInbox(ctx, "note").AddTo(ctx, sel, func(ev contract.Event) { id = ev.ID })
 	sel.Select(ctx)
 	return id, nil
 }

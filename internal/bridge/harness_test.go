@@ -21,14 +21,15 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
-	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/bridge"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/telemetry"
+	"github.com/flowbridge/flowbridge/internal/telemetry/temporaltrace"
 	"github.com/flowbridge/flowbridge/internal/testenv"
+	"github.com/flowbridge/flowbridge/internal/workerapp"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 	"github.com/flowbridge/flowbridge/schemas"
 )
@@ -171,13 +172,13 @@ func (h *harness) startWorker(cfg workflows.OnboardingConfig) {
 	}
 	require.NoError(h.t, acts.Validate())
 	var opts worker.Options
-	tracers, err := telemetry.TemporalInterceptors(h.tracing)
+	tracers, err := temporaltrace.Interceptors(h.tracing)
 	require.NoError(h.t, err)
 	for _, i := range tracers { // client interceptors in production; a worker's own here
 		opts.Interceptors = append(opts.Interceptors, i.(interceptor.WorkerInterceptor))
 	}
 	w := worker.New(h.temporal, h.taskQueue, opts)
-	app.Register(w, acts, nil, app.Workflows{Onboarding: cfg})
+	workerapp.Register(w, acts, nil, workerapp.Workflows{Onboarding: cfg})
 	require.NoError(h.t, w.Start())
 	h.t.Cleanup(w.Stop)
 	h.store, h.mailAPI = st, apiAddr

@@ -12,15 +12,15 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // The search attributes the bridge sets on every workflow it starts (start and
 // signal_with_start), so that `temporal workflow list --query
 // 'FlowbridgeCorrelationId="..."'` finds the workflows of one chain of events. `bridge
 // setup` registers them (Keyword).
-var defaultAttrNames = []string{workflows.SearchAttributeEventID, workflows.SearchAttributeEventType, workflows.SearchAttributeCorrelationID}
+var defaultAttrNames = []string{contract.SearchAttributeEventID, contract.SearchAttributeEventType, contract.SearchAttributeCorrelationID}
 
 // attrsRecheck is how long the bridge starts workflows without its search attributes after
 // Temporal said one is not registered, before it tries them again: a `bridge setup` run

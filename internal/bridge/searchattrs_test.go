@@ -11,11 +11,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/setup"
 	"github.com/flowbridge/flowbridge/internal/testenv"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // registerSearchAttributes does what `bridge setup` does for search attributes in
@@ -79,7 +79,7 @@ routes:
 	h.publishStructured(verified)
 
 	want := []string{"sa-onboarding-" + user, "sa-verified-" + user}
-	query := fmt.Sprintf("%s = %q", workflows.SearchAttributeCorrelationID, corr)
+	query := fmt.Sprintf("%s = %q", contract.SearchAttributeCorrelationID, corr)
 	var got []string
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		got = listWorkflows(t, h.temporal, query)
@@ -87,7 +87,7 @@ routes:
 	}, "query %s did not find both workflows %v", query, want)
 	require.ElementsMatch(t, want, got)
 
-	got = listWorkflows(t, h.temporal, fmt.Sprintf("%s = %q AND %s = 'user.signedup'", workflows.SearchAttributeEventID, signup.ID(), workflows.SearchAttributeEventType))
+	got = listWorkflows(t, h.temporal, fmt.Sprintf("%s = %q AND %s = 'user.signedup'", contract.SearchAttributeEventID, signup.ID(), contract.SearchAttributeEventType))
 	require.Equal(t, []string{"sa-onboarding-" + user}, got)
 }
 

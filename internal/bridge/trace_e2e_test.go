@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowbridge/flowbridge/internal/bridge"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/ingress"
 	"github.com/flowbridge/flowbridge/internal/telemetry"
@@ -100,7 +101,7 @@ func TestTraceFromStripeWebhookToResultEvent(t *testing.T) {
 
 	// The workflow's span ends when it completes, which may be after the bridge saw its
 	// last result event.
-	run := spans.wait(t, "RunWorkflow:"+workflows.PaymentProcessingWorkflow, func(s sdktrace.ReadOnlySpan) bool {
+	run := spans.wait(t, "RunWorkflow:"+contract.PaymentProcessingWorkflow, func(s sdktrace.ReadOnlySpan) bool {
 		return s.SpanContext().TraceID() == caller.TraceID()
 	})
 	requireChildOf(t, run, delivered.SpanContext())
@@ -196,14 +197,14 @@ func TestWorkflowSpanIsChildOfBridgeSpan(t *testing.T) {
 
 	started := spans.wait(t, "process events.user.signedup", func(s sdktrace.ReadOnlySpan) bool { return attr(s, "cloudevents.event_id") == signup.ID() })
 	require.Equal(t, wfID, attr(started, "flowbridge.workflow_id"))
-	run := spans.wait(t, "RunWorkflow:"+workflows.UserOnboardingWorkflow, func(s sdktrace.ReadOnlySpan) bool {
+	run := spans.wait(t, "RunWorkflow:"+contract.UserOnboardingWorkflow, func(s sdktrace.ReadOnlySpan) bool {
 		return s.SpanContext().TraceID() == started.SpanContext().TraceID()
 	})
 	requireChildOf(t, run, started.SpanContext())
 
 	signalled := spans.wait(t, "process events.email.verified", func(s sdktrace.ReadOnlySpan) bool { return attr(s, "cloudevents.event_id") == verified.ID() })
 	require.Equal(t, "signal", attr(signalled, "flowbridge.action"))
-	handled := spans.wait(t, "HandleSignal:"+workflows.SignalEmailVerified, func(s sdktrace.ReadOnlySpan) bool {
+	handled := spans.wait(t, "HandleSignal:"+contract.SignalEmailVerified, func(s sdktrace.ReadOnlySpan) bool {
 		return s.SpanContext().TraceID() == signalled.SpanContext().TraceID()
 	})
 	requireChildOf(t, handled, signalled.SpanContext())

@@ -10,10 +10,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 )
-
-const typeBlueprintPushed = "blueprint.pushed"
 
 // github serves POST /webhooks/github: it verifies X-Hub-Signature-256 and publishes a
 // push to a branch as blueprint.pushed, any other event as github.<event>, with the
@@ -69,10 +68,10 @@ func (in *Ingest) github(r *http.Request) answer {
 	if repo != "" {
 		source += "/" + repo
 	}
-	typ, data := "github."+event, body
+	typ, data := contract.TypePrefixGitHub+event, body
 	if event == "push" {
 		if pushed, ok := push.branchPush(); ok {
-			typ = typeBlueprintPushed
+			typ = contract.TypeBlueprintPushed
 			data, _ = json.Marshal(pushed) // cannot fail: strings only
 		}
 	}
@@ -104,16 +103,6 @@ func verifyGitHub(body []byte, header string, secrets []string) error {
 	return errors.New("X-Hub-Signature-256 matches no configured secret: check GITHUB_WEBHOOK_SECRET against the webhook's secret")
 }
 
-// blueprintPushed is the data of a blueprint.pushed event (schemas/blueprint.pushed.json).
-type blueprintPushed struct {
-	Repository string `json:"repository"`
-	CloneURL   string `json:"clone_url"`
-	Ref        string `json:"ref"`
-	CommitSHA  string `json:"commit_sha"`
-	Pusher     string `json:"pusher,omitempty"`
-	Message    string `json:"message,omitempty"`
-}
-
 // githubPush is what the webhook reads of a push delivery.
 type githubPush struct {
 	Ref        string `json:"ref"`
@@ -133,11 +122,11 @@ type githubPush struct {
 
 // branchPush reads a push delivery. ok is false for a push that deploys nothing: a tag,
 // or a branch deletion (which GitHub marks with deleted, and an all-zero after).
-func (push *githubPush) branchPush() (p blueprintPushed, ok bool) {
+func (push *githubPush) branchPush() (p contract.BlueprintPushed, ok bool) {
 	if !strings.HasPrefix(push.Ref, "refs/heads/") || push.Deleted || strings.Trim(push.After, "0") == "" {
 		return p, false
 	}
-	p = blueprintPushed{
+	p = contract.BlueprintPushed{
 		Repository: push.Repository.FullName,
 		CloneURL:   push.Repository.CloneURL,
 		Ref:        push.Ref,

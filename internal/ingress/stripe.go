@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v85/webhook"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 const (
 	stripeSource    = "/stripe"
 	stripeTolerance = 5 * time.Minute
-	typeStripePaid  = "stripe.paid"
 )
 
 // stripeEvent is the part of a Stripe event the bridge reads. It is decoded by hand,
@@ -58,13 +59,13 @@ func (in *Ingest) stripe(r *http.Request) answer {
 	if se.Created > 0 {
 		when = time.Unix(se.Created, 0)
 	}
-	typ, data := "stripe."+se.Type, []byte(se.Data.Object)
-	paid, ok, err := stripePayment(se.Type, se.Data.Object)
+	typ, data := contract.TypePrefixStripe+se.Type, []byte(se.Data.Object)
+	paid, lookupInvoice, ok, err := stripePayment(se.Type, se.Data.Object)
 	if err != nil {
 		return refuse(http.StatusBadRequest, failure{Error: "Stripe " + se.Type + " " + se.ID + ": data.object: " + err.Error(), ID: se.ID})
 	}
 	if ok {
-		typ = typeStripePaid
+		typ = contract.TypeStripePaid
 		data, _ = json.Marshal(paid) // cannot fail: strings and numbers
 	}
 	ev := newEvent(se.ID, typ, stripeSource, when, data)
@@ -72,8 +73,8 @@ func (in *Ingest) stripe(r *http.Request) answer {
 		return refuse(http.StatusBadRequest, *f)
 	}
 	// Only an event that will be published is worth a question to Stripe.
-	if ok && paid.lookupInvoice != "" {
-		intent, fail := in.invoicePaymentIntent(r.Context(), se.ID, paid.lookupInvoice)
+	if ok && lookupInvoice != "" {
+		intent, fail := in.invoicePaymentIntent(r.Context(), se.ID, lookupInvoice)
 		if fail != nil {
 			return *fail
 		}
@@ -181,27 +182,6 @@ func stripeSigned(payload []byte, signed time.Time, sigs [][]byte, secrets []str
 	return false
 }
 
-// stripePaid is the data of a stripe.paid event (schemas/stripe.paid.json).
-type stripePaid struct {
-	PaymentID  string           `json:"payment_id"`
-	CustomerID string           `json:"customer_id,omitempty"` // omitted, so the schema names it as missing
-	Amount     int64            `json:"amount"`
-	Currency   string           `json:"currency"`
-	Email      string           `json:"email,omitempty"`
-	LineItems  []stripeLineItem `json:"line_items,omitempty"`
-
-	// lookupInvoice, when set, is an invoice whose PaymentIntent the event does not name:
-	// the payment's id is that PaymentIntent, which only Stripe's API can tell, and
-	// PaymentID holds the invoice id for when no PaymentIntent paid it.
-	lookupInvoice string
-}
-
-type stripeLineItem struct {
-	Description string `json:"description,omitempty"`
-	Amount      int64  `json:"amount"`
-	Quantity    *int64 `json:"quantity,omitempty"`
-}
-
 // stripeObject holds the fields stripe.paid needs from a checkout session, an invoice
 // or a payment intent; each type fills its own.
 type stripeObject struct {
@@ -223,7 +203,7 @@ type stripeObject struct {
 	ReceiptEmail  string `json:"receipt_email"`  // payment intent
 
 	Lines struct {
-		Data []stripeLineItem `json:"data"`
+		Data []contract.LineItem `json:"data"`
 	} `json:"lines"` // invoice
 	Payments struct {
 		Data []stripeInvoicePayment `json:"data"`
@@ -236,28 +216,29 @@ type stripeObject struct {
 // that is not paid yet: those are forwarded as stripe.<type>.
 //
 // Where the object does not name the PaymentIntent although one may have paid it — a
-// subscription's checkout session, or an invoice from API 2025-03-31.basil on — p's
-// lookupInvoice says which invoice's PaymentIntent to ask Stripe for. An invoice that no
+// subscription's checkout session, or an invoice from API 2025-03-31.basil on —
+// lookupInvoice says which invoice's PaymentIntent to ask Stripe for; p's PaymentID then
+// holds the invoice id, for when no PaymentIntent paid it. An invoice that no
 // PaymentIntent paid (out of band, say) is keyed by its own id.
-func stripePayment(typ string, raw json.RawMessage) (p stripePaid, ok bool, err error) {
+func stripePayment(typ string, raw json.RawMessage) (p contract.StripePaid, lookupInvoice string, ok bool, err error) {
 	switch typ {
 	case "checkout.session.completed", "invoice.paid", "payment_intent.succeeded":
 	default:
-		return p, false, nil
+		return p, "", false, nil
 	}
 	var o stripeObject
 	if err := json.Unmarshal(raw, &o); err != nil {
-		return p, false, err
+		return p, "", false, err
 	}
 	switch typ {
 	case "checkout.session.completed":
 		if o.PaymentStatus != "paid" {
-			return p, false, nil
+			return p, "", false, nil
 		}
 		// A subscription's session names no PaymentIntent, only the invoice it paid.
 		p.PaymentID = first(string(o.PaymentIntent.stripeRef), string(o.Invoice), o.ID)
 		if o.PaymentIntent.stripeRef == "" && o.Invoice != "" {
-			p.lookupInvoice = string(o.Invoice)
+			lookupInvoice = string(o.Invoice)
 		}
 		p.Amount, p.Email = o.AmountTotal, o.CustomerDetails.Email
 	case "invoice.paid":
@@ -266,7 +247,7 @@ func stripePayment(typ string, raw json.RawMessage) (p stripePaid, ok bool, err 
 		// from then on it has no such field, and a webhook never expands payments. An
 		// invoice of nothing paid has no PaymentIntent whatever the version.
 		if p.PaymentID == o.ID && !o.PaymentIntent.present && o.AmountPaid > 0 {
-			p.lookupInvoice = o.ID
+			lookupInvoice = o.ID
 		}
 		p.Amount, p.Email, p.LineItems = o.AmountPaid, o.CustomerEmail, o.Lines.Data
 	case "payment_intent.succeeded":
@@ -274,7 +255,7 @@ func stripePayment(typ string, raw json.RawMessage) (p stripePaid, ok bool, err 
 		p.Amount, p.Email = o.AmountReceived, o.ReceiptEmail
 	}
 	p.CustomerID, p.Currency = string(o.Customer), o.Currency
-	return p, true, nil
+	return p, lookupInvoice, true, nil
 }
 
 func first(ids ...string) string {

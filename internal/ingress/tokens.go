@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 )
 
@@ -27,7 +28,7 @@ type EventsToken struct {
 // only from a token scoped to them by name (EventsToken.Types): a bare token or an open
 // endpoint would otherwise let anyone bypass the webhooks' signatures and forge payments
 // and deploys.
-var WebhookTypes = []string{"stripe.>", "github.>", typeBlueprintPushed}
+var WebhookTypes = []string{contract.TypePrefixStripe + ">", contract.TypePrefixGitHub + ">", contract.TypeBlueprintPushed}
 
 // scope is what one caller of POST /events may publish.
 type scope struct {

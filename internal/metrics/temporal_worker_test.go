@@ -22,6 +22,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/logging"
 	"github.com/flowbridge/flowbridge/internal/metrics"
+	"github.com/flowbridge/flowbridge/internal/metrics/workermetrics"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func TestTemporalWorkerMetrics(t *testing.T) {
 	tm, err := metrics.NewTemporal(reg, testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, tm.Close()) })
-	outcomes, err := metrics.NewActivityOutcomes(reg)
+	outcomes, err := workermetrics.NewActivityOutcomes(reg)
 	require.NoError(t, err)
 	namespace := os.Getenv("TEMPORAL_NAMESPACE")
 	if namespace == "" {
@@ -109,9 +110,9 @@ func TestTemporalWorkerMetrics(t *testing.T) {
 		{name: "temporal_num_pollers", labels: with(onQueue, "poller_type", "activity_task"), typ: "GAUGE"},
 		{name: "temporal_request_latency_seconds", labels: map[string]string{"operation": "StartWorkflowExecution", "namespace": namespace}, typ: "HISTOGRAM", min: 1},
 		{name: "temporal_worker_task_slots_available", labels: with(onQueue, "worker_type", "ActivityWorker"), typ: "GAUGE"},
-		{name: metrics.ActivitiesMetric, labels: map[string]string{"activity_type": "Greet", "outcome": metrics.OutcomeFailed}, typ: "COUNTER", min: 1},
-		{name: metrics.ActivitiesMetric, labels: map[string]string{"activity_type": "Greet", "outcome": metrics.OutcomeSucceeded}, typ: "COUNTER", min: 1},
-		{name: metrics.ActivitiesMetric, labels: map[string]string{"activity_type": "Reject", "outcome": metrics.OutcomeNonRetryable}, typ: "COUNTER", min: 1},
+		{name: workermetrics.ActivitiesMetric, labels: map[string]string{"activity_type": "Greet", "outcome": workermetrics.OutcomeFailed}, typ: "COUNTER", min: 1},
+		{name: workermetrics.ActivitiesMetric, labels: map[string]string{"activity_type": "Greet", "outcome": workermetrics.OutcomeSucceeded}, typ: "COUNTER", min: 1},
+		{name: workermetrics.ActivitiesMetric, labels: map[string]string{"activity_type": "Reject", "outcome": workermetrics.OutcomeNonRetryable}, typ: "COUNTER", min: 1},
 	}
 	// Some are recorded just after the workflow completes (the task's own latency).
 	var missing []string

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/routing"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 func TestDecideArgs(t *testing.T) {
@@ -47,8 +47,8 @@ routes:
 	raw, err := json.Marshal(d.Args[3])
 	require.NoError(t, err)
 	require.JSONEq(t, `{"user_id":"u1","email":"u1@example.com","n":12345678901}`, string(raw), "input: data is the data as it is")
-	env, ok := d.Args[4].(workflows.Event)
-	require.True(t, ok, "got %T, want workflows.Event", d.Args[4])
+	env, ok := d.Args[4].(contract.Event)
+	require.True(t, ok, "got %T, want contract.Event", d.Args[4])
 	require.Equal(t, "ev-1", env.ID)
 	require.Equal(t, "corr-1", env.CorrelationID)
 
@@ -65,11 +65,11 @@ func TestDecideArgsDefaults(t *testing.T) {
 	ds, _, err := defaultTable(t).Decide(event("email.verified", `{"user_id":"u1"}`))
 	require.NoError(t, err)
 	require.Nil(t, ds[0].SignalArgs, "without signal_args a signal carries the event")
-	require.IsType(t, workflows.Event{}, ds[0].SignalArg)
+	require.IsType(t, contract.Event{}, ds[0].SignalArg)
 	ds, _, err = defaultTable(t).Decide(event("user.signedup", `{"user_id":"u1","email":"e@x"}`))
 	require.NoError(t, err)
 	require.Nil(t, ds[0].Args)
-	require.IsType(t, workflows.Event{}, ds[0].Input)
+	require.IsType(t, contract.Event{}, ds[0].Input)
 }
 
 func TestDecideArgsMissingField(t *testing.T) {

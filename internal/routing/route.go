@@ -20,8 +20,8 @@ import (
 	"golang.org/x/time/rate"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // route is a compiled routeSpec.
@@ -106,16 +106,18 @@ var templateFuncs = template.FuncMap{
 	},
 }
 
-var knownWorkflows = map[string]bool{
-	workflows.UserOnboardingWorkflow: true, workflows.PaymentProcessingWorkflow: true,
-	workflows.BlueprintDeployWorkflow: true, workflows.ConnectorSyncWorkflow: true,
-	workflows.DailyReportWorkflow: true, workflows.CleanupWorkflow: true, workflows.BackupWorkflow: true,
-}
+var knownWorkflows = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range contract.Workflows {
+		m[w] = true
+	}
+	return m
+}()
 
 // defaultAttrs are the search attributes the bridge sets on every start, which a route may
 // not set itself.
 var defaultAttrs = map[string]bool{
-	workflows.SearchAttributeEventID: true, workflows.SearchAttributeEventType: true, workflows.SearchAttributeCorrelationID: true,
+	contract.SearchAttributeEventID: true, contract.SearchAttributeEventType: true, contract.SearchAttributeCorrelationID: true,
 }
 
 // compileRoute checks and compiles one route; the error lists every problem, each
@@ -380,7 +382,7 @@ func (r *route) decide(in *input) (Decision, error) {
 		d.ConcurrencyKey = r.name + "/" + key
 	}
 	d.Memo = map[string]any{
-		workflows.MemoEventID: in.ev.ID(), workflows.MemoEventType: in.ev.Type(), workflows.MemoEventSource: in.ev.Source(),
+		contract.MemoEventID: in.ev.ID(), contract.MemoEventType: in.ev.Type(), contract.MemoEventSource: in.ev.Source(),
 	}
 	for k, t := range r.memo {
 		if d.Memo[k], err = render(t, in, false); err != nil {

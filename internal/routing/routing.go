@@ -13,8 +13,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"golang.org/x/time/rate"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // Action is what a route does in Temporal.
@@ -45,13 +45,13 @@ type Decision struct {
 	Signal       string // Signal, SignalWithStart
 	// TaskQueue is where a started workflow runs; empty means the bridge's own.
 	TaskQueue string
-	// Input is a started workflow's input: a workflows.Event (input: event), the raw
+	// Input is a started workflow's input: a contract.Event (input: event), the raw
 	// data (input: data) or a mapped object (input: map).
 	Input any
 	// Args, when not nil, are a start's positional arguments (the route's args), each one
 	// payload, and Input is unused; empty means none.
 	Args []any
-	// SignalArg is a signal's argument: the whole event as a workflows.Event, so the
+	// SignalArg is a signal's argument: the whole event as a contract.Event, so the
 	// workflow can drop a signal it has seen (workflows.SignalInbox).
 	SignalArg any
 	// SignalArgs, when not nil, are the signal's arguments instead (the route's
@@ -241,9 +241,9 @@ func (in *input) activation() map[string]any {
 }
 
 // workflowEvent is the event as workflows receive it (input: event).
-func (in *input) workflowEvent() workflows.Event {
+func (in *input) workflowEvent() contract.Event {
 	ev := in.ev
-	return workflows.Event{
+	return contract.Event{
 		ID:            ev.ID(),
 		Type:          ev.Type(),
 		Source:        ev.Source(),

@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 	"github.com/flowbridge/flowbridge/schemas"
 )
 
@@ -102,7 +102,7 @@ func TestDecideDefaultInputAndMemo(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ds, 1)
 	d := ds[0]
-	require.Equal(t, workflows.Event{ID: "ev-1", Type: "user.signedup", Source: "/test", CorrelationID: "corr-1",
+	require.Equal(t, contract.Event{ID: "ev-1", Type: "user.signedup", Source: "/test", CorrelationID: "corr-1",
 		Data: json.RawMessage(`{"user_id":"u-42","email":"a@example.com"}`)}, d.Input)
 	require.Equal(t, map[string]any{"ce_id": "ev-1", "ce_type": "user.signedup", "ce_source": "/test"}, d.Memo)
 	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, d.ReusePolicy)

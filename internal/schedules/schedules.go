@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/flowbridge/flowbridge/internal/workflows"
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // Schedule ids of the contract. A schedule's workflows have its id followed by their
@@ -72,16 +72,16 @@ type Crons struct {
 func Specs(c Crons) []Spec {
 	return []Spec{
 		{
-			ID: DailyReportID, Cron: or(c.DailyReport, DefaultDailyReportCron), Workflow: workflows.DailyReportWorkflow,
-			Args:    []any{workflows.DailyReportInput{}},
+			ID: DailyReportID, Cron: or(c.DailyReport, DefaultDailyReportCron), Workflow: contract.DailyReportWorkflow,
+			Args:    []any{contract.DailyReportInput{}},
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL, CatchupWindow: 7 * 24 * time.Hour,
 		},
 		{
-			ID: CleanupID, Cron: or(c.Cleanup, DefaultCleanupCron), Workflow: workflows.CleanupWorkflow,
+			ID: CleanupID, Cron: or(c.Cleanup, DefaultCleanupCron), Workflow: contract.CleanupWorkflow,
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Hour,
 		},
 		{
-			ID: BackupID, Cron: or(c.Backup, DefaultBackupCron), Workflow: workflows.BackupWorkflow,
+			ID: BackupID, Cron: or(c.Backup, DefaultBackupCron), Workflow: contract.BackupWorkflow,
 			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: 24 * time.Hour,
 		},
 	}

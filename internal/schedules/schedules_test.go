@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -106,9 +107,9 @@ func TestEnsureSchedulesCreatesThenUpdates(t *testing.T) {
 		for _, next := range d.Info.NextActionTimes {
 			next = next.UTC()
 			switch s.Workflow {
-			case workflows.DailyReportWorkflow:
+			case contract.DailyReportWorkflow:
 				require.Equal(t, [2]int{7, 30}, [2]int{next.Hour(), next.Minute()}, "daily report at %v", next)
-			case workflows.CleanupWorkflow:
+			case contract.CleanupWorkflow:
 				require.Equal(t, 15, next.Minute(), "cleanup at %v", next)
 				require.Zero(t, next.Hour()%2, "cleanup at %v", next)
 			}
@@ -146,7 +147,7 @@ func TestEnsureSchedulesConcurrently(t *testing.T) {
 
 func TestEnsureSchedulesRejectsInvalidSpecs(t *testing.T) {
 	c := testenv.Temporal(t)
-	ok := schedules.Spec{ID: testenv.ID("test-bad-"), Cron: "0 6 * * *", Workflow: workflows.DailyReportWorkflow}
+	ok := schedules.Spec{ID: testenv.ID("test-bad-"), Cron: "0 6 * * *", Workflow: contract.DailyReportWorkflow}
 	t.Cleanup(func() { _ = c.ScheduleClient().GetHandle(context.Background(), ok.ID).Delete(context.Background()) })
 	tests := []struct {
 		name      string
@@ -196,13 +197,13 @@ func TestDailyReportOnSchedule(t *testing.T) {
 	acts := &activities.Activities{Store: st, Publisher: pub, Log: testenv.Logger(t)}
 	sw := &workflows.Scheduled{}
 	w := worker.New(c, taskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: workflows.DailyReportWorkflow})
+	w.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: contract.DailyReportWorkflow})
 	w.RegisterActivity(acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
 	spec := testSpecs(t, c, schedules.Crons{})[0]
-	require.Equal(t, workflows.DailyReportWorkflow, spec.Workflow)
+	require.Equal(t, contract.DailyReportWorkflow, spec.Workflow)
 	require.NoError(t, schedules.EnsureSchedules(ctx, c, taskQueue, spec))
 	h := c.ScheduleClient().GetHandle(ctx, spec.ID)
 	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
@@ -225,9 +226,9 @@ func TestDailyReportOnSchedule(t *testing.T) {
 	seen := map[string]bool{}
 	for _, run := range runs {
 		wfID := run.StartWorkflowResult.WorkflowID
-		wantDate := run.ScheduleTime.UTC().AddDate(0, 0, -1).Format(activities.DateLayout)
+		wantDate := run.ScheduleTime.UTC().AddDate(0, 0, -1).Format(contract.DateLayout)
 		wr := c.GetWorkflow(ctx, wfID, run.StartWorkflowResult.FirstExecutionRunID)
-		var got activities.DailyReport
+		var got contract.DailyReport
 		require.NoError(t, wr.Get(ctx, &got), "workflow %s", wfID)
 		require.Equal(t, wantDate, got.Date, "workflow %s, nominal time %v", wfID, run.ScheduleTime)
 		seen[got.Date] = true
@@ -235,7 +236,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 		want, err := st.ReportNumbers(ctx, mustDay(t, wantDate), mustDay(t, wantDate).AddDate(0, 0, 1))
 		require.NoError(t, err)
 		wantSignups := int64(0)
-		if yesterday.Format(activities.DateLayout) == wantDate || eve.Format(activities.DateLayout) == wantDate {
+		if yesterday.Format(contract.DateLayout) == wantDate || eve.Format(contract.DateLayout) == wantDate {
 			wantSignups = 1
 		}
 		require.Equal(t, wantSignups, got.Signups, "signups on %s", wantDate)
@@ -243,7 +244,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 
 		var evs []events.Event
 		for _, ev := range pub.Published() {
-			if ev.ID() == activities.ReportEventID(wantDate) {
+			if ev.ID() == contract.ReportEventID(wantDate) {
 				evs = append(evs, ev)
 			}
 		}
@@ -252,7 +253,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 		require.NoError(t, sch.Validate(evs[0]))
 
 		replayer := worker.NewWorkflowReplayer()
-		replayer.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: workflows.DailyReportWorkflow})
+		replayer.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: contract.DailyReportWorkflow})
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, history(ctx, t, c, wfID, run.StartWorkflowResult.FirstExecutionRunID)))
 	}
 	require.True(t, seen["2026-01-14"], "the backfilled run reports the day before its nominal time: got %v", seen)
@@ -261,7 +262,7 @@ func TestDailyReportOnSchedule(t *testing.T) {
 
 func mustDay(t *testing.T, date string) time.Time {
 	t.Helper()
-	d, err := time.Parse(activities.DateLayout, date)
+	d, err := time.Parse(contract.DateLayout, date)
 	require.NoError(t, err)
 	return d
 }

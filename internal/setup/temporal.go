@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/routing"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 // SearchAttribute is a custom search attribute flowbridge needs registered in Temporal.
@@ -27,14 +27,14 @@ type SearchAttribute struct {
 }
 
 // SearchAttributes are the custom search attributes flowbridge needs: the Keyword
-// attributes of the event that started a workflow (workflows.SearchAttributeEventID, ...),
+// attributes of the event that started a workflow (contract.SearchAttributeEventID, ...),
 // and every one a route of routes sets. A route's values are rendered templates, strings,
 // so Keyword or Text will do; a missing one is registered as Keyword.
 func SearchAttributes(routes *routing.Table) []SearchAttribute {
 	out := []SearchAttribute{
-		{Name: workflows.SearchAttributeEventID, Type: enumspb.INDEXED_VALUE_TYPE_KEYWORD, SetBy: "flowbridge"},
-		{Name: workflows.SearchAttributeEventType, Type: enumspb.INDEXED_VALUE_TYPE_KEYWORD, SetBy: "flowbridge"},
-		{Name: workflows.SearchAttributeCorrelationID, Type: enumspb.INDEXED_VALUE_TYPE_KEYWORD, SetBy: "flowbridge"},
+		{Name: contract.SearchAttributeEventID, Type: enumspb.INDEXED_VALUE_TYPE_KEYWORD, SetBy: "flowbridge"},
+		{Name: contract.SearchAttributeEventType, Type: enumspb.INDEXED_VALUE_TYPE_KEYWORD, SetBy: "flowbridge"},
+		{Name: contract.SearchAttributeCorrelationID, Type: enumspb.INDEXED_VALUE_TYPE_KEYWORD, SetBy: "flowbridge"},
 	}
 	byRoutes := routes.SearchAttributes()
 	names := make([]string, 0, len(byRoutes))

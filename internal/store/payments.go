@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // TenantByStripeCustomer returns the tenant whose Stripe customer is customerID, or
@@ -27,13 +29,6 @@ func (s *Store) TenantByStripeCustomer(ctx context.Context, customerID string) (
 	return t, nil
 }
 
-// LineItem is one line of a payment, as Stripe reports it.
-type LineItem struct {
-	Description string `json:"description"`
-	Amount      int64  `json:"amount"` // the line's total, in the currency's minor unit
-	Quantity    int64  `json:"quantity"`
-}
-
 // Payment is a row of payments.
 type Payment struct {
 	ID         string // Stripe's payment id
@@ -41,7 +36,7 @@ type Payment struct {
 	CustomerID string
 	Amount     int64  // in the currency's minor unit
 	Currency   string // ISO 4217, lower case
-	LineItems  []LineItem
+	LineItems  []contract.LineItem
 	EventID    string // the event that carried the payment
 	RecordedAt time.Time
 }
@@ -66,7 +61,7 @@ func scanPayment(row pgx.Row) (Payment, error) {
 func (s *Store) RecordPayment(ctx context.Context, p Payment) (Payment, bool, error) {
 	items := p.LineItems
 	if items == nil {
-		items = []LineItem{}
+		items = []contract.LineItem{}
 	}
 	itemsJSON, err := json.Marshal(items)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 )
@@ -96,7 +97,7 @@ func TestRecordPayment(t *testing.T) {
 	tn := billedTenant(t, st, "u1", "cus_1")
 	p := store.Payment{
 		ID: "pi_1", TenantID: tn.ID, CustomerID: "cus_1", Amount: 4900, Currency: "eur", EventID: "evt-1",
-		LineItems: []store.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}},
+		LineItems: []contract.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}},
 	}
 
 	got, created, err := st.RecordPayment(ctx, p)

@@ -87,9 +87,6 @@ func TestTracePublisher(t *testing.T) {
 func TestTraceOffIsNothing(t *testing.T) {
 	pub := events.NewPublisher(nil)
 	require.Same(t, pub, telemetry.TracePublisher(pub, nil))
-	hs, err := telemetry.TemporalInterceptors(nil)
-	require.NoError(t, err)
-	require.Empty(t, hs)
 }
 
 // StartProcess makes a consumer span, the child of the event's trace context; without

@@ -10,7 +10,7 @@
 //     event's extension (EventSpanContext), else of the message's W3C headers, else the
 //     root of a new trace.
 //   - Temporal: TemporalHeaders writes the trace context into a request's header the way
-//     the Temporal SDK's OpenTelemetry interceptor (TemporalInterceptors) reads it, so a
+//     the Temporal SDK's OpenTelemetry interceptor (temporaltrace.Interceptors) reads it, so a
 //     worker's workflow and activity spans join the trace of the event that started them.
 //
 // Spans follow the OpenTelemetry messaging conventions (messaging.system nats, the subject

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"strconv"
 )
 
 // Mailpit TLS modes of MailpitOptions.TLS.
@@ -170,4 +172,19 @@ func serverCerts(t testing.TB, dir string) (caFile, certFile, keyFile string) {
 		return p
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", der), write("server-key.pem", "EC PRIVATE KEY", keyDER)
+}
+
+// ClosedPort returns a port on 127.0.0.1 that nothing listens on (a moment ago), for
+// tests of a server that cannot be reached.
+func ClosedPort(t testing.TB) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -6,11 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"maps"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -305,4 +308,44 @@ func must[T any](t testing.TB, f func() (T, error)) T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// WriteNATSContext writes a nats context as the nats CLI stores it, under a new
+// XDG_CONFIG_HOME it returns.
+func WriteNATSContext(t testing.TB, name string, fields map[string]any) (xdg string) {
+	t.Helper()
+	xdg = t.TempDir()
+	dir := filepath.Join(xdg, "nats", "context")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(fields, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return xdg
+}
+
+// With returns a copy of base with extra's entries added (a nil base is empty).
+func With(base, extra map[string]string) map[string]string {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, extra)
+	return out
+}
+
+// ValuesOf returns the values of keys set in m.
+func ValuesOf(m map[string]string, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		if v := strings.TrimSpace(m[k]); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -287,3 +287,14 @@ func Store(t testing.TB) *store.Store {
 	t.Cleanup(st.Close)
 	return st
 }
+
+// ForceCloseNATS makes the NATS server close nc for good, as one bad publish did through
+// the ingress (issue 7): a subject longer than the server's control-line limit (4 KiB) is
+// a protocol violation, and nats.go does not reconnect after it.
+func ForceCloseNATS(t testing.TB, nc *nats.Conn) {
+	t.Helper()
+	Eventually(t, 10*time.Second, nc.IsConnected, "not connected to NATS")
+	_ = nc.Publish("events."+strings.Repeat("x", 5000), nil) // the server answers with -ERR
+	_ = nc.Flush()
+	Eventually(t, 10*time.Second, nc.IsClosed, "the server did not close the connection: %v", nc.Status())
+}

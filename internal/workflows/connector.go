@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // ConnectorConfig holds ConnectorSync's limits. Zero fields take the defaults.
@@ -25,10 +26,6 @@ func (c ConnectorConfig) withDefaults() ConnectorConfig {
 	}
 	return c
 }
-
-// ErrorTypeConnectorSyncFailed is the type of ConnectorSync's failure when its activities
-// failed for a reason of no type of their own (PostgreSQL unreachable, timeouts).
-const ErrorTypeConnectorSyncFailed = "ConnectorSyncFailed"
 
 // pagesPerActivity is the most pages one SyncConnectorPages call reads.
 //
@@ -51,11 +48,6 @@ type Connectors struct {
 	Config ConnectorConfig
 }
 
-// ConnectorSyncRequested is the data of a connector.sync.requested event.
-type ConnectorSyncRequested struct {
-	ConnectorID string `json:"connector_id"`
-}
-
 // ConnectorSync copies the records of a connector's source into connector_records: it
 // reads the source page by page from the connector's stored cursor until the source has
 // no next page or the sync has read MaxPages pages, then records the sync on the
@@ -63,21 +55,21 @@ type ConnectorSyncRequested struct {
 // the same data. A source that is down is retried with backoff for about a quarter of an
 // hour.
 //
-// It fails with a non-retryable error: ErrorTypeInvalidInput for an event without a
-// connector_id; activities.ErrorTypeConnectorNotFound or activities.ErrorTypeConnectorDisabled
+// It fails with a non-retryable error: contract.ErrorTypeInvalidInput for an event without a
+// connector_id; contract.ErrorTypeConnectorNotFound or contract.ErrorTypeConnectorDisabled
 // when the connector does not exist or is disabled; otherwise the failing activity's type
-// (activities.ErrorTypeSourceRejected for a 4xx answer, ...) or ErrorTypeConnectorSyncFailed,
+// (contract.ErrorTypeSourceRejected for a 4xx answer, ...) or contract.ErrorTypeConnectorSyncFailed,
 // after recording the reason in the connector's last_error. The pages stored before a
 // failure stay stored, with the cursor after them.
-func (c *Connectors) ConnectorSync(ctx workflow.Context, ev Event) (activities.ConnectorSynced, error) {
-	var in ConnectorSyncRequested
+func (c *Connectors) ConnectorSync(ctx workflow.Context, ev contract.Event) (contract.ConnectorSynced, error) {
+	var in contract.ConnectorSyncRequested
 	if err := ev.DecodeData(&in); err != nil || in.ConnectorID == "" {
-		return activities.ConnectorSynced{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("event %s: data must carry connector_id", ev.ID), ErrorTypeInvalidInput, err)
+		return contract.ConnectorSynced{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("event %s: data must carry connector_id", ev.ID), contract.ErrorTypeInvalidInput, err)
 	}
 	var cfg ConnectorConfig
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return c.Config.withDefaults() }).Get(&cfg); err != nil {
-		return activities.ConnectorSynced{}, err
+		return contract.ConnectorSynced{}, err
 	}
 	var a *activities.Activities
 	pagesCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -88,13 +80,13 @@ func (c *Connectors) ConnectorSync(ctx workflow.Context, ev Event) (activities.C
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: sourceAttempts,
 		},
 	})
-	res := activities.ConnectorSynced{ConnectorID: in.ConnectorID}
+	res := contract.ConnectorSynced{ConnectorID: in.ConnectorID}
 	done := false
 	for !done && res.Pages < cfg.MaxPages {
 		var p activities.SyncProgress
 		call := activities.SyncPagesInput{ConnectorID: in.ConnectorID, MaxPages: min(pagesPerActivity, cfg.MaxPages-res.Pages)}
 		if err := workflow.ExecuteActivity(pagesCtx, a.SyncConnectorPages, call).Get(ctx, &p); err != nil {
-			return activities.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
+			return contract.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
 		}
 		res.Pages += p.Pages
 		res.Records += p.Records
@@ -109,7 +101,7 @@ func (c *Connectors) ConnectorSync(ctx workflow.Context, ev Event) (activities.C
 	})
 	complete := activities.CompleteSyncInput{Synced: res, Cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}}
 	if err := workflow.ExecuteActivity(shortCtx, a.CompleteConnectorSync, complete).Get(ctx, nil); err != nil {
-		return activities.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
+		return contract.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
 	}
 	return res, nil
 }
@@ -122,15 +114,15 @@ func syncFailed(ctx workflow.Context, id string, err error) error {
 	if temporal.IsCanceledError(err) {
 		return err
 	}
-	reason, typ := fmt.Sprintf("connector %s: sync failed: %v", id, err), ErrorTypeConnectorSyncFailed
+	reason, typ := fmt.Sprintf("connector %s: sync failed: %v", id, err), contract.ErrorTypeConnectorSyncFailed
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
-		case activities.ErrorTypeConnectorNotFound, activities.ErrorTypeConnectorDisabled:
+		case contract.ErrorTypeConnectorNotFound, contract.ErrorTypeConnectorDisabled:
 			// Nothing to record: no row, or a connector that someone turned off.
 			return temporal.NewNonRetryableApplicationError(appErr.Message(), appErr.Type(), err)
-		case activities.ErrorTypeInvalidConnector, activities.ErrorTypeSourceRejected,
-			activities.ErrorTypeBadSourceResponse, activities.ErrorTypeSourceUnavailable:
+		case contract.ErrorTypeInvalidConnector, contract.ErrorTypeSourceRejected,
+			contract.ErrorTypeBadSourceResponse, contract.ErrorTypeSourceUnavailable:
 			reason, typ = appErr.Message(), appErr.Type()
 		}
 	}

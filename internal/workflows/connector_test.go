@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -142,26 +143,26 @@ func (d *connectorDeps) records(t *testing.T, id string) int {
 	return n
 }
 
-func syncRequested(t *testing.T, connectorID string) workflows.Event {
+func syncRequested(t *testing.T, connectorID string) contract.Event {
 	t.Helper()
-	data, err := json.Marshal(workflows.ConnectorSyncRequested{ConnectorID: connectorID})
+	data, err := json.Marshal(contract.ConnectorSyncRequested{ConnectorID: connectorID})
 	require.NoError(t, err)
-	return workflows.Event{ID: testenv.ID("evt-"), Type: "connector.sync.requested", Source: "/test", Data: data}
+	return contract.Event{ID: testenv.ID("evt-"), Type: "connector.sync.requested", Source: "/test", Data: data}
 }
 
 // requireSynced checks evs are one connector.synced per run of workflowID, in order,
 // caused by the requests, with the data of want, valid by its schema.
-func requireSynced(t *testing.T, evs []events.Event, workflowID string, runIDs []string, requests []workflows.Event, want []activities.ConnectorSynced) {
+func requireSynced(t *testing.T, evs []events.Event, workflowID string, runIDs []string, requests []contract.Event, want []contract.ConnectorSynced) {
 	t.Helper()
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
 	require.Len(t, evs, len(want), "connector.synced events")
 	for i, ev := range evs {
-		require.Equal(t, activities.EventConnectorSynced, ev.Type())
-		require.Equal(t, activities.RunResultEventID(workflowID, runIDs[i], activities.EventConnectorSynced), ev.ID())
+		require.Equal(t, contract.TypeConnectorSynced, ev.Type())
+		require.Equal(t, contract.RunResultEventID(workflowID, runIDs[i], contract.TypeConnectorSynced), ev.ID())
 		require.Equal(t, workflowID, ev.Subject())
 		require.Equal(t, requests[i].ID, ev.Extensions()[events.ExtCausationID])
-		var got activities.ConnectorSynced
+		var got contract.ConnectorSynced
 		require.NoError(t, json.Unmarshal(ev.Data(), &got))
 		require.Equal(t, want[i], got, "event %d: got %v, want %v", i, got, want[i])
 		require.NoError(t, sch.Validate(ev))
@@ -181,7 +182,7 @@ func newConnectorEnv(t *testing.T, cfg workflows.ConnectorConfig, acts *activiti
 	e := &connectorEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), calls: map[string]int{}}
 	e.SetTestTimeout(30 * time.Second)
 	c := &workflows.Connectors{Config: cfg}
-	e.RegisterWorkflowWithOptions(c.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
+	e.RegisterWorkflowWithOptions(c.ConnectorSync, workflow.RegisterOptions{Name: contract.ConnectorSyncWorkflow})
 	e.RegisterActivity(acts)
 	e.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		e.mu.Lock()
@@ -192,16 +193,16 @@ func newConnectorEnv(t *testing.T, cfg workflows.ConnectorConfig, acts *activiti
 	return e
 }
 
-func (e *connectorEnv) run(t *testing.T, connectorID string) (workflows.Event, activities.ConnectorSynced, error) {
+func (e *connectorEnv) run(t *testing.T, connectorID string) (contract.Event, contract.ConnectorSynced, error) {
 	t.Helper()
 	ev := syncRequested(t, connectorID)
 	e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "connector-sync-" + connectorID})
-	e.ExecuteWorkflow(workflows.ConnectorSyncWorkflow, ev)
+	e.ExecuteWorkflow(contract.ConnectorSyncWorkflow, ev)
 	require.True(t, e.IsWorkflowCompleted())
 	if err := e.GetWorkflowError(); err != nil {
-		return ev, activities.ConnectorSynced{}, err
+		return ev, contract.ConnectorSynced{}, err
 	}
-	var res activities.ConnectorSynced
+	var res contract.ConnectorSynced
 	require.NoError(t, e.GetWorkflowResult(&res))
 	return ev, res, nil
 }
@@ -212,29 +213,29 @@ func TestConnectorSync(t *testing.T) {
 		pages     int // of the source, 2 records each
 		maxPages  int
 		wantCalls int // SyncConnectorPages calls
-		want      activities.ConnectorSynced
+		want      contract.ConnectorSynced
 		// wantNext is what a second sync reads.
-		wantNext activities.ConnectorSynced
+		wantNext contract.ConnectorSynced
 	}{
 		{
 			name: "three pages", pages: 3, wantCalls: 1,
-			want:     activities.ConnectorSynced{Records: 6, Pages: 3, Cursor: "p2"},
-			wantNext: activities.ConnectorSynced{Records: 2, Pages: 1, Cursor: "p2"},
+			want:     contract.ConnectorSynced{Records: 6, Pages: 3, Cursor: "p2"},
+			wantNext: contract.ConnectorSynced{Records: 2, Pages: 1, Cursor: "p2"},
 		},
 		{
 			name: "one page without a cursor", pages: 1, wantCalls: 1,
-			want:     activities.ConnectorSynced{Records: 2, Pages: 1, Cursor: ""},
-			wantNext: activities.ConnectorSynced{Records: 2, Pages: 1, Cursor: ""},
+			want:     contract.ConnectorSynced{Records: 2, Pages: 1, Cursor: ""},
+			wantNext: contract.ConnectorSynced{Records: 2, Pages: 1, Cursor: ""},
 		},
 		{
 			name: "25 pages in calls of ten", pages: 25, wantCalls: 3,
-			want:     activities.ConnectorSynced{Records: 50, Pages: 25, Cursor: "p24"},
-			wantNext: activities.ConnectorSynced{Records: 2, Pages: 1, Cursor: "p24"},
+			want:     contract.ConnectorSynced{Records: 50, Pages: 25, Cursor: "p24"},
+			wantNext: contract.ConnectorSynced{Records: 2, Pages: 1, Cursor: "p24"},
 		},
 		{
 			name: "page limit: the next sync continues", pages: 25, maxPages: 13, wantCalls: 2,
-			want:     activities.ConnectorSynced{Records: 26, Pages: 13, Cursor: "p13", HasMore: true},
-			wantNext: activities.ConnectorSynced{Records: 24, Pages: 12, Cursor: "p24"},
+			want:     contract.ConnectorSynced{Records: 26, Pages: 13, Cursor: "p13", HasMore: true},
+			wantNext: contract.ConnectorSynced{Records: 24, Pages: 12, Cursor: "p24"},
 		},
 	}
 	for _, tt := range tests {
@@ -260,7 +261,7 @@ func TestConnectorSync(t *testing.T) {
 			require.Empty(t, stored.LastError, "a success clears the last error")
 			require.Equal(t, 2*want.Pages, deps.records(t, c.ID))
 			wfID := "connector-sync-" + c.ID
-			requireSynced(t, deps.pub.Published(), wfID, []string{e.runID}, []workflows.Event{ev}, []activities.ConnectorSynced{want})
+			requireSynced(t, deps.pub.Published(), wfID, []string{e.runID}, []contract.Event{ev}, []contract.ConnectorSynced{want})
 
 			next := newConnectorEnv(t, cfg, deps.acts)
 			_, got, err = next.run(t, c.ID)
@@ -284,8 +285,8 @@ func TestConnectorSyncRefusesConnector(t *testing.T) {
 		typ  string
 		msg  string
 	}{
-		{name: "unknown", id: "conn-nobody", typ: activities.ErrorTypeConnectorNotFound, msg: "no connector conn-nobody: create it in table connectors"},
-		{name: "disabled", id: disabled.ID, typ: activities.ErrorTypeConnectorDisabled, msg: "connector " + disabled.ID + " is disabled"},
+		{name: "unknown", id: "conn-nobody", typ: contract.ErrorTypeConnectorNotFound, msg: "no connector conn-nobody: create it in table connectors"},
+		{name: "disabled", id: disabled.ID, typ: contract.ErrorTypeConnectorDisabled, msg: "connector " + disabled.ID + " is disabled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,11 +316,11 @@ func TestConnectorSyncSourceFails(t *testing.T) {
 		wantAsked int // requests for page two
 	}{
 		{
-			name: "404 fails at once", status: 404, times: -1, typ: activities.ErrorTypeSourceRejected,
+			name: "404 fails at once", status: 404, times: -1, typ: contract.ErrorTypeSourceRejected,
 			msg: []string{"/api/records?cursor=p1", "404 Not Found"}, wantAsked: 1,
 		},
 		{
-			name: "503 all along fails after the retries", status: 503, times: -1, typ: activities.ErrorTypeSourceUnavailable,
+			name: "503 all along fails after the retries", status: 503, times: -1, typ: contract.ErrorTypeSourceUnavailable,
 			msg: []string{"/api/records?cursor=p1", "503 Service Unavailable"}, wantAsked: 20,
 		},
 		{name: "503 twice is retried", status: 503, times: 2, wantAsked: 3},
@@ -337,7 +338,7 @@ func TestConnectorSyncSourceFails(t *testing.T) {
 			stored := deps.connector(t, c.ID)
 			if tt.typ == "" {
 				require.NoError(t, err)
-				want := activities.ConnectorSynced{ConnectorID: c.ID, Records: 6, Pages: 3, Cursor: "p2"}
+				want := contract.ConnectorSynced{ConnectorID: c.ID, Records: 6, Pages: 3, Cursor: "p2"}
 				require.Equal(t, want, got, "got %v, want %v", got, want)
 				require.Len(t, deps.pub.Published(), 1)
 				require.Equal(t, 6, deps.records(t, c.ID))
@@ -372,9 +373,9 @@ func TestConnectorSyncRejectsBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newConnectorEnv(t, workflows.ConnectorConfig{}, &activities.Activities{})
-			e.ExecuteWorkflow(workflows.ConnectorSyncWorkflow, workflows.Event{ID: "bad-1", Type: "connector.sync.requested", Data: json.RawMessage(tt.data)})
+			e.ExecuteWorkflow(contract.ConnectorSyncWorkflow, contract.Event{ID: "bad-1", Type: "connector.sync.requested", Data: json.RawMessage(tt.data)})
 			require.True(t, e.IsWorkflowCompleted())
-			requireAppError(t, e.GetWorkflowError(), workflows.ErrorTypeInvalidInput, "event bad-1", "connector_id")
+			requireAppError(t, e.GetWorkflowError(), contract.ErrorTypeInvalidInput, "event bad-1", "connector_id")
 			require.Empty(t, e.calls, "no activity runs")
 		})
 	}
@@ -393,7 +394,7 @@ func TestConnectorSyncOnTemporal(t *testing.T) {
 	taskQueue := testenv.ID("test-")
 	c := &workflows.Connectors{Config: workflows.ConnectorConfig{MaxPages: 100}}
 	w := worker.New(tc, taskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(c.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
+	w.RegisterWorkflowWithOptions(c.ConnectorSync, workflow.RegisterOptions{Name: contract.ConnectorSyncWorkflow})
 	w.RegisterActivity(deps.acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -402,20 +403,20 @@ func TestConnectorSyncOnTemporal(t *testing.T) {
 	defer cancel()
 	opts := client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue, WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE}
 	var (
-		requests []workflows.Event
+		requests []contract.Event
 		runIDs   []string
-		results  []activities.ConnectorSynced
+		results  []contract.ConnectorSynced
 	)
 	for range 2 {
 		ev := syncRequested(t, conn.ID)
-		run, err := tc.ExecuteWorkflow(ctx, opts, workflows.ConnectorSyncWorkflow, ev)
+		run, err := tc.ExecuteWorkflow(ctx, opts, contract.ConnectorSyncWorkflow, ev)
 		require.NoError(t, err)
-		var res activities.ConnectorSynced
+		var res contract.ConnectorSynced
 		require.NoError(t, run.Get(ctx, &res))
 		requests, runIDs, results = append(requests, ev), append(runIDs, run.GetRunID()), append(results, res)
 	}
 
-	want := []activities.ConnectorSynced{
+	want := []contract.ConnectorSynced{
 		{ConnectorID: conn.ID, Records: 6, Pages: 3, Cursor: "p2"},
 		{ConnectorID: conn.ID, Records: 2, Pages: 1, Cursor: "p2"}, // the last page again
 	}
@@ -427,7 +428,7 @@ func TestConnectorSyncOnTemporal(t *testing.T) {
 	require.Equal(t, "p2", stored.Cursor)
 
 	replayer := worker.NewWorkflowReplayer()
-	replayer.RegisterWorkflowWithOptions(c.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
+	replayer.RegisterWorkflowWithOptions(c.ConnectorSync, workflow.RegisterOptions{Name: contract.ConnectorSyncWorkflow})
 	for _, runID := range runIDs {
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, history(ctx, t, tc, wfID, runID)), "replay run %s", runID)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // DeployConfig holds BlueprintDeploy's timings. Zero fields take the defaults.
@@ -30,16 +31,6 @@ func (c DeployConfig) withDefaults() DeployConfig {
 // Deploy carries the configuration of BlueprintDeploy; the worker registers its method.
 type Deploy struct {
 	Config DeployConfig
-}
-
-// BlueprintPushed is the data of a blueprint.pushed event.
-type BlueprintPushed struct {
-	Repository string `json:"repository"`
-	CloneURL   string `json:"clone_url"`
-	Ref        string `json:"ref"`
-	CommitSHA  string `json:"commit_sha"`
-	Pusher     string `json:"pusher,omitempty"`
-	Message    string `json:"message,omitempty"`
 }
 
 // DeployResult is what BlueprintDeploy returns, and the details of its DeployFailed
@@ -73,10 +64,6 @@ const (
 // emitting deploy.started; earlier runs emitted it first.
 const ChangeCheckPushFirst = "check-push-before-deploy-started"
 
-// ErrorTypeDeployFailed is the type of the non-retryable application error that
-// BlueprintDeploy ends with when the deploy failed; its details are the DeployResult.
-const ErrorTypeDeployFailed = "DeployFailed"
-
 // BlueprintDeploy deploys the pushed commit of a blueprint repository. A push whose
 // commit is already deployed, or older than the last deploy of its ref (a replayed
 // webhook or dead letter), ends at once as skipped, emitting nothing. Otherwise it
@@ -90,11 +77,11 @@ const ErrorTypeDeployFailed = "DeployFailed"
 // Cancelled — a newer push superseded it — it kills the running step, emits
 // deploy.failed "superseded by <sha>" and ends cancelled. A failed deploy ends the
 // workflow with a DeployFailed error.
-func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev Event) (DeployResult, error) {
-	var in BlueprintPushed
+func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev contract.Event) (DeployResult, error) {
+	var in contract.BlueprintPushed
 	if err := ev.DecodeData(&in); err != nil || in.Repository == "" || in.CloneURL == "" || in.Ref == "" || in.CommitSHA == "" {
 		return DeployResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("event %s: data must carry repository, clone_url, ref and commit_sha", ev.ID), "InvalidInput", err)
+			fmt.Sprintf("event %s: data must carry repository, clone_url, ref and commit_sha", ev.ID), contract.ErrorTypeInvalidInput, err)
 	}
 	var cfg DeployConfig
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return d.Config.withDefaults() }).Get(&cfg); err != nil {
@@ -116,7 +103,7 @@ func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev Event) (DeployResult, 
 // deployRun is one run of BlueprintDeploy.
 type deployRun struct {
 	cfg       DeployConfig
-	in        BlueprintPushed
+	in        contract.BlueprintPushed
 	cause     activities.Cause
 	target    activities.DeployTarget
 	healthURL string
@@ -131,35 +118,35 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 	startedFirst := workflow.GetVersion(ctx, ChangeCheckPushFirst, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	if startedFirst {
 		if err := r.emitStarted(ctx); err != nil {
-			return r.stopped(ctx, activities.StepQueued, err, nil)
+			return r.stopped(ctx, contract.StepQueued, err, nil)
 		}
 	}
 	var sup activities.SupersedeResult
 	if err := workflow.ExecuteActivity(r.lane(ctx), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
-		return r.stopped(ctx, activities.StepQueued, err, nil)
+		return r.stopped(ctx, contract.StepQueued, err, nil)
 	}
 	if sup.Skipped != "" {
 		return r.skipped(ctx, sup.Skipped, startedFirst)
 	}
 	if !startedFirst {
 		if err := r.emitStarted(ctx); err != nil {
-			return r.stopped(ctx, activities.StepQueued, err, nil)
+			return r.stopped(ctx, contract.StepQueued, err, nil)
 		}
 	}
 	if sup.SupersededBy != "" {
-		res := DeployResult{Status: DeploySuperseded, Step: activities.StepQueued, Reason: "superseded by " + sup.SupersededBy, SupersededBy: sup.SupersededBy}
+		res := DeployResult{Status: DeploySuperseded, Step: contract.StepQueued, Reason: "superseded by " + sup.SupersededBy, SupersededBy: sup.SupersededBy}
 		return r.end(ctx, res, nil)
 	}
 
 	var bp activities.Blueprint
 	if err := workflow.ExecuteActivity(r.long(ctx, 0), a.PrepareDeploy, r.target).Get(ctx, &bp); err != nil {
-		return r.stopped(ctx, activities.StepCheckout, err, nil)
+		return r.stopped(ctx, contract.StepCheckout, err, nil)
 	}
 	r.healthURL = bp.Health.URL
 	steps := []struct {
 		name string
 		step activities.BlueprintStep
-	}{{activities.StepBuild, bp.Build}, {activities.StepTest, bp.Test}, {activities.StepDeploy, bp.Deploy}}
+	}{{contract.StepBuild, bp.Build}, {contract.StepTest, bp.Test}, {contract.StepDeploy, bp.Deploy}}
 	for _, s := range steps {
 		if s.step.Run == "" {
 			log.Info("Blueprint has no command for this step; skipped", "step", s.name)
@@ -177,7 +164,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 
 	health, err := r.health(ctx, bp.Health)
 	if err != nil {
-		return r.stopped(ctx, activities.StepHealth, err, nil)
+		return r.stopped(ctx, contract.StepHealth, err, nil)
 	}
 	if !health.Healthy {
 		return r.rollback(ctx, health)
@@ -187,14 +174,14 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 
 func (r *deployRun) emitStarted(ctx workflow.Context) error {
 	var a *activities.Deploys
-	started := r.event(activities.EventDeployStarted, activities.DeployEventData{Pusher: r.in.Pusher, Message: r.in.Message})
+	started := r.event(contract.TypeDeployStarted, contract.DeployEvent{Pusher: r.in.Pusher, Message: r.in.Message})
 	return workflow.ExecuteActivity(r.short(ctx), a.EmitDeployEvent, started).Get(ctx, nil)
 }
 
 // skipped ends a deploy whose push is stale (see activities.SupersedeResult.Skipped):
 // quietly, with no deploy event, unless deploy.started went out already.
 func (r *deployRun) skipped(ctx workflow.Context, reason string, started bool) (DeployResult, error) {
-	res := DeployResult{Status: DeploySkipped, Step: activities.StepQueued, Reason: reason}
+	res := DeployResult{Status: DeploySkipped, Step: contract.StepQueued, Reason: reason}
 	if started {
 		return r.end(ctx, res, nil)
 	}
@@ -206,11 +193,11 @@ func (r *deployRun) skipped(ctx workflow.Context, reason string, started bool) (
 // checks that commit's health.
 func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResult) (DeployResult, error) {
 	var a *activities.Deploys
-	res := DeployResult{Status: DeployFailed, Step: activities.StepHealth, Reason: "health check failed: " + health.Reason}
+	res := DeployResult{Status: DeployFailed, Step: contract.StepHealth, Reason: "health check failed: " + health.Reason}
 	tail := health.Tail
 	var good string
 	if err := workflow.ExecuteActivity(r.short(ctx), a.LastGoodDeploy, r.target).Get(ctx, &good); err != nil {
-		return r.stopped(ctx, activities.StepRollback, err, tail)
+		return r.stopped(ctx, contract.StepRollback, err, tail)
 	}
 	switch good {
 	case "":
@@ -224,7 +211,7 @@ func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResul
 	in := activities.RollbackInput{Target: r.target, CommitSHA: good}
 	if err := workflow.ExecuteActivity(r.long(ctx, activities.MaxStepTimeout), a.RollbackDeploy, in).Get(ctx, &rb); err != nil {
 		if r.isCancel(ctx, err) {
-			return r.stopped(ctx, activities.StepRollback, err, tail)
+			return r.stopped(ctx, contract.StepRollback, err, tail)
 		}
 		res.Reason += fmt.Sprintf("; rollback to %s failed: %s", good, reasonOf(err))
 		return r.end(ctx, res, tail)
@@ -237,7 +224,7 @@ func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResul
 	res.Reason += "; rolled back to " + good
 	after, err := r.health(ctx, rb.Health)
 	if err != nil {
-		return r.stopped(ctx, activities.StepRollback, err, tail)
+		return r.stopped(ctx, contract.StepRollback, err, tail)
 	}
 	if !after.Healthy {
 		res.Reason += ", which is not healthy either: " + after.Reason
@@ -261,8 +248,8 @@ func (r *deployRun) stopped(ctx workflow.Context, step string, err error, tail [
 		return r.cancelled(ctx, step, err, tail)
 	}
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == activities.ErrorTypeRepositoryNotAllowed {
-		return r.end(ctx, DeployResult{Status: DeployFailed, Step: activities.StepCheckout, Reason: app.Message()}, tail)
+	if errors.As(err, &app) && app.Type() == contract.ErrorTypeRepositoryNotAllowed {
+		return r.end(ctx, DeployResult{Status: DeployFailed, Step: contract.StepCheckout, Reason: app.Message()}, tail)
 	}
 	return r.end(ctx, DeployResult{Status: DeployFailed, Step: step, Reason: step + " failed: " + reasonOf(err)}, tail)
 }
@@ -322,19 +309,19 @@ func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (
 	if err := workflow.ExecuteActivity(sctx, a.FinishDeploy, finish).Get(sctx, nil); err != nil {
 		return res, err
 	}
-	ev := r.event(activities.EventDeployFailed, activities.DeployEventData{
+	ev := r.event(contract.TypeDeployFailed, contract.DeployEvent{
 		Step: res.Step, Reason: res.Reason, OutputTail: strings.Join(tail[max(0, len(tail)-activities.TailLines):], "\n"),
 		RolledBackTo: res.RolledBackTo, SupersededBy: res.SupersededBy,
 	})
 	if res.Status == DeploySucceeded {
-		ev = r.event(activities.EventDeploySucceeded, activities.DeployEventData{HealthURL: r.healthURL})
+		ev = r.event(contract.TypeDeploySucceeded, contract.DeployEvent{HealthURL: r.healthURL})
 	}
 	if err := workflow.ExecuteActivity(sctx, a.EmitDeployEvent, ev).Get(sctx, nil); err != nil {
 		return res, err
 	}
 	workflow.GetLogger(ctx).Info("Deploy ended", "status", res.Status, "step", res.Step, "reason", res.Reason)
 	if res.Status == DeployFailed {
-		return res, temporal.NewNonRetryableApplicationError(res.Reason, ErrorTypeDeployFailed, nil, res)
+		return res, temporal.NewNonRetryableApplicationError(res.Reason, contract.ErrorTypeDeployFailed, nil, res)
 	}
 	return res, nil
 }
@@ -350,7 +337,7 @@ func (r *deployRun) cleanup(ctx workflow.Context) {
 }
 
 // event is a deploy result event about this deploy's commit.
-func (r *deployRun) event(eventType string, data activities.DeployEventData) activities.DeployEventInput {
+func (r *deployRun) event(eventType string, data contract.DeployEvent) activities.DeployEventInput {
 	data.Repository, data.CommitSHA, data.Ref = r.target.Repository, r.target.CommitSHA, r.target.Ref
 	return activities.DeployEventInput{Type: eventType, Data: data, Cause: r.cause}
 }

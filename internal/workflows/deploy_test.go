@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
@@ -27,14 +28,14 @@ const (
 	newerSHA  = "bbbbbbb"
 )
 
-func blueprintPushed(t *testing.T) workflows.Event {
+func blueprintPushed(t *testing.T) contract.Event {
 	t.Helper()
-	data, err := json.Marshal(workflows.BlueprintPushed{
+	data, err := json.Marshal(contract.BlueprintPushed{
 		Repository: "acme/site", CloneURL: "https://git.example/acme/site.git", Ref: "refs/heads/main", CommitSHA: deploySHA,
 		Pusher: "ada", Message: "Update the landing page",
 	})
 	require.NoError(t, err)
-	return workflows.Event{ID: "evt-push", Type: "blueprint.pushed", Source: "/test", Data: data, Time: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	return contract.Event{ID: "evt-push", Type: "blueprint.pushed", Source: "/test", Data: data, Time: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
 }
 
 var testBlueprint = activities.Blueprint{
@@ -75,7 +76,7 @@ func newDeployEnv(t *testing.T) *deployEnv {
 	e := &deployEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), failStep: map[string]activities.StepResult{}, release: make(chan struct{})}
 	t.Cleanup(func() { close(e.release) })
 	d := &workflows.Deploy{Config: workflows.DeployConfig{HeartbeatTimeout: 5 * time.Second}}
-	e.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
+	e.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
 
 	e.OnActivity(dep.EmitDeployEvent, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeployEventInput) error {
 		e.record(func() { e.emitted = append(e.emitted, in) })
@@ -129,9 +130,9 @@ func newDeployEnv(t *testing.T) *deployEnv {
 	})
 	e.OnActivity(dep.RollbackDeploy, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RollbackInput) (activities.RollbackResult, error) {
 		e.record(func() { e.rollbacks = append(e.rollbacks, in.CommitSHA) })
-		res := activities.RollbackResult{Deploy: activities.StepResult{Step: activities.StepRollback, OK: true}, Health: activities.BlueprintHealth{URL: "http://site.test/old-healthz"}}
+		res := activities.RollbackResult{Deploy: activities.StepResult{Step: contract.StepRollback, OK: true}, Health: activities.BlueprintHealth{URL: "http://site.test/old-healthz"}}
 		if e.rollbackFail != "" {
-			res.Deploy = activities.StepResult{Step: activities.StepRollback, Reason: e.rollbackFail, Tail: []string{"rollback broke"}}
+			res.Deploy = activities.StepResult{Step: contract.StepRollback, Reason: e.rollbackFail, Tail: []string{"rollback broke"}}
 		}
 		return res, nil
 	})
@@ -162,9 +163,9 @@ func (e *deployEnv) emittedTypes() []string {
 }
 
 // failed returns the data of the deploy.failed event, which must be the last emitted.
-func (e *deployEnv) failed(t *testing.T) activities.DeployEventData {
+func (e *deployEnv) failed(t *testing.T) contract.DeployEvent {
 	t.Helper()
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeployFailed}, e.emittedTypes())
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeployFailed}, e.emittedTypes())
 	return e.emitted[1].Data
 }
 
@@ -175,7 +176,7 @@ func (e *deployEnv) failedResult(t *testing.T) workflows.DeployResult {
 	require.True(t, e.IsWorkflowCompleted())
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, e.GetWorkflowError(), &app)
-	require.Equal(t, workflows.ErrorTypeDeployFailed, app.Type())
+	require.Equal(t, contract.ErrorTypeDeployFailed, app.Type())
 	var res workflows.DeployResult
 	require.NoError(t, app.Details(&res))
 	return res
@@ -183,18 +184,18 @@ func (e *deployEnv) failedResult(t *testing.T) workflows.DeployResult {
 
 func TestBlueprintDeploySucceeds(t *testing.T) {
 	e := newDeployEnv(t)
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	var res workflows.DeployResult
 	require.NoError(t, e.GetWorkflowResult(&res))
 	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySucceeded}, res)
 
-	require.Equal(t, []string{activities.EventDeployStarted, activities.EventDeploySucceeded}, e.emittedTypes())
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeploySucceeded}, e.emittedTypes())
 	started, succeeded := e.emitted[0], e.emitted[1]
-	require.Equal(t, activities.DeployEventData{Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main", Pusher: "ada", Message: "Update the landing page"}, started.Data)
+	require.Equal(t, contract.DeployEvent{Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main", Pusher: "ada", Message: "Update the landing page"}, started.Data)
 	require.Equal(t, activities.Cause{EventID: "evt-push"}, started.Cause)
-	require.Equal(t, activities.DeployEventData{Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main", HealthURL: "http://site.test/healthz"}, succeeded.Data)
+	require.Equal(t, contract.DeployEvent{Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main", HealthURL: "http://site.test/healthz"}, succeeded.Data)
 	require.Equal(t, []string{"build", "test", "deploy"}, e.steps)
 	require.Equal(t, []string{"http://site.test/healthz"}, e.healthURL)
 	require.Len(t, e.finished, 1)
@@ -210,18 +211,18 @@ func TestBlueprintDeployStepFails(t *testing.T) {
 		result    activities.StepResult
 		wantSteps []string
 	}{
-		{"test fails: no deploy", activities.StepTest, activities.StepResult{Reason: "exit status 1", ExitCode: 1, Tail: []string{"--- FAIL: TestHome", "FAIL"}}, []string{"build", "test"}},
-		{"build times out", activities.StepBuild, activities.StepResult{Reason: "timed out after 1m0s", ExitCode: -1, Tail: []string{"compiling"}}, []string{"build"}},
-		{"deploy fails: no health check", activities.StepDeploy, activities.StepResult{Reason: "exit status 2", ExitCode: 2}, []string{"build", "test", "deploy"}},
+		{"test fails: no deploy", contract.StepTest, activities.StepResult{Reason: "exit status 1", ExitCode: 1, Tail: []string{"--- FAIL: TestHome", "FAIL"}}, []string{"build", "test"}},
+		{"build times out", contract.StepBuild, activities.StepResult{Reason: "timed out after 1m0s", ExitCode: -1, Tail: []string{"compiling"}}, []string{"build"}},
+		{"deploy fails: no health check", contract.StepDeploy, activities.StepResult{Reason: "exit status 2", ExitCode: 2}, []string{"build", "test", "deploy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newDeployEnv(t)
 			e.failStep[tt.step] = tt.result
-			e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+			e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 			wantReason := tt.step + " failed: " + tt.result.Reason
 			require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: tt.step, Reason: wantReason}, e.failedResult(t))
-			require.Equal(t, activities.DeployEventData{
+			require.Equal(t, contract.DeployEvent{
 				Repository: "acme/site", CommitSHA: deploySHA, Ref: "refs/heads/main",
 				Step: tt.step, Reason: wantReason, OutputTail: strings.Join(tt.result.Tail, "\n"),
 			}, e.failed(t))
@@ -268,11 +269,11 @@ func TestBlueprintDeployUnhealthyRollsBack(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newDeployEnv(t)
 			e.lastGood, e.rollbackFail, e.healthy = tt.lastGood, tt.rollbackFail, tt.healthy
-			e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
-			want := workflows.DeployResult{Status: workflows.DeployFailed, Step: activities.StepHealth, Reason: tt.wantReason, RolledBackTo: tt.wantRolledTo}
+			e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+			want := workflows.DeployResult{Status: workflows.DeployFailed, Step: contract.StepHealth, Reason: tt.wantReason, RolledBackTo: tt.wantRolledTo}
 			require.Equal(t, want, e.failedResult(t))
 			failed := e.failed(t)
-			require.Equal(t, activities.StepHealth, failed.Step)
+			require.Equal(t, contract.StepHealth, failed.Step)
 			require.Equal(t, tt.wantReason, failed.Reason)
 			require.Equal(t, tt.wantRolledTo, failed.RolledBackTo)
 			require.True(t, strings.HasPrefix(failed.OutputTail, "probe 1: 503\nprobe 2: 503\nprobe 3: 503"), failed.OutputTail)
@@ -288,15 +289,15 @@ func TestBlueprintDeployUnhealthyRollsBack(t *testing.T) {
 // says what superseded it, and the workflow ends cancelled.
 func TestBlueprintDeployCancelledBySupersedingPush(t *testing.T) {
 	e := newDeployEnv(t)
-	e.blockStep = activities.StepBuild
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.blockStep = contract.StepBuild
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.True(t, e.IsWorkflowCompleted())
 	err := e.GetWorkflowError()
 	var canceled *temporal.CanceledError
 	require.True(t, errors.As(err, &canceled), "got %v, want a CanceledError", err)
 
 	failed := e.failed(t)
-	require.Equal(t, activities.StepBuild, failed.Step)
+	require.Equal(t, contract.StepBuild, failed.Step)
 	require.Equal(t, "superseded by "+newerSHA, failed.Reason)
 	require.Equal(t, newerSHA, failed.SupersededBy)
 	require.Equal(t, []string{"build"}, e.steps)
@@ -309,14 +310,14 @@ func TestBlueprintDeployCancelledBySupersedingPush(t *testing.T) {
 func TestBlueprintDeploySupersededBeforeItBegins(t *testing.T) {
 	e := newDeployEnv(t)
 	e.supersededBy = newerSHA
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	var res workflows.DeployResult
 	require.NoError(t, e.GetWorkflowResult(&res))
-	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySuperseded, Step: activities.StepQueued, Reason: "superseded by " + newerSHA, SupersededBy: newerSHA}, res)
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySuperseded, Step: contract.StepQueued, Reason: "superseded by " + newerSHA, SupersededBy: newerSHA}, res)
 	failed := e.failed(t)
-	require.Equal(t, activities.StepQueued, failed.Step)
+	require.Equal(t, contract.StepQueued, failed.Step)
 	require.Equal(t, "superseded by "+newerSHA, failed.Reason)
 	require.Empty(t, e.steps)
 	require.Equal(t, activities.DeployStatusCancelled, e.finished[0].Status)
@@ -327,12 +328,12 @@ func TestBlueprintDeploySupersededBeforeItBegins(t *testing.T) {
 func TestBlueprintDeploySkipsAStalePush(t *testing.T) {
 	e := newDeployEnv(t)
 	e.skipped = "commit c0ffee1 is older than bbbbbbb, the last deploy of acme/site refs/heads/main"
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	var res workflows.DeployResult
 	require.NoError(t, e.GetWorkflowResult(&res))
-	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySkipped, Step: activities.StepQueued, Reason: e.skipped}, res)
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeploySkipped, Step: contract.StepQueued, Reason: e.skipped}, res)
 	require.Empty(t, e.emitted, "a skipped push emitted deploy events")
 	require.Empty(t, e.finished)
 	require.Empty(t, e.steps)
@@ -345,11 +346,11 @@ func TestBlueprintDeploySkipsAStalePushInAnOlderRun(t *testing.T) {
 	e := newDeployEnv(t)
 	e.OnGetVersion(workflows.ChangeCheckPushFirst, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	e.skipped = "commit c0ffee1 is already the last deploy of acme/site refs/heads/main"
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	failed := e.failed(t)
-	require.Equal(t, activities.StepQueued, failed.Step)
+	require.Equal(t, contract.StepQueued, failed.Step)
 	require.Equal(t, e.skipped, failed.Reason)
 	require.Equal(t, activities.DeployStatusCancelled, e.finished[0].Status)
 	require.Empty(t, e.steps)
@@ -357,12 +358,12 @@ func TestBlueprintDeploySkipsAStalePushInAnOlderRun(t *testing.T) {
 
 func TestBlueprintDeployWithoutValidBlueprint(t *testing.T) {
 	e := newDeployEnv(t)
-	e.prepareErr = temporal.NewNonRetryableApplicationError("commit c0ffee1 has no blueprint.yaml at its root", activities.ErrorTypeInvalidBlueprint, nil)
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.prepareErr = temporal.NewNonRetryableApplicationError("commit c0ffee1 has no blueprint.yaml at its root", contract.ErrorTypeInvalidBlueprint, nil)
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	res := e.failedResult(t)
-	require.Equal(t, activities.StepCheckout, res.Step)
+	require.Equal(t, contract.StepCheckout, res.Step)
 	require.Equal(t, "checkout failed: commit c0ffee1 has no blueprint.yaml at its root", res.Reason)
-	require.Equal(t, activities.StepCheckout, e.failed(t).Step)
+	require.Equal(t, contract.StepCheckout, e.failed(t).Step)
 	require.Empty(t, e.steps)
 }
 
@@ -371,13 +372,13 @@ func TestBlueprintDeployWithoutValidBlueprint(t *testing.T) {
 func TestBlueprintDeployRepositoryNotAllowed(t *testing.T) {
 	e := newDeployEnv(t)
 	const why = "repository git.example/acme/site is not allowed to deploy: add it to DEPLOY_ALLOWED_REPOS (git.example/acme/site, or git.example/acme/*)"
-	e.supersedeErr = temporal.NewNonRetryableApplicationError(why, activities.ErrorTypeRepositoryNotAllowed, nil)
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, blueprintPushed(t))
+	e.supersedeErr = temporal.NewNonRetryableApplicationError(why, contract.ErrorTypeRepositoryNotAllowed, nil)
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	res := e.failedResult(t)
-	require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: activities.StepCheckout, Reason: why}, res)
-	require.Equal(t, []string{activities.EventDeployFailed}, e.emittedTypes())
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: contract.StepCheckout, Reason: why}, res)
+	require.Equal(t, []string{contract.TypeDeployFailed}, e.emittedTypes())
 	failed := e.emitted[0].Data
-	require.Equal(t, activities.StepCheckout, failed.Step)
+	require.Equal(t, contract.StepCheckout, failed.Step)
 	require.Equal(t, why, failed.Reason)
 	require.Empty(t, e.steps)
 	require.Len(t, e.finished, 1)
@@ -386,7 +387,7 @@ func TestBlueprintDeployRepositoryNotAllowed(t *testing.T) {
 
 func TestBlueprintDeployRejectsBadInput(t *testing.T) {
 	e := newDeployEnv(t)
-	e.ExecuteWorkflow(workflows.BlueprintDeployWorkflow, workflows.Event{ID: "bad", Data: json.RawMessage(`{"repository":"acme/site"}`)})
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, contract.Event{ID: "bad", Data: json.RawMessage(`{"repository":"acme/site"}`)})
 	require.True(t, e.IsWorkflowCompleted())
 	require.ErrorContains(t, e.GetWorkflowError(), "data must carry repository, clone_url, ref and commit_sha")
 	require.Empty(t, e.emitted)

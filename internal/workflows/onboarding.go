@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // OnboardingConfig holds UserOnboarding's timings. Zero fields take the defaults.
@@ -32,33 +33,20 @@ type Onboarding struct {
 	Config OnboardingConfig
 }
 
-// SignedUp is the data of a user.signedup event.
-type SignedUp struct {
-	UserID string `json:"user_id"`
-	Email  string `json:"email"`
-	Name   string `json:"name,omitempty"`
-}
-
 // OnboardingResult is what UserOnboarding returns.
 type OnboardingResult struct {
 	TenantID string `json:"tenant_id,omitempty"`
-	Status   string `json:"status"` // "complete" or "expired"
+	Status   string `json:"status"` // contract.OnboardingStatusComplete or contract.OnboardingStatusExpired
 }
-
-// Onboarding outcomes.
-const (
-	StatusComplete = "complete"
-	StatusExpired  = "expired"
-)
 
 // UserOnboarding takes a new user from signup to a tenant with billing: it sends the
 // verification email, waits for the email-verified signal (reminding once, giving up
 // after ExpireAfter), then creates the tenant and its Stripe customer.
-func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev Event) (OnboardingResult, error) {
-	var in SignedUp
+func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev contract.Event) (OnboardingResult, error) {
+	var in contract.UserSignedUp
 	if err := ev.DecodeData(&in); err != nil || in.UserID == "" || in.Email == "" {
 		return OnboardingResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("event %s: data must carry user_id and email", ev.ID), "InvalidInput", err)
+			fmt.Sprintf("event %s: data must carry user_id and email", ev.ID), contract.ErrorTypeInvalidInput, err)
 	}
 	var cfg OnboardingConfig
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return o.Config.withDefaults() }).Get(&cfg); err != nil {
@@ -86,11 +74,11 @@ func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev Event) (OnboardingR
 	}
 	if !verified {
 		log.Info("Email never verified; onboarding expired", "user_id", in.UserID)
-		expired := activities.EmitInput{Type: "onboarding.expired", Data: map[string]string{"user_id": in.UserID, "email": in.Email}, Cause: cause}
+		expired := activities.EmitInput{Type: contract.TypeOnboardingExpired, Data: contract.OnboardingExpired{UserID: in.UserID, Email: in.Email}, Cause: cause}
 		if err := workflow.ExecuteActivity(ctx, a.Emit, expired).Get(ctx, nil); err != nil {
 			return OnboardingResult{}, err
 		}
-		return OnboardingResult{Status: StatusExpired}, nil
+		return OnboardingResult{Status: contract.OnboardingStatusExpired}, nil
 	}
 
 	var tenant activities.TenantOutput
@@ -101,8 +89,8 @@ func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev Event) (OnboardingR
 	if err := workflow.ExecuteActivity(ctx, a.SetupBilling, billing).Get(ctx, nil); err != nil {
 		return OnboardingResult{}, err
 	}
-	res := OnboardingResult{TenantID: tenant.TenantID, Status: StatusComplete}
-	done := activities.EmitInput{Type: "onboarding.completed", Data: map[string]string{"user_id": in.UserID, "tenant_id": res.TenantID, "status": res.Status}, Cause: cause}
+	res := OnboardingResult{TenantID: tenant.TenantID, Status: contract.OnboardingStatusComplete}
+	done := activities.EmitInput{Type: contract.TypeOnboardingCompleted, Data: contract.OnboardingCompleted{UserID: in.UserID, TenantID: res.TenantID, Status: res.Status}, Cause: cause}
 	if err := workflow.ExecuteActivity(ctx, a.Emit, done).Get(ctx, nil); err != nil {
 		return OnboardingResult{}, err
 	}
@@ -112,7 +100,7 @@ func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev Event) (OnboardingR
 // awaitVerification waits for the email-verified signal. It calls remind once when
 // ReminderAfter has passed, and gives up (false) when ExpireAfter has passed since start.
 func awaitVerification(ctx workflow.Context, cfg OnboardingConfig, remind func() error) (bool, error) {
-	inbox := NewSignalInbox(ctx, SignalEmailVerified)
+	inbox := NewSignalInbox(ctx, contract.SignalEmailVerified)
 	timerCtx, cancelTimers := workflow.WithCancel(ctx)
 	defer cancelTimers()
 	reminder := workflow.NewTimer(timerCtx, cfg.ReminderAfter)
@@ -122,7 +110,7 @@ func awaitVerification(ctx workflow.Context, cfg OnboardingConfig, remind func()
 	var remindErr error
 	for !verified && !expired && remindErr == nil {
 		sel := workflow.NewSelector(ctx)
-		inbox.AddTo(ctx, sel, func(Event) { verified = true })
+		inbox.AddTo(ctx, sel, func(contract.Event) { verified = true })
 		sel.AddFuture(expiry, func(workflow.Future) { expired = true })
 		if !reminded {
 			sel.AddFuture(reminder, func(workflow.Future) {

@@ -12,20 +12,21 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
 var a *activities.Activities
 
-func signedUp(t *testing.T) workflows.Event {
+func signedUp(t *testing.T) contract.Event {
 	t.Helper()
-	data, err := json.Marshal(workflows.SignedUp{UserID: "u1", Email: "ada@example.com", Name: "Ada"})
+	data, err := json.Marshal(contract.UserSignedUp{UserID: "u1", Email: "ada@example.com", Name: "Ada"})
 	require.NoError(t, err)
-	return workflows.Event{ID: "evt-1", Type: "user.signedup", Source: "/test", CorrelationID: "evt-1", Data: data}
+	return contract.Event{ID: "evt-1", Type: "user.signedup", Source: "/test", CorrelationID: "evt-1", Data: data}
 }
 
-func verified(id string) workflows.Event {
-	return workflows.Event{ID: id, Type: "email.verified", Source: "/test", Data: json.RawMessage(`{"user_id":"u1"}`)}
+func verified(id string) contract.Event {
+	return contract.Event{ID: id, Type: "email.verified", Source: "/test", Data: json.RawMessage(`{"user_id":"u1"}`)}
 }
 
 // onboardingEnv registers UserOnboarding with short timings and records the activities
@@ -42,7 +43,7 @@ func newOnboardingEnv(t *testing.T) *onboardingEnv {
 	var s testsuite.WorkflowTestSuite
 	e := &onboardingEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment()}
 	o := &workflows.Onboarding{Config: workflows.OnboardingConfig{ReminderAfter: 24 * time.Hour, ExpireAfter: 72 * time.Hour}}
-	e.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
+	e.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: contract.UserOnboardingWorkflow})
 	e.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EmailInput) error {
 		require.Equal(t, "evt-1", in.Cause.EventID)
 		e.emails = append(e.emails, in.Kind)
@@ -65,8 +66,8 @@ func newOnboardingEnv(t *testing.T) *onboardingEnv {
 	return e
 }
 
-func (e *onboardingEnv) signalAt(d time.Duration, ev workflows.Event) {
-	e.RegisterDelayedCallback(func() { e.SignalWorkflow(workflows.SignalEmailVerified, ev) }, d)
+func (e *onboardingEnv) signalAt(d time.Duration, ev contract.Event) {
+	e.RegisterDelayedCallback(func() { e.SignalWorkflow(contract.SignalEmailVerified, ev) }, d)
 }
 
 func (e *onboardingEnv) result(t *testing.T) workflows.OnboardingResult {
@@ -81,21 +82,21 @@ func (e *onboardingEnv) result(t *testing.T) workflows.OnboardingResult {
 func TestOnboarding(t *testing.T) {
 	tests := []struct {
 		name        string
-		signals     map[time.Duration]workflows.Event
+		signals     map[time.Duration]contract.Event
 		wantResult  workflows.OnboardingResult
 		wantEmails  []string
 		wantEmitted []string
 	}{
 		{
 			name:        "verified within a day: no reminder",
-			signals:     map[time.Duration]workflows.Event{time.Hour: verified("v1")},
+			signals:     map[time.Duration]contract.Event{time.Hour: verified("v1")},
 			wantResult:  workflows.OnboardingResult{TenantID: "t-1", Status: "complete"},
 			wantEmails:  []string{activities.EmailVerification},
 			wantEmitted: []string{"onboarding.completed"},
 		},
 		{
 			name:        "verified after the reminder",
-			signals:     map[time.Duration]workflows.Event{30 * time.Hour: verified("v1")},
+			signals:     map[time.Duration]contract.Event{30 * time.Hour: verified("v1")},
 			wantResult:  workflows.OnboardingResult{TenantID: "t-1", Status: "complete"},
 			wantEmails:  []string{activities.EmailVerification, activities.EmailReminder},
 			wantEmitted: []string{"onboarding.completed"},
@@ -108,14 +109,14 @@ func TestOnboarding(t *testing.T) {
 		},
 		{
 			name:        "verified after expiry is too late",
-			signals:     map[time.Duration]workflows.Event{73 * time.Hour: verified("v1")},
+			signals:     map[time.Duration]contract.Event{73 * time.Hour: verified("v1")},
 			wantResult:  workflows.OnboardingResult{Status: "expired"},
 			wantEmails:  []string{activities.EmailVerification, activities.EmailReminder},
 			wantEmitted: []string{"onboarding.expired"},
 		},
 		{
 			name:        "signal before the workflow waits for it",
-			signals:     map[time.Duration]workflows.Event{0: verified("v1")},
+			signals:     map[time.Duration]contract.Event{0: verified("v1")},
 			wantResult:  workflows.OnboardingResult{TenantID: "t-1", Status: "complete"},
 			wantEmails:  []string{activities.EmailVerification},
 			wantEmitted: []string{"onboarding.completed"},
@@ -127,7 +128,7 @@ func TestOnboarding(t *testing.T) {
 			for at, ev := range tt.signals {
 				e.signalAt(at, ev)
 			}
-			e.ExecuteWorkflow(workflows.UserOnboardingWorkflow, signedUp(t))
+			e.ExecuteWorkflow(contract.UserOnboardingWorkflow, signedUp(t))
 			require.Equal(t, tt.wantResult, e.result(t))
 			require.Equal(t, tt.wantEmails, e.emails)
 			require.Equal(t, tt.wantEmitted, e.emitted)
@@ -147,7 +148,7 @@ func TestOnboardingDuplicateSignal(t *testing.T) {
 	e := newOnboardingEnv(t)
 	e.signalAt(time.Minute, verified("v1"))
 	e.signalAt(time.Minute, verified("v1"))
-	e.ExecuteWorkflow(workflows.UserOnboardingWorkflow, signedUp(t))
+	e.ExecuteWorkflow(contract.UserOnboardingWorkflow, signedUp(t))
 	require.Equal(t, workflows.OnboardingResult{TenantID: "t-1", Status: "complete"}, e.result(t))
 	require.Equal(t, 1, e.tenants)
 	require.Equal(t, 1, e.billing)
@@ -161,7 +162,7 @@ func inboxWorkflow(ctx workflow.Context) ([]string, error) {
 	timer := workflow.NewTimer(ctx, time.Hour)
 	for !done {
 		sel := workflow.NewSelector(ctx)
-		inbox.AddTo(ctx, sel, func(ev workflows.Event) { got = append(got, ev.ID) })
+		inbox.AddTo(ctx, sel, func(ev contract.Event) { got = append(got, ev.ID) })
 		sel.AddFuture(timer, func(workflow.Future) { done = true })
 		sel.Select(ctx)
 	}
@@ -173,7 +174,7 @@ func TestSignalInboxDropsRepeatedEventIDs(t *testing.T) {
 	e := s.NewTestWorkflowEnvironment()
 	e.RegisterWorkflow(inboxWorkflow)
 	for i, id := range []string{"a", "a", "b", "a", "c", "b"} {
-		e.RegisterDelayedCallback(func() { e.SignalWorkflow("s", workflows.Event{ID: id}) }, time.Duration(i+1)*time.Minute)
+		e.RegisterDelayedCallback(func() { e.SignalWorkflow("s", contract.Event{ID: id}) }, time.Duration(i+1)*time.Minute)
 	}
 	e.ExecuteWorkflow(inboxWorkflow)
 	require.NoError(t, e.GetWorkflowError())
@@ -184,7 +185,7 @@ func TestSignalInboxDropsRepeatedEventIDs(t *testing.T) {
 
 func TestOnboardingRejectsBadInput(t *testing.T) {
 	e := newOnboardingEnv(t)
-	e.ExecuteWorkflow(workflows.UserOnboardingWorkflow, workflows.Event{ID: "bad", Data: json.RawMessage(`{"user_id":""}`)})
+	e.ExecuteWorkflow(contract.UserOnboardingWorkflow, contract.Event{ID: "bad", Data: json.RawMessage(`{"user_id":""}`)})
 	require.True(t, e.IsWorkflowCompleted())
 	err := e.GetWorkflowError()
 	require.ErrorContains(t, err, "data must carry user_id and email")

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // PaymentConfig holds PaymentProcessing's timings. Zero fields take the defaults.
@@ -36,16 +37,6 @@ type Payments struct {
 	Config PaymentConfig
 }
 
-// Paid is the data of a stripe.paid event.
-type Paid struct {
-	PaymentID  string                `json:"payment_id"`
-	CustomerID string                `json:"customer_id"`
-	Amount     int64                 `json:"amount"`   // minor unit
-	Currency   string                `json:"currency"` // ISO 4217, lower case
-	Email      string                `json:"email,omitempty"`
-	LineItems  []activities.LineItem `json:"line_items,omitempty"`
-}
-
 // PaymentResult is what PaymentProcessing returns.
 type PaymentResult struct {
 	PaymentID      string `json:"payment_id"`
@@ -54,25 +45,19 @@ type PaymentResult struct {
 	NotificationID string `json:"notification_id"`
 }
 
-// Error types of PaymentProcessing's failures, for temporal.ApplicationError.Type.
-const (
-	ErrorTypeInvalidInput    = "InvalidInput"
-	ErrorTypeUnknownCustomer = "UnknownCustomer"
-)
-
 // PaymentProcessing handles a paid Stripe payment: it finds the customer's tenant (waiting
 // up to TenantWait for onboarding to create it), records the payment, emails the invoice
 // and notifies the tenant's users in the app; each step emits its result event
 // (payment.recorded, invoice.sent, payment.processed).
 //
-// It fails with a non-retryable ErrorTypeInvalidInput error for an event without usable
-// data, and with a non-retryable ErrorTypeUnknownCustomer error, logged at error level,
+// It fails with a non-retryable contract.ErrorTypeInvalidInput error for an event without usable
+// data, and with a non-retryable contract.ErrorTypeUnknownCustomer error, logged at error level,
 // when no tenant has the customer after TenantWait.
-func (p *Payments) PaymentProcessing(ctx workflow.Context, ev Event) (PaymentResult, error) {
-	var in Paid
+func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (PaymentResult, error) {
+	var in contract.StripePaid
 	if err := ev.DecodeData(&in); err != nil || in.PaymentID == "" || in.CustomerID == "" || in.Amount < 0 || len(in.Currency) != 3 {
 		return PaymentResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("event %s: data must carry payment_id, customer_id, a non-negative amount and a 3-letter currency", ev.ID), ErrorTypeInvalidInput, err)
+			fmt.Sprintf("event %s: data must carry payment_id, customer_id, a non-negative amount and a 3-letter currency", ev.ID), contract.ErrorTypeInvalidInput, err)
 	}
 	var cfg PaymentConfig
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return p.Config.withDefaults() }).Get(&cfg); err != nil {
@@ -125,7 +110,7 @@ func (p *Payments) PaymentProcessing(ctx workflow.Context, ev Event) (PaymentRes
 // workflow.Sleep would add about ten per lookup (over ten thousand a day at one a minute);
 // and while it waits, the Temporal UI shows the pending activity with its attempt count
 // and last failure, which names the missing customer.
-func awaitTenant(ctx workflow.Context, cfg PaymentConfig, in Paid) (activities.CustomerTenant, error) {
+func awaitTenant(ctx workflow.Context, cfg PaymentConfig, in contract.StripePaid) (activities.CustomerTenant, error) {
 	// Attempts are at least a second apart, so this cap never binds before the timeout
 	// does. It is explicit because the SDK's test environment turns "unlimited" into ten.
 	maxAttempts := int32(min(cfg.TenantWait/time.Second+1, math.MaxInt32))
@@ -144,7 +129,7 @@ func awaitTenant(ctx workflow.Context, cfg PaymentConfig, in Paid) (activities.C
 		return tenant, nil
 	}
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrorTypeTenantNotFound {
+	if !errors.As(err, &appErr) || appErr.Type() != contract.ErrorTypeTenantNotFound {
 		return activities.CustomerTenant{}, fmt.Errorf("payment %s: find the tenant of Stripe customer %s: %w", in.PaymentID, in.CustomerID, err)
 	}
 	waited := workflow.Now(ctx).Sub(started)
@@ -154,5 +139,5 @@ func awaitTenant(ctx workflow.Context, cfg PaymentConfig, in Paid) (activities.C
 		fmt.Sprintf("payment %s: no tenant has Stripe customer %s; waited %s (tenant wait %s) for onboarding to create one. "+
 			"Create the tenant or correct its stripe_customer_id, then reset workflow %s to its first workflow task to process the payment",
 			in.PaymentID, in.CustomerID, waited.Round(time.Second), cfg.TenantWait, workflow.GetInfo(ctx).WorkflowExecution.ID),
-		ErrorTypeUnknownCustomer, err)
+		contract.ErrorTypeUnknownCustomer, err)
 }

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/store"
@@ -71,7 +72,7 @@ func (d *paymentDeps) count(t *testing.T, query string, args ...any) int {
 
 // requireProcessed checks what a processed payment leaves behind: one payment row, one
 // notification, and one invoice in mailpit to invoiceTo with the amount and line items.
-func (d *paymentDeps) requireProcessed(t *testing.T, in workflows.Paid, tenant store.Tenant, invoiceTo string) {
+func (d *paymentDeps) requireProcessed(t *testing.T, in contract.StripePaid, tenant store.Tenant, invoiceTo string) {
 	t.Helper()
 	p, err := d.store.PaymentByID(context.Background(), in.PaymentID)
 	require.NoError(t, err)
@@ -91,23 +92,23 @@ func (d *paymentDeps) requireProcessed(t *testing.T, in workflows.Paid, tenant s
 	}
 }
 
-func newPaid(customerID, email string) workflows.Paid {
-	return workflows.Paid{
+func newPaid(customerID, email string) contract.StripePaid {
+	return contract.StripePaid{
 		PaymentID: testenv.ID("pi_"), CustomerID: customerID, Amount: 4900, Currency: "eur", Email: email,
-		LineItems: []activities.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}},
+		LineItems: []contract.LineItem{{Description: "Seat", Amount: 4000, Quantity: 2}, {Description: "Support", Amount: 900, Quantity: 1}},
 	}
 }
 
-func paidEvent(t *testing.T, in workflows.Paid) workflows.Event {
+func paidEvent(t *testing.T, in contract.StripePaid) contract.Event {
 	t.Helper()
 	data, err := json.Marshal(in)
 	require.NoError(t, err)
-	return workflows.Event{ID: testenv.ID("evt-"), Type: "stripe.paid", Source: "/test", Data: data}
+	return contract.Event{ID: testenv.ID("evt-"), Type: "stripe.paid", Source: "/test", Data: data}
 }
 
 // requireResultEvents checks evs are the payment's result events, in order, with
 // deterministic ids under workflowID and caused by ev.
-func requireResultEvents(t *testing.T, evs []events.Event, workflowID string, ev workflows.Event) {
+func requireResultEvents(t *testing.T, evs []events.Event, workflowID string, ev contract.Event) {
 	t.Helper()
 	got := make([]string, len(evs))
 	for i, e := range evs {
@@ -115,7 +116,7 @@ func requireResultEvents(t *testing.T, evs []events.Event, workflowID string, ev
 	}
 	require.Equal(t, paymentEvents, got, "got %v, want %v", got, paymentEvents)
 	for _, e := range evs {
-		require.Equal(t, activities.ResultEventID(workflowID, e.Type()), e.ID())
+		require.Equal(t, contract.ResultEventID(workflowID, e.Type()), e.ID())
 		require.Equal(t, workflowID, e.Subject())
 		require.Equal(t, ev.ID, e.Extensions()[events.ExtCausationID])
 		require.Equal(t, ev.ID, e.Extensions()[events.ExtCorrelationID], "a chain without a correlation id starts at the event")
@@ -181,7 +182,7 @@ func TestPaymentProcessing(t *testing.T) {
 			e.SetStartTime(start)
 			e.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: wfID})
 			p := &workflows.Payments{}
-			e.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+			e.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
 			e.RegisterActivity(deps.acts)
 			var recordedAt time.Time
 			e.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
@@ -193,7 +194,7 @@ func TestPaymentProcessing(t *testing.T) {
 				e.RegisterDelayedCallback(func() { tenant = deps.createTenant(t, customer) }, tt.tenantAfter)
 			}
 
-			e.ExecuteWorkflow(workflows.PaymentProcessingWorkflow, ev)
+			e.ExecuteWorkflow(contract.PaymentProcessingWorkflow, ev)
 
 			require.True(t, e.IsWorkflowCompleted())
 			require.NoError(t, e.GetWorkflowError())
@@ -232,7 +233,7 @@ func newPaymentMockEnv(t *testing.T, cfg workflows.PaymentConfig, lookup func() 
 	s.SetLogger(l)
 	e := &paymentMockEnv{TestWorkflowEnvironment: s.NewTestWorkflowEnvironment(), log: l}
 	p := &workflows.Payments{Config: cfg}
-	e.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+	e.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
 	e.OnActivity(a.FindTenantByStripeCustomer, mock.Anything, mock.Anything).Return(func(context.Context, activities.CustomerInput) (activities.CustomerTenant, error) {
 		e.lookups++
 		return lookup()
@@ -255,7 +256,7 @@ func newPaymentMockEnv(t *testing.T, cfg workflows.PaymentConfig, lookup func() 
 // notFound answers a lookup as FindTenantByStripeCustomer does while there is no tenant.
 func notFound() (activities.CustomerTenant, error) {
 	return activities.CustomerTenant{}, temporal.NewApplicationErrorWithOptions("no tenant has Stripe customer cus_gone yet",
-		activities.ErrorTypeTenantNotFound, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+		contract.ErrorTypeTenantNotFound, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
 }
 
 // requireAppError checks the workflow failed with a non-retryable application error of
@@ -287,10 +288,10 @@ func TestPaymentProcessingGivesUpOnUnknownCustomer(t *testing.T) {
 			e.SetStartTime(start)
 			in := newPaid("cus_gone", "payer@example.com")
 
-			e.ExecuteWorkflow(workflows.PaymentProcessingWorkflow, paidEvent(t, in))
+			e.ExecuteWorkflow(contract.PaymentProcessingWorkflow, paidEvent(t, in))
 
 			require.True(t, e.IsWorkflowCompleted())
-			requireAppError(t, e.GetWorkflowError(), workflows.ErrorTypeUnknownCustomer,
+			requireAppError(t, e.GetWorkflowError(), contract.ErrorTypeUnknownCustomer,
 				"payment "+in.PaymentID, "no tenant has Stripe customer cus_gone", "tenant wait "+tt.wantWait.String())
 			waited := e.Now().Sub(start)
 			require.True(t, waited > tt.wantWait-time.Minute && waited <= tt.wantWait, "got failure after %v, want within a minute before %v", waited, tt.wantWait)
@@ -309,14 +310,14 @@ func TestPaymentProcessingLookupFailure(t *testing.T) {
 		return activities.CustomerTenant{}, errors.New("connect to PostgreSQL: connection refused")
 	})
 	in := newPaid("cus_1", "")
-	e.ExecuteWorkflow(workflows.PaymentProcessingWorkflow, paidEvent(t, in))
+	e.ExecuteWorkflow(contract.PaymentProcessingWorkflow, paidEvent(t, in))
 	require.True(t, e.IsWorkflowCompleted())
 	err := e.GetWorkflowError()
 	require.ErrorContains(t, err, "find the tenant of Stripe customer cus_1")
 	require.ErrorContains(t, err, "connection refused")
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
-		require.NotEqual(t, workflows.ErrorTypeUnknownCustomer, appErr.Type())
+		require.NotEqual(t, contract.ErrorTypeUnknownCustomer, appErr.Type())
 	}
 	require.Empty(t, e.calls)
 }
@@ -338,9 +339,9 @@ func TestPaymentProcessingRejectsBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newPaymentMockEnv(t, workflows.PaymentConfig{}, notFound)
-			e.ExecuteWorkflow(workflows.PaymentProcessingWorkflow, workflows.Event{ID: "bad-1", Type: "stripe.paid", Data: json.RawMessage(tt.data)})
+			e.ExecuteWorkflow(contract.PaymentProcessingWorkflow, contract.Event{ID: "bad-1", Type: "stripe.paid", Data: json.RawMessage(tt.data)})
 			require.True(t, e.IsWorkflowCompleted())
-			requireAppError(t, e.GetWorkflowError(), workflows.ErrorTypeInvalidInput, "event bad-1", "payment_id, customer_id")
+			requireAppError(t, e.GetWorkflowError(), contract.ErrorTypeInvalidInput, "event bad-1", "payment_id, customer_id")
 			require.Zero(t, e.lookups)
 			require.Empty(t, e.calls)
 		})
@@ -351,7 +352,7 @@ func TestPaymentProcessingStepsInOrder(t *testing.T) {
 	tenant := activities.CustomerTenant{TenantID: "t-1", OwnerUserID: "u-1", OwnerEmail: "owner@example.com"}
 	e := newPaymentMockEnv(t, workflows.PaymentConfig{}, func() (activities.CustomerTenant, error) { return tenant, nil })
 	in := newPaid("cus_1", "")
-	e.ExecuteWorkflow(workflows.PaymentProcessingWorkflow, paidEvent(t, in))
+	e.ExecuteWorkflow(contract.PaymentProcessingWorkflow, paidEvent(t, in))
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
 	var res workflows.PaymentResult
@@ -392,14 +393,14 @@ func TestPaymentProcessingOnTemporal(t *testing.T) {
 			taskQueue := testenv.ID("test-")
 			p := &workflows.Payments{Config: workflows.PaymentConfig{TenantWait: 4 * time.Second}}
 			w := worker.New(c, taskQueue, worker.Options{})
-			w.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+			w.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
 			w.RegisterActivity(deps.acts)
 			require.NoError(t, w.Start())
 			t.Cleanup(w.Stop)
 
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue}, workflows.PaymentProcessingWorkflow, ev)
+			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue}, contract.PaymentProcessingWorkflow, ev)
 			require.NoError(t, err)
 			if tt.tenant == "later" {
 				testenv.Eventually(t, 10*time.Second, func() bool { return lookupAttempts(ctx, c, wfID) >= 2 }, "workflow %s never retried the tenant lookup", wfID)
@@ -409,7 +410,7 @@ func TestPaymentProcessingOnTemporal(t *testing.T) {
 			var res workflows.PaymentResult
 			err = run.Get(ctx, &res)
 			if tt.tenant == "never" {
-				requireAppError(t, err, workflows.ErrorTypeUnknownCustomer, "no tenant has Stripe customer "+customer, "tenant wait 4s")
+				requireAppError(t, err, contract.ErrorTypeUnknownCustomer, "no tenant has Stripe customer "+customer, "tenant wait 4s")
 				require.Empty(t, pub.Published())
 				require.Zero(t, deps.count(t, "SELECT count(*) FROM payments"))
 			} else {
@@ -421,7 +422,7 @@ func TestPaymentProcessingOnTemporal(t *testing.T) {
 			}
 
 			replayer := worker.NewWorkflowReplayer()
-			replayer.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+			replayer.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
 			require.NoError(t, replayer.ReplayWorkflowHistory(nil, history(ctx, t, c, wfID, run.GetRunID())))
 		})
 	}

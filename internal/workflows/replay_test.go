@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
@@ -35,5 +36,5 @@ func TestReplayRecordedHistories(t *testing.T) {
 
 func registerOnboarding(r worker.WorkflowReplayer) {
 	o := &workflows.Onboarding{}
-	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
+	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: contract.UserOnboardingWorkflow})
 }

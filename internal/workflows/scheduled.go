@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // ScheduledConfig configures DailyReport, Cleanup and Backup. Zero fields take the
@@ -75,36 +76,28 @@ func (s *Scheduled) readConfig(ctx workflow.Context) (ScheduledConfig, error) {
 	return cfg, err
 }
 
-// DailyReportInput is DailyReport's input.
-type DailyReportInput struct {
-	// Date is the UTC day to report, YYYY-MM-DD, for a report run by hand. Optional:
-	// defaults to the day before the workflow's nominal time (so the schedule's 06:00 run
-	// reports yesterday, even when it runs late).
-	Date string `json:"date,omitempty"`
-}
-
 // DailyReport reads the numbers of one UTC day from PostgreSQL — signups, payments per
 // currency, deploys by outcome, events by outcome — and emits them as report.daily.
 //
 // The day is in.Date, or the day before the workflow's nominal time (the schedule's, or
-// its start's). The event's id is per date (activities.ReportEventID), so a retried
+// its start's). The event's id is per date (contract.ReportEventID), so a retried
 // activity or a second run for the same date emits once within the stream's duplicate
 // window. A date that is not YYYY-MM-DD, or a day that has not ended, is a
-// non-retryable ErrorTypeInvalidInput error.
-func (s *Scheduled) DailyReport(ctx workflow.Context, in DailyReportInput) (activities.DailyReport, error) {
+// non-retryable contract.ErrorTypeInvalidInput error.
+func (s *Scheduled) DailyReport(ctx workflow.Context, in contract.DailyReportInput) (contract.DailyReport, error) {
 	nominal := nominalTime(ctx)
 	date := in.Date
 	if date == "" {
-		date = nominal.AddDate(0, 0, -1).Format(activities.DateLayout)
+		date = nominal.AddDate(0, 0, -1).Format(contract.DateLayout)
 	}
-	day, err := time.Parse(activities.DateLayout, date)
+	day, err := time.Parse(contract.DateLayout, date)
 	if err != nil {
-		return activities.DailyReport{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("report date %q is not YYYY-MM-DD", date), ErrorTypeInvalidInput, err)
+		return contract.DailyReport{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("report date %q is not YYYY-MM-DD", date), contract.ErrorTypeInvalidInput, err)
 	}
 	if end := day.AddDate(0, 0, 1); end.After(workflow.Now(ctx)) {
-		return activities.DailyReport{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("report date %s has not ended yet (it ends at %s): its numbers are not final", date, end.Format(time.RFC3339)), ErrorTypeInvalidInput, nil)
+		return contract.DailyReport{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("report date %s has not ended yet (it ends at %s): its numbers are not final", date, end.Format(time.RFC3339)), contract.ErrorTypeInvalidInput, nil)
 	}
 	// PostgreSQL being away delays the report rather than losing it: retried until it is
 	// back.
@@ -113,12 +106,12 @@ func (s *Scheduled) DailyReport(ctx workflow.Context, in DailyReportInput) (acti
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
 	})
 	var a *activities.Activities
-	var r activities.DailyReport
+	var r contract.DailyReport
 	if err := workflow.ExecuteActivity(ctx, a.DailyReportNumbers, activities.ReportInput{Date: date}).Get(ctx, &r); err != nil {
-		return activities.DailyReport{}, fmt.Errorf("daily report of %s: %w", date, err)
+		return contract.DailyReport{}, fmt.Errorf("daily report of %s: %w", date, err)
 	}
 	if err := workflow.ExecuteActivity(ctx, a.EmitDailyReport, r).Get(ctx, nil); err != nil {
-		return activities.DailyReport{}, fmt.Errorf("daily report of %s: %w", date, err)
+		return contract.DailyReport{}, fmt.Errorf("daily report of %s: %w", date, err)
 	}
 	workflow.GetLogger(ctx).Info("Daily report emitted", "date", date, "nominal_time", nominal)
 	return r, nil

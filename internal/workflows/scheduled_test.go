@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/testenv"
 	"github.com/flowbridge/flowbridge/internal/workflows"
@@ -35,9 +36,9 @@ func scheduledEnv(t *testing.T, cfg workflows.ScheduledConfig, start, scheduled 
 		require.NoError(t, e.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(workflows.ScheduledStartTimeKey.ValueSet(scheduled))))
 	}
 	w := &workflows.Scheduled{Config: cfg}
-	e.RegisterWorkflowWithOptions(w.DailyReport, workflow.RegisterOptions{Name: workflows.DailyReportWorkflow})
-	e.RegisterWorkflowWithOptions(w.Cleanup, workflow.RegisterOptions{Name: workflows.CleanupWorkflow})
-	e.RegisterWorkflowWithOptions(w.Backup, workflow.RegisterOptions{Name: workflows.BackupWorkflow})
+	e.RegisterWorkflowWithOptions(w.DailyReport, workflow.RegisterOptions{Name: contract.DailyReportWorkflow})
+	e.RegisterWorkflowWithOptions(w.Cleanup, workflow.RegisterOptions{Name: contract.CleanupWorkflow})
+	e.RegisterWorkflowWithOptions(w.Backup, workflow.RegisterOptions{Name: contract.BackupWorkflow})
 	return e
 }
 
@@ -66,24 +67,24 @@ func TestDailyReportPicksTheDate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := scheduledEnv(t, workflows.ScheduledConfig{}, tt.start, tt.scheduled)
 			var asked []string
-			var emitted []activities.DailyReport
-			e.OnActivity(a.DailyReportNumbers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReportInput) (activities.DailyReport, error) {
+			var emitted []contract.DailyReport
+			e.OnActivity(a.DailyReportNumbers, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReportInput) (contract.DailyReport, error) {
 				asked = append(asked, in.Date)
-				return activities.DailyReport{Date: in.Date, Signups: 7}, nil
+				return contract.DailyReport{Date: in.Date, Signups: 7}, nil
 			})
-			e.OnActivity(a.EmitDailyReport, mock.Anything, mock.Anything).Return(func(_ context.Context, r activities.DailyReport) error {
+			e.OnActivity(a.EmitDailyReport, mock.Anything, mock.Anything).Return(func(_ context.Context, r contract.DailyReport) error {
 				emitted = append(emitted, r)
 				return nil
 			})
 
-			e.ExecuteWorkflow(workflows.DailyReportWorkflow, workflows.DailyReportInput{Date: tt.date})
+			e.ExecuteWorkflow(contract.DailyReportWorkflow, contract.DailyReportInput{Date: tt.date})
 
 			require.True(t, e.IsWorkflowCompleted())
 			require.NoError(t, e.GetWorkflowError())
 			require.Equal(t, []string{tt.want}, asked, "got %v, want %v", asked, tt.want)
-			want := activities.DailyReport{Date: tt.want, Signups: 7}
-			require.Equal(t, []activities.DailyReport{want}, emitted, "emitted once, what was read")
-			var got activities.DailyReport
+			want := contract.DailyReport{Date: tt.want, Signups: 7}
+			require.Equal(t, []contract.DailyReport{want}, emitted, "emitted once, what was read")
+			var got contract.DailyReport
 			require.NoError(t, e.GetWorkflowResult(&got))
 			require.Equal(t, want, got)
 		})
@@ -106,13 +107,13 @@ func TestDailyReportRejectsBadDates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := scheduledEnv(t, workflows.ScheduledConfig{}, start, time.Time{})
 			called := false
-			e.OnActivity(a.DailyReportNumbers, mock.Anything, mock.Anything).Return(func(context.Context, activities.ReportInput) (activities.DailyReport, error) {
+			e.OnActivity(a.DailyReportNumbers, mock.Anything, mock.Anything).Return(func(context.Context, activities.ReportInput) (contract.DailyReport, error) {
 				called = true
-				return activities.DailyReport{}, nil
+				return contract.DailyReport{}, nil
 			})
-			e.ExecuteWorkflow(workflows.DailyReportWorkflow, workflows.DailyReportInput{Date: tt.date})
+			e.ExecuteWorkflow(contract.DailyReportWorkflow, contract.DailyReportInput{Date: tt.date})
 			require.True(t, e.IsWorkflowCompleted())
-			requireAppError(t, e.GetWorkflowError(), workflows.ErrorTypeInvalidInput, tt.msg)
+			requireAppError(t, e.GetWorkflowError(), contract.ErrorTypeInvalidInput, tt.msg)
 			require.False(t, called, "nothing is read for a bad date")
 		})
 	}
@@ -151,20 +152,20 @@ func TestDailyReportEmitsOncePerDate(t *testing.T) {
 
 	e := scheduledEnv(t, workflows.ScheduledConfig{}, time.Date(2026, 3, 2, 6, 0, 2, 0, time.UTC), time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC))
 	e.RegisterActivity(acts)
-	e.ExecuteWorkflow(workflows.DailyReportWorkflow, workflows.DailyReportInput{})
+	e.ExecuteWorkflow(contract.DailyReportWorkflow, contract.DailyReportInput{})
 
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
-	var got activities.DailyReport
+	var got contract.DailyReport
 	require.NoError(t, e.GetWorkflowResult(&got))
 	require.Equal(t, "2026-03-01", got.Date)
 	require.Equal(t, int64(2), got.Signups)
 	evs := pub.Published()
 	require.Len(t, evs, 2, "the first publish and its retry")
 	for _, ev := range evs {
-		require.Equal(t, activities.ReportEventID("2026-03-01"), ev.ID(), "one id per date")
-		require.Equal(t, activities.EventReportDaily, ev.Type())
-		var data activities.DailyReport
+		require.Equal(t, contract.ReportEventID("2026-03-01"), ev.ID(), "one id per date")
+		require.Equal(t, contract.TypeReportDaily, ev.Type())
+		var data contract.DailyReport
 		require.NoError(t, ev.DataAs(&data))
 		require.Equal(t, got, data)
 	}
@@ -228,7 +229,7 @@ func TestCleanupCallsItsActivities(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := scheduledEnv(t, tt.cfg, start, start)
 			calls := mockCleanup(e, nil)
-			e.ExecuteWorkflow(workflows.CleanupWorkflow)
+			e.ExecuteWorkflow(contract.CleanupWorkflow)
 
 			require.True(t, e.IsWorkflowCompleted())
 			require.NoError(t, e.GetWorkflowError())
@@ -251,7 +252,7 @@ func TestCleanupRunsEveryStep(t *testing.T) {
 	start := time.Date(2026, 6, 1, 13, 0, 0, 0, time.UTC)
 	e := scheduledEnv(t, workflows.ScheduledConfig{WorkspaceRoot: "/srv/deploys"}, start, start)
 	calls := mockCleanup(e, temporal.NewNonRetryableApplicationError("connection refused", "Down", nil))
-	e.ExecuteWorkflow(workflows.CleanupWorkflow)
+	e.ExecuteWorkflow(contract.CleanupWorkflow)
 
 	require.True(t, e.IsWorkflowCompleted())
 	err := e.GetWorkflowError()
@@ -290,7 +291,7 @@ func TestBackupCallsItsActivities(t *testing.T) {
 				prunes = append(prunes, in)
 				return activities.PruneResult{Removed: []string{"20260520T020000Z"}}, nil
 			})
-			e.ExecuteWorkflow(workflows.BackupWorkflow)
+			e.ExecuteWorkflow(contract.BackupWorkflow)
 
 			require.True(t, e.IsWorkflowCompleted())
 			require.NoError(t, e.GetWorkflowError())
@@ -316,7 +317,7 @@ func TestBackupFailureKeepsOldBackups(t *testing.T) {
 		pruned = true
 		return activities.PruneResult{}, nil
 	})
-	e.ExecuteWorkflow(workflows.BackupWorkflow)
+	e.ExecuteWorkflow(contract.BackupWorkflow)
 	require.True(t, e.IsWorkflowCompleted())
 	require.ErrorContains(t, e.GetWorkflowError(), "disk full")
 	require.False(t, pruned)
@@ -342,8 +343,8 @@ func TestScheduledWorkflowsOnTemporal(t *testing.T) {
 	taskQueue := testenv.ID("test-")
 	sw := &workflows.Scheduled{Config: workflows.ScheduledConfig{WorkspaceRoot: root, BackupDir: backups, BackupKeep: 1}}
 	register := func(r worker.WorkflowRegistry) {
-		r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: workflows.CleanupWorkflow})
-		r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: workflows.BackupWorkflow})
+		r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: contract.CleanupWorkflow})
+		r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: contract.BackupWorkflow})
 	}
 	w := worker.New(c, taskQueue, worker.Options{})
 	register(w)
@@ -351,7 +352,7 @@ func TestScheduledWorkflowsOnTemporal(t *testing.T) {
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: testenv.ID("cleanup-"), TaskQueue: taskQueue}, workflows.CleanupWorkflow)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: testenv.ID("cleanup-"), TaskQueue: taskQueue}, contract.CleanupWorkflow)
 	require.NoError(t, err)
 	var cleaned workflows.CleanupResult
 	require.NoError(t, run.Get(ctx, &cleaned))
@@ -362,7 +363,7 @@ func TestScheduledWorkflowsOnTemporal(t *testing.T) {
 
 	var paths []string
 	for range 2 {
-		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: testenv.ID("backup-"), TaskQueue: taskQueue}, workflows.BackupWorkflow)
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: testenv.ID("backup-"), TaskQueue: taskQueue}, contract.BackupWorkflow)
 		require.NoError(t, err)
 		var res workflows.BackupResult
 		require.NoError(t, run.Get(ctx, &res))
@@ -395,9 +396,9 @@ func TestReplayScheduledHistories(t *testing.T) {
 		workflow any
 		wfType   string
 	}{
-		{"daily report, backfilled", "daily_report_backfilled.json", sw.DailyReport, workflows.DailyReportWorkflow},
-		{"cleanup", "cleanup.json", sw.Cleanup, workflows.CleanupWorkflow},
-		{"backup", "backup.json", sw.Backup, workflows.BackupWorkflow},
+		{"daily report, backfilled", "daily_report_backfilled.json", sw.DailyReport, contract.DailyReportWorkflow},
+		{"cleanup", "cleanup.json", sw.Cleanup, contract.CleanupWorkflow},
+		{"backup", "backup.json", sw.Backup, contract.BackupWorkflow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

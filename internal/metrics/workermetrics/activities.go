@@ -1,4 +1,4 @@
-package metrics
+package workermetrics
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/flowbridge/flowbridge/internal/metrics"
 )
 
 // ActivitiesMetric counts finished activity executions by activity_type and outcome.
@@ -47,7 +49,7 @@ func NewActivityOutcomes(reg prometheus.Registerer) (*ActivityOutcomes, error) {
 		Help: "Activity executions this worker finished, by activity type and outcome " +
 			"(succeeded, failed, failed_non_retryable, canceled, timed_out, pending, panicked).",
 	}, []string{"activity_type", "outcome"})
-	if err := Register(reg, total); err != nil {
+	if err := metrics.Register(reg, total); err != nil {
 		return nil, err
 	}
 	return &ActivityOutcomes{total: total}, nil

@@ -1,4 +1,8 @@
-package app
+// Package workerapp wires the worker binary together from its configuration: the
+// Temporal worker with every workflow and activity registered, its operations server
+// (WORKER_HTTP_ADDR), the schedules, and `worker migrate`. It uses internal/app for the
+// connections both binaries share.
+package workerapp
 
 import (
 	"context"
@@ -16,7 +20,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/ops"
@@ -24,6 +30,7 @@ import (
 	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/telemetry"
+	"github.com/flowbridge/flowbridge/internal/telemetry/temporaltrace"
 	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
@@ -33,7 +40,7 @@ import (
 func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error {
 	// NATS first: connecting does not wait for the server (it is retried in the
 	// background), and the server's liveness check is the connection's.
-	nc, err := connectNATS(cfg.Common, "flowbridge-worker", log)
+	nc, err := app.ConnectNATS(cfg.Common, "flowbridge-worker", log)
 	if err != nil {
 		return err
 	}
@@ -42,7 +49,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger) error
 }
 
 // runWorkerWith is RunWorker on a NATS connection the caller opened and closes.
-func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *natsConn) error {
+func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, nc *app.NATSConn) error {
 	mailer, err := mail.New(mail.Config{
 		Addr: cfg.SMTPAddr, From: cfg.MailFrom, TLS: mail.TLS(cfg.SMTPTLS), CAFile: cfg.SMTPTLSCA,
 		Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, Auth: mail.Auth(cfg.SMTPAuth), AllowInsecureAuth: cfg.SMTPAuthAllowInsecure,
@@ -56,7 +63,7 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 	}
 	defer func() { _ = web.Temporal.Close() }() // after the client: only stops its reporting
 	web.Ready.NATS.Set(nc.Ready)
-	tp, stopTracing, err := startTracing(ctx, cfg.Tracing, "flowbridge-worker", log)
+	tp, stopTracing, err := app.StartTracing(ctx, cfg.Tracing, "flowbridge-worker", log)
 	if err != nil {
 		return err
 	}
@@ -84,10 +91,10 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream, tp trace.TracerProvider) error {
 	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
-		return ignoreCanceled(err)
+		return app.IgnoreCanceled(err)
 	}
 	defer st.Close()
-	web.Ready.PostgreSQL.Set(postgresCheck(st.Ping))
+	web.Ready.PostgreSQL.Set(app.PostgresCheck(st.Ping))
 
 	opts, err := workerClientOptions(cfg, log, web, tp)
 	if err != nil {
@@ -99,10 +106,10 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 		return err
 	})
 	if err != nil {
-		return ignoreCanceled(err)
+		return app.IgnoreCanceled(err)
 	}
 	defer tc.Close()
-	web.Ready.Temporal.Set(temporalCheck(tc))
+	web.Ready.Temporal.Set(app.TemporalCheck(tc))
 
 	acts := &activities.Activities{
 		Store:     st,
@@ -148,12 +155,12 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 // worker built on the client runs too: its workflows' and activities' spans are the
 // children of the span in the header of their start or signal (the bridge's).
 func workerClientOptions(cfg config.Worker, log zerolog.Logger, web *workerHTTP, tp trace.TracerProvider) (client.Options, error) {
-	opts, err := TemporalOptions(cfg.Temporal, log)
+	opts, err := app.TemporalOptions(cfg.Temporal, log)
 	if err != nil {
 		return client.Options{}, err
 	}
 	opts.MetricsHandler = web.Temporal.Handler()
-	tracers, err := telemetry.TemporalInterceptors(tp)
+	tracers, err := temporaltrace.Interceptors(tp)
 	if err != nil {
 		return client.Options{}, err
 	}
@@ -231,17 +238,17 @@ type Workflows struct {
 // when the worker runs no BlueprintDeploy activities (tests of other workflows).
 func Register(r worker.Registry, acts *activities.Activities, deploys *activities.Deploys, cfg Workflows) {
 	o := &workflows.Onboarding{Config: cfg.Onboarding}
-	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: workflows.UserOnboardingWorkflow})
+	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: contract.UserOnboardingWorkflow})
 	p := &workflows.Payments{Config: cfg.Payments}
-	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: workflows.PaymentProcessingWorkflow})
+	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
 	d := &workflows.Deploy{Config: cfg.Deploy}
-	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: workflows.BlueprintDeployWorkflow})
+	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
 	cs := &workflows.Connectors{Config: cfg.Connectors}
-	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: workflows.ConnectorSyncWorkflow})
+	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: contract.ConnectorSyncWorkflow})
 	sw := &workflows.Scheduled{Config: cfg.Scheduled}
-	r.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: workflows.DailyReportWorkflow})
-	r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: workflows.CleanupWorkflow})
-	r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: workflows.BackupWorkflow})
+	r.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: contract.DailyReportWorkflow})
+	r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: contract.CleanupWorkflow})
+	r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: contract.BackupWorkflow})
 	r.RegisterActivity(acts)
 	if deploys != nil {
 		r.RegisterActivity(deploys)
@@ -265,7 +272,7 @@ func ensureSchedules(ctx context.Context, tc client.Client, cfg config.Worker, l
 		return fmt.Errorf("%w (check SCHEDULE_DAILY_REPORT, SCHEDULE_CLEANUP and SCHEDULE_BACKUP)", invalid)
 	}
 	if err != nil {
-		return ignoreCanceled(err)
+		return app.IgnoreCanceled(err)
 	}
 	log.Info().Msg("Schedules daily-report, cleanup and backup ensured")
 	return nil

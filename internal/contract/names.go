@@ -1,9 +1,4 @@
-package workflows
-
-import (
-	"encoding/json"
-	"time"
-)
+package contract
 
 // Workflow types, as registered by the worker and started by the bridge.
 const (
@@ -15,6 +10,12 @@ const (
 	CleanupWorkflow           = "Cleanup"
 	BackupWorkflow            = "Backup"
 )
+
+// Workflows lists every workflow type, the ones a route may start.
+var Workflows = []string{
+	UserOnboardingWorkflow, PaymentProcessingWorkflow, BlueprintDeployWorkflow, ConnectorSyncWorkflow,
+	DailyReportWorkflow, CleanupWorkflow, BackupWorkflow,
+}
 
 // Signal names.
 const (
@@ -38,25 +39,3 @@ const (
 	SearchAttributeEventType     = "FlowbridgeEventType"
 	SearchAttributeCorrelationID = "FlowbridgeCorrelationId"
 )
-
-// Event is the CloudEvent that started or signalled a workflow, as the bridge hands it
-// over: the input of every event-started workflow and the payload of every signal. Its ID
-// makes signals idempotent (see SignalInbox) and becomes the causation id of the events
-// the workflow emits.
-type Event struct {
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	Source        string          `json:"source"`
-	Subject       string          `json:"subject,omitempty"`
-	Time          time.Time       `json:"time,omitzero"`
-	CorrelationID string          `json:"correlation_id,omitempty"`
-	Data          json.RawMessage `json:"data,omitempty"`
-}
-
-// DecodeData decodes the event's data into v, a pointer to a struct.
-func (e Event) DecodeData(v any) error {
-	// Decoding JSON into a struct is deterministic; workflowcheck cannot see that through
-	// encoding/json's reflection.
-	//workflowcheck:ignore
-	return json.Unmarshal(e.Data, v)
-}

@@ -1,4 +1,4 @@
-package app
+package workerapp
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/metrics"
+	"github.com/flowbridge/flowbridge/internal/metrics/workermetrics"
 	"github.com/flowbridge/flowbridge/internal/ops"
 )
 
@@ -25,7 +27,7 @@ type workerHTTP struct {
 	// and Close it after the client.
 	Temporal *metrics.Temporal
 	// Activities counts activity outcomes: add it to worker.Options.Interceptors.
-	Activities *metrics.ActivityOutcomes
+	Activities *workermetrics.ActivityOutcomes
 	Ready      *workerReadiness
 	Server     *ops.Server
 }
@@ -33,8 +35,8 @@ type workerHTTP struct {
 // newWorkerHTTP builds the worker's registry, readiness and server, whose /healthz runs
 // live; nc (nil: none) is the NATS connection whose state /metrics shows. It returns an
 // error only when a metric cannot be registered.
-func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check, nc *natsConn) (*workerHTTP, error) {
-	reg, err := newRegistry("worker", nc)
+func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check, nc *app.NATSConn) (*workerHTTP, error) {
+	reg, err := app.NewRegistry("worker", nc)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +44,7 @@ func newWorkerHTTP(addr string, log zerolog.Logger, live map[string]ops.Check, n
 	if err != nil {
 		return nil, err
 	}
-	acts, err := metrics.NewActivityOutcomes(reg)
+	acts, err := workermetrics.NewActivityOutcomes(reg)
 	if err != nil {
 		return nil, err
 	}

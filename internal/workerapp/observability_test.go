@@ -1,4 +1,4 @@
-package app
+package workerapp
 
 import (
 	"bytes"
@@ -25,12 +25,15 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
+
+	"strconv"
 )
 
 // What deploy/ holds for Prometheus and Grafana, from this package's directory.
@@ -82,14 +85,19 @@ func TestDashboardsAndAlertsNameLiveMetrics(t *testing.T) {
 	}
 	getenv := func(k string) string { return env[k] }
 
-	// The bridge process, as RunBridge builds it.
+	// The bridge, as RunBridge runs it.
 	bcfg, err := config.LoadBridge(nil, getenv)
 	require.NoError(t, err)
-	bcfg.HTTPAddr, bcfg.AdminAddr = "127.0.0.1:0", "127.0.0.1:0"
-	p, err := newBridgeProcess(t.Context(), bcfg, testenv.Logger(t))
-	require.NoError(t, err)
-	b := &testBridge{bridgeProcess: p, nats: n, public: "http://" + p.publicLn.Addr().String(), admin: "http://" + p.adminLn.Addr().String()}
-	b.start(t)
+	bcfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t))
+	bcfg.AdminAddr = "127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t))
+	public, admin := "http://"+bcfg.HTTPAddr, "http://"+bcfg.AdminAddr
+	bctx, stopBridge := context.WithCancel(t.Context())
+	bridgeDone := make(chan error, 1)
+	go func() { bridgeDone <- app.RunBridge(bctx, bcfg, testenv.Logger(t)) }()
+	t.Cleanup(func() {
+		stopBridge()
+		require.NoError(t, <-bridgeDone, "the bridge's run")
+	})
 
 	// The worker, as runWorker builds it, without the schedules (their ids are global on
 	// the shared Temporal server).
@@ -98,18 +106,23 @@ func TestDashboardsAndAlertsNameLiveMetrics(t *testing.T) {
 	worker := startObservedWorker(t, wcfg)
 
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		return doRequest(t, http.MethodGet, b.public+"/readyz").status == http.StatusOK
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Get(public + "/readyz")
+		if err != nil {
+			return false // not listening yet
+		}
+		_ = res.Body.Close()
+		return res.StatusCode == http.StatusOK
 	}, "the bridge never became ready")
 
 	// Traffic.
 	user, stranger := testenv.ID("obs-user-"), testenv.ID("obs-stranger-")
-	postEvent(t, b.public, "user.signedup", map[string]any{"user_id": user, "email": user + "@example.com"})
+	postEvent(t, public, "user.signedup", map[string]any{"user_id": user, "email": user + "@example.com"})
 	testenv.Eventually(t, 30*time.Second, func() bool {
 		_, err := tc.DescribeWorkflowExecution(t.Context(), "onboarding-"+user, "")
 		return err == nil
 	}, "onboarding-%s was never started", user)
-	postEvent(t, b.public, "email.verified", map[string]any{"user_id": user})
-	postEvent(t, b.public, "email.verified", map[string]any{"user_id": stranger})
+	postEvent(t, public, "email.verified", map[string]any{"user_id": user})
+	postEvent(t, public, "email.verified", map[string]any{"user_id": stranger})
 	_, err = n.JS.Publish(t.Context(), events.Subject("user.signedup"), []byte("not a CloudEvent"))
 	require.NoError(t, err)
 	var status enumspb.WorkflowExecutionStatus
@@ -125,7 +138,7 @@ func TestDashboardsAndAlertsNameLiveMetrics(t *testing.T) {
 	var missing []string
 	var exposed map[string]bool
 	testenv.Eventually(t, 60*time.Second, func() bool {
-		exposed = scrapeNames(t, b.admin+"/metrics")
+		exposed = scrapeNames(t, admin+"/metrics")
 		maps.Copy(exposed, scrapeNames(t, worker+"/metrics"))
 		missing = missing[:0]
 		for name, where := range want {
@@ -321,7 +334,7 @@ func scrapeNames(t *testing.T, url string) map[string]bool {
 func startObservedWorker(t *testing.T, cfg config.Worker) string {
 	t.Helper()
 	log := testenv.Logger(t)
-	nc, err := connectNATS(cfg.Common, "flowbridge-worker", log)
+	nc, err := app.ConnectNATS(cfg.Common, "flowbridge-worker", log)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	web, err := newWorkerHTTP("127.0.0.1:0", log, map[string]ops.Check{"nats": nc.Alive}, nc)
@@ -332,7 +345,7 @@ func startObservedWorker(t *testing.T, cfg config.Worker) string {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	opts, err := TemporalOptions(cfg.Temporal, log)
+	opts, err := app.TemporalOptions(cfg.Temporal, log)
 	require.NoError(t, err)
 	opts.MetricsHandler = web.Temporal.Handler()
 	tc, err := client.DialContext(ctx, opts)

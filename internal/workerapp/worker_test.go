@@ -1,4 +1,4 @@
-package app
+package workerapp
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -32,12 +33,12 @@ func TestWorkerExitsWhenNATSClosesItsConnection(t *testing.T) {
 		return map[string]string{
 			"STRIPE_API_KEY":   "sk_test_1",
 			"NATS_URL":         n.URL,
-			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/secretdb?sslmode=disable",
+			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t)) + "/secretdb?sslmode=disable",
 			"WORKER_HTTP_ADDR": "127.0.0.1:0",
 		}[k]
 	})
 	require.NoError(t, err)
-	nc, err := connectNATS(cfg.Common, "flowbridge-worker", testenv.Logger(t))
+	nc, err := app.ConnectNATS(cfg.Common, "flowbridge-worker", testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -45,7 +46,7 @@ func TestWorkerExitsWhenNATSClosesItsConnection(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- runWorkerWith(ctx, cfg, testenv.Logger(t), nc) }()
 
-	forceClose(t, nc.Conn)
+	testenv.ForceCloseNATS(t, nc.Conn)
 	select {
 	case err := <-done:
 		require.Error(t, err, "the run ends with an error")
@@ -63,7 +64,7 @@ func TestWorkerShutdownIsNotAFailure(t *testing.T) {
 		return map[string]string{
 			"STRIPE_API_KEY":   "sk_test_1",
 			"NATS_URL":         n.URL,
-			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/secretdb?sslmode=disable",
+			"DATABASE_URL":     "postgres://alice:s3cret@127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t)) + "/secretdb?sslmode=disable",
 			"WORKER_HTTP_ADDR": "127.0.0.1:0",
 		}[k]
 	})

@@ -1,4 +1,4 @@
-package app
+package workerapp
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
 	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/testenv"
@@ -112,7 +113,7 @@ func TestWorkerHTTPLifecycle(t *testing.T) {
 
 	// Real dependencies where they are cheap: an in-process NATS server.
 	nats := testenv.StartNATS(t)
-	nc, err := connectNATS(config.Common{NATS: config.NATS{URL: nats.URL}}, "flowbridge-worker-test", testenv.Logger(t))
+	nc, err := app.ConnectNATS(config.Common{NATS: config.NATS{URL: nats.URL}}, "flowbridge-worker-test", testenv.Logger(t))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	web.Ready.NATS.Set(nc.Ready)
