@@ -42,7 +42,7 @@ func NewBridge(io IO, serve func(ctx context.Context, cfg config.Bridge) error) 
 		}
 		return serve(c.Context(), cfg)
 	}
-	root.AddCommand(dlqCommand(io), eventsCommand(io), routesCommand(io), setupCommand(io))
+	root.AddCommand(dlqCommand(io), eventsCommand(io), routesCommand(io), schemasCommand(io), setupCommand(io))
 	return root
 }
 

@@ -50,7 +50,7 @@ func writeTemp(t *testing.T, name, content string) string {
 // Every read command prints JSON with --json, wherever the flag goes.
 func TestReadCommandsPrintJSON(t *testing.T) {
 	signup := writeTemp(t, "signup.json", `{"specversion":"1.0","id":"e1","type":"user.signedup","source":"/t","data":{"user_id":"u1","email":"a@example.com"}}`)
-	bad := writeTemp(t, "bad.yaml", "routes:\n  - {name: b, events: [no.schema], action: ignore}\n")
+	bad := writeTemp(t, "bad.yaml", "routes:\n  - {name: b, events: [user.signedup], action: ignore, filter: 'data.x >'}\n")
 
 	t.Run("version", func(t *testing.T) {
 		out, _, err := bridgeCmd(t, nil, false, "version", "--json")

@@ -32,18 +32,21 @@ func routesCommand(io IO) *cobra.Command {
 	}
 	check := &cobra.Command{
 		Use:   "check [FILE]",
-		Short: "compile every filter and template, and check that each event type a route takes has a schema",
-		Long: `Compiles every filter and template of FILE, and checks that each event type a route takes
-has a schema. FILE defaults to ROUTES_FILE, then the built-in table.`,
+		Short: "compile every filter, template and argument, and check the routes against the schemas",
+		Long: `Compiles every filter, template and argument of FILE and checks it against the event
+schemas (the built-in ones and SCHEMAS_DIR's): a data field a route reads that the schema of
+its event type does not declare is an error; an event type without a schema is a warning.
+FILE defaults to ROUTES_FILE, then the built-in table.`,
 		Args: cli.Args(0, 1, "at most one FILE"),
 	}
 	checkJSON := cli.JSONFlag(check)
+	checkDir := schemasDirFlag(check, io)
 	check.RunE = func(c *cobra.Command, args []string) error {
 		file := io.Env("ROUTES_FILE")
 		if len(args) == 1 {
 			file = args[0]
 		}
-		return routesCheck(c.Context(), io, file, *checkJSON)
+		return routesCheck(c.Context(), io, file, *checkDir, *checkJSON)
 	}
 	test := &cobra.Command{
 		Use:   "test FILE EVENT.json",
@@ -54,8 +57,9 @@ built-in table.`,
 		Args: cli.Args(2, 2, "FILE and EVENT.json"),
 	}
 	testJSON := cli.JSONFlag(test)
+	testDir := schemasDirFlag(test, io)
 	test.RunE = func(_ *cobra.Command, args []string) error {
-		return routesTest(io, args[0], args[1], *testJSON)
+		return routesTest(io, args[0], args[1], *testDir, *testJSON)
 	}
 	def := &cobra.Command{
 		Use:   "default",
@@ -79,27 +83,32 @@ built-in table.`,
 }
 
 // loadRoutes compiles file ("" or "-": the built-in table) and checks it against the
-// schemas, as the bridge does at start-up.
-func loadRoutes(file string) (*routing.Table, *events.Schemas, string, error) {
-	sch, err := events.LoadSchemas(schemas.FS)
+// schemas (the built-in ones and those of schemasDir), as the bridge does at start-up.
+func loadRoutes(file, schemasDir string) (_ *routing.Table, _ *events.Schemas, name string, warnings []string, _ error) {
+	sch, err := events.LoadSchemasDir(schemas.FS, schemasDir)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", nil, err
 	}
 	if file == "-" {
 		file = ""
 	}
-	name := file
+	name = file
 	if name == "" {
 		name = routing.DefaultFile
 	}
 	tbl, err := routing.Load(file)
 	if err != nil {
-		return nil, nil, name, err
+		return nil, nil, name, nil, err
 	}
-	if err := tbl.CheckSchemas(sch.Types()); err != nil {
-		return nil, nil, name, err
+	if warnings, err = tbl.CheckSchemas(sch); err != nil {
+		return nil, nil, name, warnings, err
 	}
-	return tbl, sch, name, nil
+	return tbl, sch, name, warnings, nil
+}
+
+// schemasDirFlag is --schemas-dir, default SCHEMAS_DIR: the bridge's setting.
+func schemasDirFlag(c *cobra.Command, io IO) *string {
+	return c.Flags().String("schemas-dir", io.Env("SCHEMAS_DIR"), "directory of JSON Schemas (<type>.json) adding to or replacing the built-in ones (SCHEMAS_DIR)")
 }
 
 // routeCheckJSON is `routes check --json`.
@@ -108,6 +117,7 @@ type routeCheckJSON struct {
 	Valid      bool     `json:"valid"`
 	EventTypes []string `json:"event_types,omitempty"`
 	Errors     []string `json:"errors,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"` // event types without a schema
 	// SearchAttributes is the check of the routes' search attributes against Temporal,
 	// when the file compiled.
 	SearchAttributes *searchAttrCheck `json:"search_attributes,omitempty"`
@@ -121,12 +131,17 @@ type searchAttrCheck struct {
 	Problems   []string `json:"problems,omitempty"` // each makes the file not valid
 }
 
-func routesCheck(ctx context.Context, io IO, file string, asJSON bool) error {
-	tbl, _, name, err := loadRoutes(file)
+func routesCheck(ctx context.Context, io IO, file, schemasDir string, asJSON bool) error {
+	tbl, _, name, warnings, err := loadRoutes(file, schemasDir)
 	st := io.Style()
+	if !asJSON {
+		for _, w := range warnings {
+			fmt.Fprintf(io.Stdout, "%s %s\n", st.Warn("warning:"), w)
+		}
+	}
 	if err != nil {
 		if asJSON {
-			res := routeCheckJSON{File: name, Errors: strings.Split(err.Error(), "\n")}
+			res := routeCheckJSON{File: name, Errors: strings.Split(err.Error(), "\n"), Warnings: warnings}
 			if werr := cli.WriteJSON(io.Stdout, res); werr != nil {
 				return werr
 			}
@@ -140,7 +155,7 @@ func routesCheck(ctx context.Context, io IO, file string, asJSON bool) error {
 	}
 	sa := routesCheckTemporal(ctx, io, tbl)
 	if asJSON {
-		res := routeCheckJSON{File: name, Valid: len(sa.Problems) == 0, EventTypes: tbl.Patterns(), Errors: sa.Problems, SearchAttributes: &sa}
+		res := routeCheckJSON{File: name, Valid: len(sa.Problems) == 0, EventTypes: tbl.Patterns(), Errors: sa.Problems, Warnings: warnings, SearchAttributes: &sa}
 		if err := cli.WriteJSON(io.Stdout, res); err != nil {
 			return err
 		}
@@ -240,8 +255,8 @@ func newDecisionJSON(d routing.Decision) decisionJSON {
 	return j
 }
 
-func routesTest(io IO, file, eventFile string, asJSON bool) error {
-	tbl, sch, _, err := loadRoutes(file)
+func routesTest(io IO, file, eventFile, schemasDir string, asJSON bool) error {
+	tbl, sch, _, _, err := loadRoutes(file, schemasDir)
 	if err != nil {
 		return err
 	}

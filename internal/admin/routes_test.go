@@ -43,9 +43,20 @@ func TestRoutesCheck(t *testing.T) {
 	require.Contains(t, stderr, bad+":2: route a: filter")
 
 	noSchema := writeFile(t, "noschema.yaml", "routes:\n  - {name: b, events: [no.schema], action: ignore}\n")
-	_, stderr, err = runRoutesCmd(t, nil, "check", noSchema)
+	out, _, err = runRoutesCmd(t, nil, "check", noSchema)
+	require.NoError(t, err, "a type without a schema is a warning")
+	require.Contains(t, out, "warning: "+noSchema+":2: route b: event type no.schema has no schema: its events are routed without validation (add no.schema.json to SCHEMAS_DIR)")
+
+	// With a schema for it in SCHEMAS_DIR, no warning; a field it lacks is an error.
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "no.schema.json"), []byte(`{"type":"object","properties":{"key":{"type":"string"}}}`), 0o600))
+	out, _, err = runRoutesCmd(t, map[string]string{"SCHEMAS_DIR": dir}, "check", noSchema)
+	require.NoError(t, err)
+	require.NotContains(t, out, "warning")
+	badField := writeFile(t, "badfield.yaml", "routes:\n  - {name: b, events: [no.schema], action: ignore, filter: 'data.kee == \"x\"'}\n")
+	_, stderr, err = runRoutesCmd(t, nil, "check", "--schemas-dir", dir, badField)
 	require.Error(t, err)
-	require.Contains(t, stderr, "route b: event type no.schema has no schema (add schemas/no.schema.json)")
+	require.Contains(t, stderr, "route b: filter reads data.kee, which the schema of no.schema does not declare")
 }
 
 func TestRoutesTest(t *testing.T) {
@@ -57,7 +68,7 @@ func TestRoutesTest(t *testing.T) {
 
 	routes := writeFile(t, "r.yaml", `unmatched: dead_letter
 routes:
-  - {name: pro, events: [user.signedup], filter: 'data.plan == "pro"', action: start, workflow: UserOnboarding, id: 'onboarding-{{ .data.user_id }}'}
+  - {name: pro, events: [user.signedup], filter: 'has(data.plan) && data.plan == "pro"', action: start, workflow: UserOnboarding, id: 'onboarding-{{ .data.user_id }}'}
 `)
 	out, _, err = runRoutesCmd(t, nil, "test", routes, ev)
 	require.NoError(t, err)

@@ -64,7 +64,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 			p.close()
 		}
 	}()
-	sch, err := events.LoadSchemas(schemas.FS)
+	sch, err := events.LoadSchemasDir(schemas.FS, cfg.SchemasDir)
 	if err != nil {
 		return nil, err
 	}

@@ -140,14 +140,19 @@ type Bridge struct {
 	cfg            Config
 }
 
-// New returns a bridge. Every routed event type must have a schema, so that a
-// misconfiguration is found here rather than on the first event.
+// New returns a bridge. The routes are checked against the schemas (routing.CheckSchemas),
+// so that a route reading a field its event type lacks is found here rather than on the
+// first event; a routed type without a schema is logged as a warning.
 func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *routing.Table, m *Metrics, log zerolog.Logger, cfg Config) (*Bridge, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	if err := routes.CheckSchemas(schemas.Types()); err != nil {
+	warnings, err := routes.CheckSchemas(schemas)
+	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	for _, w := range warnings {
+		log.Warn().Msg(w)
 	}
 	if m == nil {
 		m = NewMetrics(nil)

@@ -19,6 +19,9 @@ type Bridge struct {
 	AdminAddr string
 	// RoutesFile replaces the embedded routing table; empty means the default.
 	RoutesFile string
+	// SchemasDir holds JSON Schemas (<type>.json) that add to or replace the built-in
+	// ones; empty means none.
+	SchemasDir string
 
 	// Lanes is the most Temporal calls in flight (BRIDGE_LANES): a ceiling for the
 	// bridge's adaptive limit. Events for one workflow id run one at a time, in order.
@@ -157,6 +160,7 @@ func NewBridgeFlags(fs *flag.FlagSet, env func(string) string) *BridgeFlags {
 	fs.StringVar(&c.HTTPAddr, "http-addr", or(env("HTTP_ADDR"), DefaultHTTPAddr), "HTTP listen address (HTTP_ADDR)")
 	fs.StringVar(&c.AdminAddr, "admin-addr", or(env("ADMIN_ADDR"), DefaultAdminAddr), "operators' HTTP address: metrics, readiness detail, event ledger, pprof (ADMIN_ADDR)")
 	fs.StringVar(&c.RoutesFile, "routes-file", env("ROUTES_FILE"), "routes file replacing the default table (ROUTES_FILE)")
+	fs.StringVar(&c.SchemasDir, "schemas-dir", env("SCHEMAS_DIR"), "directory of JSON Schemas (<type>.json) adding to or replacing the built-in ones (SCHEMAS_DIR)")
 	intVar(fs, &c.Lanes, "lanes", "BRIDGE_LANES", env, 256, "most Temporal calls in flight: a ceiling for the adaptive limit, which finds the best by itself", &errs)
 	durationVar(fs, &c.SignalWait, "signal-wait", "BRIDGE_SIGNAL_WAIT", env, 10*time.Minute, "how long a signal waits for its workflow to be started", &errs)
 	durationVar(fs, &c.MaxRetryAge, "max-retry-age", "BRIDGE_MAX_RETRY_AGE", env, 24*time.Hour, "dead-letter an event still failing this long after it was stored (routes may set their own)", &errs)

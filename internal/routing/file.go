@@ -168,6 +168,7 @@ func compileFile(spec fileSpec, name string) (*Table, error) {
 			errs = append(errs, err)
 			continue
 		}
+		r.refs = dataRefs(rs)
 		if r.maxRetryAge == 0 {
 			r.maxRetryAge = time.Duration(spec.MaxRetryAge)
 		}

@@ -53,6 +53,7 @@ type route struct {
 	concurrencyKey   *template.Template
 	concurrencyLimit int
 
+	refs        []fieldRef    // the data fields it reads, checked against the schemas
 	maxRetryAge time.Duration // 0: the file's, else the bridge's
 	maxAttempts int           // 0: the file's, else the bridge's
 }

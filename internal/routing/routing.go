@@ -107,27 +107,6 @@ func (t *Table) SearchAttributes() map[string][]string {
 	return out
 }
 
-// CheckSchemas reports every route pattern that matches no type in schemaTypes: an exact
-// type without a schema, or a wildcard that matches none.
-func (t *Table) CheckSchemas(schemaTypes []string) error {
-	var errs []error
-	for _, r := range t.routes {
-		for _, p := range r.patterns {
-			found := false
-			for _, st := range schemaTypes {
-				if events.MatchType(p, st) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				errs = append(errs, fmt.Errorf("%s: event type %s has no schema (add schemas/%s.json)", r.where(), p, strings.NewReplacer("*", "X", ">", "X").Replace(p)))
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Decide returns what to do with ev — one decision per route that takes it — and, for
 // the routes whose types match but whose filters did not, why. No decision and no error
 // means the event is ignored. Errors wrap ErrUnroutable.

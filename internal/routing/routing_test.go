@@ -165,7 +165,9 @@ func TestDefaultCoversTheContractAndHasSchemas(t *testing.T) {
 	require.Equal(t, []string{"blueprint.pushed", "connector.sync.requested", "email.verified", "stripe.paid", "user.signedup"}, got)
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
-	require.NoError(t, tbl.CheckSchemas(sch.Types()))
+	warnings, err := tbl.CheckSchemas(sch)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
 }
 
 const customRoutes = `
@@ -344,11 +346,50 @@ routes:
 }
 
 func TestCheckSchemas(t *testing.T) {
+	sch, err := events.LoadSchemas(schemas.FS)
+	require.NoError(t, err)
 	tbl := parse(t, "routes:\n  - {name: a, events: [user.signedup, nope.nothing, 'stripe.>'], action: ignore}\n")
-	err := tbl.CheckSchemas([]string{"user.signedup", "stripe.paid"})
-	require.ErrorContains(t, err, "event type nope.nothing has no schema")
-	require.NotContains(t, err.Error(), "stripe.>", "a wildcard matching a schema is fine")
-	require.NoError(t, parse(t, "routes:\n  - {name: a, events: ['stripe.*'], action: ignore}\n").CheckSchemas([]string{"stripe.paid"}))
+	warnings, err := tbl.CheckSchemas(sch)
+	require.NoError(t, err, "a type without a schema is a warning, not an error")
+	require.Len(t, warnings, 1)
+	require.Contains(t, warnings[0], "event type nope.nothing has no schema")
+	warnings, err = parse(t, "routes:\n  - {name: a, events: ['stripe.*'], action: ignore}\n").CheckSchemas(sch)
+	require.NoError(t, err)
+	require.Empty(t, warnings, "a wildcard matching a schema is fine")
+}
+
+// A data field a route reads — in any template or CEL expression — that the schema of its
+// event type does not declare is an error; declared fields, fields of a wildcard route
+// declared by one of its types, has() tests and types without a schema are not.
+func TestCheckSchemasFields(t *testing.T) {
+	sch, err := events.LoadSchemas(schemas.FS)
+	require.NoError(t, err)
+	check := func(yaml string) error {
+		_, err := parse(t, yaml).CheckSchemas(sch)
+		return err
+	}
+	require.NoError(t, check(`routes:
+  - name: ok
+    events: [user.signedup]
+    action: start
+    workflow: UserOnboarding
+    id: 'onboarding-{{ .data.user_id }}'
+    filter: 'has(data.nickname) || data.email != "" || (has(data.plan) && data.plan == "pro")'
+    memo: {name: '{{ .data.name }}'}
+  - {name: wild, events: ['stripe.*'], action: ignore, filter: 'data.payment_id != ""'}
+  - {name: free, events: [no.schema], action: ignore, filter: 'data.anything == 1'}
+`))
+	for _, tc := range []struct{ route, want string }{
+		{"{name: r, events: [user.signedup], action: start, workflow: UserOnboarding, id: 'o-{{ .data.user_idd }}'}", "id reads data.user_idd, which the schema of user.signedup does not declare"},
+		{"{name: r, events: [user.signedup], action: ignore, filter: 'data.mail == \"x\"'}", "filter reads data.mail"},
+		{"{name: r, events: [stripe.paid], action: start, workflow: PaymentProcessing, id: 'p', input: map, input_map: {amt: 'data.amount_cents'}}", "input_map.amt reads data.amount_cents"},
+		{"{name: r, events: [user.signedup], action: start, workflow: W, task_queue: q, id: 'o', args: ['data.user_id', '{{ .data.emial }}']}", "args[1] reads data.emial"},
+		{"{name: r, events: [user.signedup], action: start, workflow: UserOnboarding, id: 'o', memo: {m: '{{ .data.user_id.deeper }}'}}", "memo.m reads data.user_id.deeper"},
+	} {
+		err := check("routes:\n  - " + tc.route + "\n")
+		require.ErrorContains(t, err, tc.want, "route %s", tc.route)
+		require.ErrorContains(t, err, "route r")
+	}
 }
 
 func TestLoadFile(t *testing.T) {
