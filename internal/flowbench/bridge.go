@@ -167,7 +167,7 @@ func publishEach(ctx context.Context, js jetstream.JetStream, prefix string, n i
 	if err := flush(); err != nil {
 		return err
 	}
-	progress("  published %d user.signedup in %.1fs", n, time.Since(begin).Seconds())
+	progress("  published %d %s in %.1fs", n, typeOf(mk), time.Since(begin).Seconds())
 	return nil
 }
 
@@ -317,4 +317,13 @@ func (b *bridgeProc) profile(ctx context.Context, path string, say func(string, 
 		say("  the bridge's CPU profile over the first %ds of the drain: %s", profileSeconds, path)
 	}()
 	return func() { <-done }
+}
+
+// typeOf is the type of the events mk makes, for progress lines.
+func typeOf(mk func(user string) (events.Event, error)) string {
+	ev, err := mk("x")
+	if err != nil {
+		return "events"
+	}
+	return ev.Type()
 }
