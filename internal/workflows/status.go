@@ -98,4 +98,21 @@ const (
 	activityEmit         = "Emit"
 	activityCreateTenant = "CreateTenant"
 	activitySetupBilling = "SetupBilling"
+
+	activityFindTenant    = "FindTenantByStripeCustomer"
+	activityRecordPayment = "RecordPayment"
+	activitySendInvoice   = "SendInvoice"
+	activityNotifyUser    = "NotifyUser"
+
+	activitySyncPages    = "SyncConnectorPages"
+	activityCompleteSync = "CompleteConnectorSync"
+
+	activitySupersede       = "SupersedeOlderDeploys"
+	activityPrepareDeploy   = "PrepareDeploy"
+	activityRunDeployStep   = "RunDeployStep"
+	activityCheckHealth     = "CheckDeployHealth"
+	activityLastGoodDeploy  = "LastGoodDeploy"
+	activityRollbackDeploy  = "RollbackDeploy"
+	activityFinishDeploy    = "FinishDeploy"
+	activityEmitDeployEvent = "EmitDeployEvent"
 )
