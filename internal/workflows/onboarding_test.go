@@ -193,8 +193,8 @@ func TestOnboardingRejectsBadInput(t *testing.T) {
 	require.Empty(t, e.emails)
 }
 
-// queryStatus asks a test environment's workflow for its status.
-func queryStatus(t *testing.T, e *testsuite.TestWorkflowEnvironment) contract.WorkflowStatus {
+// envStatus asks a test environment's workflow for its status.
+func envStatus(t *testing.T, e *testsuite.TestWorkflowEnvironment) contract.WorkflowStatus {
 	t.Helper()
 	v, err := e.QueryWorkflow(contract.QueryStatus)
 	require.NoError(t, err)
@@ -203,8 +203,8 @@ func queryStatus(t *testing.T, e *testsuite.TestWorkflowEnvironment) contract.Wo
 	return st
 }
 
-// currentDetails returns what the Temporal UI shows as the workflow's current details.
-func currentDetails(t *testing.T, e *testsuite.TestWorkflowEnvironment) string {
+// envCurrentDetails returns what the Temporal UI shows as the workflow's current details.
+func envCurrentDetails(t *testing.T, e *testsuite.TestWorkflowEnvironment) string {
 	t.Helper()
 	v, err := e.QueryWorkflow("__temporal_workflow_metadata")
 	require.NoError(t, err)
@@ -220,9 +220,9 @@ func TestOnboardingStatus(t *testing.T) {
 	var waiting, reminded contract.WorkflowStatus
 	var waitingDetails string
 	e.RegisterDelayedCallback(func() {
-		waiting, waitingDetails = queryStatus(t, e.TestWorkflowEnvironment), currentDetails(t, e.TestWorkflowEnvironment)
+		waiting, waitingDetails = envStatus(t, e.TestWorkflowEnvironment), envCurrentDetails(t, e.TestWorkflowEnvironment)
 	}, time.Hour)
-	e.RegisterDelayedCallback(func() { reminded = queryStatus(t, e.TestWorkflowEnvironment) }, 25*time.Hour)
+	e.RegisterDelayedCallback(func() { reminded = envStatus(t, e.TestWorkflowEnvironment) }, 25*time.Hour)
 	e.signalAt(30*time.Hour, verified("v1"))
 	e.ExecuteWorkflow(contract.UserOnboardingWorkflow, signedUp(t))
 	e.result(t)
@@ -237,8 +237,8 @@ func TestOnboardingStatus(t *testing.T) {
 	require.Equal(t, want.Since, reminded.Since, "the reminder keeps the step")
 	require.Equal(t, want.Detail+"; reminder sent 2026-03-03T09:00:00Z", reminded.Detail)
 
-	done := queryStatus(t, e.TestWorkflowEnvironment)
+	done := envStatus(t, e.TestWorkflowEnvironment)
 	want = contract.WorkflowStatus{Step: contract.StepDone, Since: start.Add(30 * time.Hour), Detail: "Tenant t-1 is ready", Outcome: contract.OnboardingStatusComplete}
 	require.Equal(t, want, done, "got %v, want %v", done, want)
-	require.Contains(t, currentDetails(t, e.TestWorkflowEnvironment), "**done**: complete since 2026-03-03T15:00:00Z")
+	require.Contains(t, envCurrentDetails(t, e.TestWorkflowEnvironment), "**done**: complete since 2026-03-03T15:00:00Z")
 }
