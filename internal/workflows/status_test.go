@@ -144,3 +144,66 @@ func activitySummaries(t *testing.T, h *historypb.History) []string {
 	}
 	return out
 }
+
+// stubDeploys answers BlueprintDeploy's activities, under their registered names, with a
+// deploy that succeeds: what the workflow tells Temporal is under test here, not git or
+// the commands (internal/activities tests those).
+type stubDeploys struct{}
+
+func (*stubDeploys) SupersedeOlderDeploys(context.Context, activities.DeployTarget) (activities.SupersedeResult, error) {
+	return activities.SupersedeResult{}, nil
+}
+func (*stubDeploys) EmitDeployEvent(context.Context, activities.DeployEventInput) error { return nil }
+func (*stubDeploys) PrepareDeploy(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
+	return testBlueprint, nil
+}
+func (*stubDeploys) RunDeployStep(_ context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
+	return activities.StepResult{Step: in.Step, OK: true}, nil
+}
+func (*stubDeploys) CheckDeployHealth(context.Context, activities.DeployHealthInput) (activities.HealthResult, error) {
+	return activities.HealthResult{Healthy: true, Probes: 1}, nil
+}
+func (*stubDeploys) FinishDeploy(context.Context, activities.FinishDeployInput) error { return nil }
+func (*stubDeploys) CleanupDeployWorkspace(context.Context, activities.DeployTarget) error {
+	return nil
+}
+
+// TestDeployActivitySummariesOnTemporal runs BlueprintDeploy on the Temporal dev server: its
+// three RunDeployStep rows read build, test and deploy, and its status says how it ended.
+func TestDeployActivitySummariesOnTemporal(t *testing.T) {
+	c := testenv.Temporal(t)
+	taskQueue := testenv.ID("test-")
+	d := &workflows.Deploy{}
+	w := worker.New(c, taskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
+	w.RegisterActivity(&stubDeploys{})
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	wfID := testenv.ID("deploy-")
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue}, contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.NoError(t, err)
+	var res workflows.DeployResult
+	require.NoError(t, run.Get(ctx, &res))
+	require.Equal(t, workflows.DeploySucceeded, res.Status)
+
+	h := history(ctx, t, c, wfID, run.GetRunID())
+	want := []string{
+		"SupersedeOlderDeploys: supersede older deploys", "EmitDeployEvent: deploy.started", "PrepareDeploy: checkout",
+		"RunDeployStep: build", "RunDeployStep: test", "RunDeployStep: deploy", "CheckDeployHealth: health",
+		"FinishDeploy: record succeeded", "EmitDeployEvent: deploy.succeeded", "CleanupDeployWorkspace: remove workspace",
+	}
+	got := activitySummaries(t, h)
+	require.Equal(t, want, got, "got %v, want %v", got, want)
+
+	st := serverStatus(ctx, t, c, wfID)
+	require.Equal(t, contract.StepDone, st.Step, "got %v", st)
+	require.Equal(t, workflows.DeploySucceeded, st.Outcome)
+	require.Equal(t, "Deployed "+deploySHA+" of refs/heads/main", st.Detail)
+
+	replayer := worker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
+	require.NoError(t, replayer.ReplayWorkflowHistory(nil, h))
+}
