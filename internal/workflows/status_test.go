@@ -147,8 +147,11 @@ func activitySummaries(t *testing.T, h *historypb.History) []string {
 
 // stubDeploys answers BlueprintDeploy's activities, under their registered names, with a
 // deploy that succeeds: what the workflow tells Temporal is under test here, not git or
-// the commands (internal/activities tests those).
-type stubDeploys struct{}
+// the commands (internal/activities tests those). Step hold waits for release.
+type stubDeploys struct {
+	hold    string
+	release chan struct{}
+}
 
 func (*stubDeploys) SupersedeOlderDeploys(context.Context, activities.DeployTarget) (activities.SupersedeResult, error) {
 	return activities.SupersedeResult{}, nil
@@ -157,7 +160,14 @@ func (*stubDeploys) EmitDeployEvent(context.Context, activities.DeployEventInput
 func (*stubDeploys) PrepareDeploy(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
 	return testBlueprint, nil
 }
-func (*stubDeploys) RunDeployStep(_ context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
+func (d *stubDeploys) RunDeployStep(ctx context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
+	if in.Step == d.hold {
+		select {
+		case <-d.release:
+		case <-ctx.Done():
+			return activities.StepResult{}, ctx.Err()
+		}
+	}
 	return activities.StepResult{Step: in.Step, OK: true}, nil
 }
 func (*stubDeploys) CheckDeployHealth(context.Context, activities.DeployHealthInput) (activities.HealthResult, error) {
@@ -168,15 +178,17 @@ func (*stubDeploys) CleanupDeployWorkspace(context.Context, activities.DeployTar
 	return nil
 }
 
-// TestDeployActivitySummariesOnTemporal runs BlueprintDeploy on the Temporal dev server: its
-// three RunDeployStep rows read build, test and deploy, and its status says how it ended.
+// TestDeployActivitySummariesOnTemporal runs BlueprintDeploy on the Temporal dev server: in
+// its test step, its status says so; its three RunDeployStep rows read build, test and
+// deploy; and its status says how it ended.
 func TestDeployActivitySummariesOnTemporal(t *testing.T) {
 	c := testenv.Temporal(t)
 	taskQueue := testenv.ID("test-")
 	d := &workflows.Deploy{}
 	w := worker.New(c, taskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
-	w.RegisterActivity(&stubDeploys{})
+	stub := &stubDeploys{hold: contract.StepTest, release: make(chan struct{})}
+	w.RegisterActivity(stub)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
@@ -185,6 +197,18 @@ func TestDeployActivitySummariesOnTemporal(t *testing.T) {
 	wfID := testenv.ID("deploy-")
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue}, contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.NoError(t, err)
+	var (
+		st       contract.WorkflowStatus
+		queryErr error
+	)
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		st, queryErr = queryStatus(ctx, c, wfID)
+		return queryErr == nil && st.Step == contract.StepTest
+	}, "workflow %s never reported step %s; last status %+v, query error %v", wfID, contract.StepTest, st, queryErr)
+	require.Equal(t, "RunDeployStep", st.WaitingFor, "got %v", st)
+	require.Equal(t, "Running test: `make test`", st.Detail)
+	close(stub.release)
+
 	var res workflows.DeployResult
 	require.NoError(t, run.Get(ctx, &res))
 	require.Equal(t, workflows.DeploySucceeded, res.Status)
@@ -198,7 +222,7 @@ func TestDeployActivitySummariesOnTemporal(t *testing.T) {
 	got := activitySummaries(t, h)
 	require.Equal(t, want, got, "got %v, want %v", got, want)
 
-	st := serverStatus(ctx, t, c, wfID)
+	st = serverStatus(ctx, t, c, wfID)
 	require.Equal(t, contract.StepDone, st.Step, "got %v", st)
 	require.Equal(t, workflows.DeploySucceeded, st.Outcome)
 	require.Equal(t, "Deployed "+deploySHA+" of refs/heads/main", st.Detail)
