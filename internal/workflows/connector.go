@@ -62,6 +62,10 @@ type Connectors struct {
 // after recording the reason in the connector's last_error. The pages stored before a
 // failure stay stored, with the cursor after them.
 func (c *Connectors) ConnectorSync(ctx workflow.Context, ev contract.Event) (contract.ConnectorSynced, error) {
+	status, err := newProgress(ctx)
+	if err != nil {
+		return contract.ConnectorSynced{}, err
+	}
 	var in contract.ConnectorSyncRequested
 	if err := ev.DecodeData(&in); err != nil || in.ConnectorID == "" {
 		return contract.ConnectorSynced{}, temporal.NewNonRetryableApplicationError(
@@ -81,17 +85,21 @@ func (c *Connectors) ConnectorSync(ctx workflow.Context, ev contract.Event) (con
 		},
 	})
 	res := contract.ConnectorSynced{ConnectorID: in.ConnectorID}
+	status.set(ctx, contract.StepSyncPages, activitySyncPages, fmt.Sprintf("Reading the source of connector %s from its stored cursor, at most %d pages", in.ConnectorID, cfg.MaxPages))
 	done := false
 	for !done && res.Pages < cfg.MaxPages {
 		var p activities.SyncProgress
 		call := activities.SyncPagesInput{ConnectorID: in.ConnectorID, MaxPages: min(pagesPerActivity, cfg.MaxPages-res.Pages)}
-		if err := workflow.ExecuteActivity(pagesCtx, a.SyncConnectorPages, call).Get(ctx, &p); err != nil {
+		summary := fmt.Sprintf("pages %d-%d", res.Pages+1, res.Pages+call.MaxPages)
+		if err := workflow.ExecuteActivity(withSummary(pagesCtx, summary), a.SyncConnectorPages, call).Get(ctx, &p); err != nil {
 			return contract.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
 		}
 		res.Pages += p.Pages
 		res.Records += p.Records
 		res.Cursor = p.Cursor
 		done = p.Done
+		status.st.Pages, status.st.Records = res.Pages, res.Records
+		status.note(ctx, fmt.Sprintf("Read %d records in %d pages of connector %s's source; cursor %q", res.Records, res.Pages, in.ConnectorID, res.Cursor))
 	}
 	res.HasMore = !done
 
@@ -100,9 +108,15 @@ func (c *Connectors) ConnectorSync(ctx workflow.Context, ev contract.Event) (con
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
 	})
 	complete := activities.CompleteSyncInput{Synced: res, Cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}}
-	if err := workflow.ExecuteActivity(shortCtx, a.CompleteConnectorSync, complete).Get(ctx, nil); err != nil {
+	status.set(ctx, contract.StepCompleteSync, activityCompleteSync, "Recording the sync on connector "+in.ConnectorID+" and emitting "+contract.TypeConnectorSynced)
+	if err := workflow.ExecuteActivity(withSummary(shortCtx, contract.TypeConnectorSynced), a.CompleteConnectorSync, complete).Get(ctx, nil); err != nil {
 		return contract.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
 	}
+	more := ""
+	if res.HasMore {
+		more = "; the source has more, from the cursor on"
+	}
+	status.done(ctx, contract.ConnectorStatusSynced, fmt.Sprintf("Read %d records in %d pages%s", res.Records, res.Pages, more))
 	return res, nil
 }
 
@@ -131,7 +145,7 @@ func syncFailed(ctx workflow.Context, id string, err error) error {
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
 	})
-	if rerr := workflow.ExecuteActivity(recordCtx, a.FailConnectorSync, activities.FailSyncInput{ConnectorID: id, Reason: reason}).Get(ctx, nil); rerr != nil {
+	if rerr := workflow.ExecuteActivity(withSummary(recordCtx, "record the failure"), a.FailConnectorSync, activities.FailSyncInput{ConnectorID: id, Reason: reason}).Get(ctx, nil); rerr != nil {
 		workflow.GetLogger(ctx).Error("Could not record the failed sync on its connector", "connector_id", id, "reason", reason, "err", rerr)
 	}
 	return temporal.NewNonRetryableApplicationError(reason, typ, err)

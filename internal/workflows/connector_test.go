@@ -262,6 +262,17 @@ func TestConnectorSync(t *testing.T) {
 			require.Equal(t, 2*want.Pages, deps.records(t, c.ID))
 			wfID := "connector-sync-" + c.ID
 			requireSynced(t, deps.pub.Published(), wfID, []string{e.runID}, []contract.Event{ev}, []contract.ConnectorSynced{want})
+			st := envStatus(t, e.TestWorkflowEnvironment)
+			require.False(t, st.Since.IsZero(), "status without since: %v", st)
+			st.Since = time.Time{}
+			wantStatus := contract.WorkflowStatus{
+				Step: contract.StepDone, Outcome: contract.ConnectorStatusSynced, Pages: want.Pages, Records: want.Records,
+				Detail: fmt.Sprintf("Read %d records in %d pages", want.Records, want.Pages),
+			}
+			if want.HasMore {
+				wantStatus.Detail += "; the source has more, from the cursor on"
+			}
+			require.Equal(t, wantStatus, st, "got %v, want %v", st, wantStatus)
 
 			next := newConnectorEnv(t, cfg, deps.acts)
 			_, got, err = next.run(t, c.ID)

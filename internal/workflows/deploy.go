@@ -78,6 +78,10 @@ const ChangeCheckPushFirst = "check-push-before-deploy-started"
 // deploy.failed "superseded by <sha>" and ends cancelled. A failed deploy ends the
 // workflow with a DeployFailed error.
 func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev contract.Event) (DeployResult, error) {
+	status, err := newProgress(ctx)
+	if err != nil {
+		return DeployResult{}, err
+	}
 	var in contract.BlueprintPushed
 	if err := ev.DecodeData(&in); err != nil || in.Repository == "" || in.CloneURL == "" || in.Ref == "" || in.CommitSHA == "" {
 		return DeployResult{}, temporal.NewNonRetryableApplicationError(
@@ -89,9 +93,10 @@ func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev contract.Event) (Deplo
 	}
 	info := workflow.GetInfo(ctx)
 	r := &deployRun{
-		cfg:   cfg,
-		in:    in,
-		cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID},
+		cfg:    cfg,
+		status: status,
+		in:     in,
+		cause:  activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID},
 		target: activities.DeployTarget{
 			DeployID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 			Repository: in.Repository, CloneURL: in.CloneURL, Ref: in.Ref, CommitSHA: in.CommitSHA, PushedAt: ev.Time,
@@ -103,6 +108,7 @@ func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev contract.Event) (Deplo
 // deployRun is one run of BlueprintDeploy.
 type deployRun struct {
 	cfg       DeployConfig
+	status    *progress
 	in        contract.BlueprintPushed
 	cause     activities.Cause
 	target    activities.DeployTarget
@@ -114,6 +120,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 	log := workflow.GetLogger(ctx)
 	defer r.cleanup(ctx)
 
+	r.status.set(ctx, contract.StepQueued, activitySupersede, fmt.Sprintf("Checking push %s of %s %s against the other deploys of its ref", r.target.CommitSHA, r.target.Repository, r.target.Ref))
 	// Deploys begun before the stale-push check emitted deploy.started first.
 	startedFirst := workflow.GetVersion(ctx, ChangeCheckPushFirst, workflow.DefaultVersion, 1) == workflow.DefaultVersion
 	if startedFirst {
@@ -122,7 +129,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		}
 	}
 	var sup activities.SupersedeResult
-	if err := workflow.ExecuteActivity(r.lane(ctx), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
+	if err := workflow.ExecuteActivity(withSummary(r.lane(ctx), "supersede older deploys"), a.SupersedeOlderDeploys, r.target).Get(ctx, &sup); err != nil {
 		return r.stopped(ctx, contract.StepQueued, err, nil)
 	}
 	if sup.Skipped != "" {
@@ -139,7 +146,8 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 	}
 
 	var bp activities.Blueprint
-	if err := workflow.ExecuteActivity(r.long(ctx, 0), a.PrepareDeploy, r.target).Get(ctx, &bp); err != nil {
+	r.status.set(ctx, contract.StepCheckout, activityPrepareDeploy, "Checking out "+r.target.CommitSHA+" and reading its blueprint.yaml")
+	if err := workflow.ExecuteActivity(withSummary(r.long(ctx, 0), contract.StepCheckout), a.PrepareDeploy, r.target).Get(ctx, &bp); err != nil {
 		return r.stopped(ctx, contract.StepCheckout, err, nil)
 	}
 	r.healthURL = bp.Health.URL
@@ -154,7 +162,8 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		}
 		in := activities.DeployStepInput{Target: r.target, Step: s.name, Run: s.step.Run, Timeout: s.step.Timeout}
 		var res activities.StepResult
-		if err := workflow.ExecuteActivity(r.long(ctx, s.step.Timeout), a.RunDeployStep, in).Get(ctx, &res); err != nil {
+		r.status.set(ctx, s.name, activityRunDeployStep, fmt.Sprintf("Running %s: `%s`", s.name, s.step.Run))
+		if err := workflow.ExecuteActivity(withSummary(r.long(ctx, s.step.Timeout), s.name), a.RunDeployStep, in).Get(ctx, &res); err != nil {
 			return r.stopped(ctx, s.name, err, nil)
 		}
 		if !res.OK {
@@ -162,6 +171,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		}
 	}
 
+	r.status.set(ctx, contract.StepHealth, activityCheckHealth, "Waiting for "+bp.Health.URL+" to answer healthy")
 	health, err := r.health(ctx, bp.Health)
 	if err != nil {
 		return r.stopped(ctx, contract.StepHealth, err, nil)
@@ -175,7 +185,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 func (r *deployRun) emitStarted(ctx workflow.Context) error {
 	var a *activities.Deploys
 	started := r.event(contract.TypeDeployStarted, contract.DeployEvent{Pusher: r.in.Pusher, Message: r.in.Message})
-	return workflow.ExecuteActivity(r.short(ctx), a.EmitDeployEvent, started).Get(ctx, nil)
+	return workflow.ExecuteActivity(withSummary(r.short(ctx), contract.TypeDeployStarted), a.EmitDeployEvent, started).Get(ctx, nil)
 }
 
 // skipped ends a deploy whose push is stale (see activities.SupersedeResult.Skipped):
@@ -186,6 +196,7 @@ func (r *deployRun) skipped(ctx workflow.Context, reason string, started bool) (
 		return r.end(ctx, res, nil)
 	}
 	workflow.GetLogger(ctx).Info("Deploy skipped", "reason", reason)
+	r.status.done(ctx, DeploySkipped, reason)
 	return res, nil
 }
 
@@ -196,7 +207,8 @@ func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResul
 	res := DeployResult{Status: DeployFailed, Step: contract.StepHealth, Reason: "health check failed: " + health.Reason}
 	tail := health.Tail
 	var good string
-	if err := workflow.ExecuteActivity(r.short(ctx), a.LastGoodDeploy, r.target).Get(ctx, &good); err != nil {
+	r.status.set(ctx, contract.StepRollback, activityLastGoodDeploy, "Health check failed; looking up the last good commit of "+r.target.Ref)
+	if err := workflow.ExecuteActivity(withSummary(r.short(ctx), "last good commit"), a.LastGoodDeploy, r.target).Get(ctx, &good); err != nil {
 		return r.stopped(ctx, contract.StepRollback, err, tail)
 	}
 	switch good {
@@ -209,7 +221,8 @@ func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResul
 	}
 	var rb activities.RollbackResult
 	in := activities.RollbackInput{Target: r.target, CommitSHA: good}
-	if err := workflow.ExecuteActivity(r.long(ctx, activities.MaxStepTimeout), a.RollbackDeploy, in).Get(ctx, &rb); err != nil {
+	r.status.set(ctx, contract.StepRollback, activityRollbackDeploy, "Health check failed; deploying the last good commit "+good+" again")
+	if err := workflow.ExecuteActivity(withSummary(r.long(ctx, activities.MaxStepTimeout), "rollback to "+good), a.RollbackDeploy, in).Get(ctx, &rb); err != nil {
 		if r.isCancel(ctx, err) {
 			return r.stopped(ctx, contract.StepRollback, err, tail)
 		}
@@ -222,6 +235,7 @@ func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResul
 	}
 	res.RolledBackTo = good
 	res.Reason += "; rolled back to " + good
+	r.status.set(ctx, contract.StepRollback, activityCheckHealth, "Rolled back to "+good+"; waiting for "+rb.Health.URL+" to answer healthy")
 	after, err := r.health(ctx, rb.Health)
 	if err != nil {
 		return r.stopped(ctx, contract.StepRollback, err, tail)
@@ -236,7 +250,7 @@ func (r *deployRun) health(ctx workflow.Context, h activities.BlueprintHealth) (
 	var a *activities.Deploys
 	var res activities.HealthResult
 	in := activities.DeployHealthInput{URL: h.URL, Timeout: h.Timeout, Interval: h.Interval}
-	err := workflow.ExecuteActivity(r.long(ctx, h.Timeout), a.CheckDeployHealth, in).Get(ctx, &res)
+	err := workflow.ExecuteActivity(withSummary(r.long(ctx, h.Timeout), contract.StepHealth), a.CheckDeployHealth, in).Get(ctx, &res)
 	return res, err
 }
 
@@ -279,7 +293,7 @@ func (r *deployRun) cancelled(ctx workflow.Context, step string, err error, tail
 	}
 	res := DeployResult{Status: DeployCancelled, Step: step, Reason: "cancelled"}
 	var by string
-	if err := workflow.ExecuteActivity(r.short(dctx), a.DeploySupersededBy, r.target).Get(dctx, &by); err != nil {
+	if err := workflow.ExecuteActivity(withSummary(r.short(dctx), "superseded by"), a.DeploySupersededBy, r.target).Get(dctx, &by); err != nil {
 		workflow.GetLogger(ctx).Warn("Could not tell what superseded the deploy", "err", err)
 	}
 	if by != "" {
@@ -306,7 +320,8 @@ func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (
 		status = activities.DeployStatusCancelled
 	}
 	finish := activities.FinishDeployInput{Target: r.target, Status: status, Step: res.Step, Reason: res.Reason, RolledBackTo: res.RolledBackTo}
-	if err := workflow.ExecuteActivity(sctx, a.FinishDeploy, finish).Get(sctx, nil); err != nil {
+	r.status.set(ctx, contract.StepFinish, activityFinishDeploy, "Recording the deploy as "+res.Status)
+	if err := workflow.ExecuteActivity(withSummary(sctx, "record "+res.Status), a.FinishDeploy, finish).Get(sctx, nil); err != nil {
 		return res, err
 	}
 	ev := r.event(contract.TypeDeployFailed, contract.DeployEvent{
@@ -316,9 +331,15 @@ func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (
 	if res.Status == DeploySucceeded {
 		ev = r.event(contract.TypeDeploySucceeded, contract.DeployEvent{HealthURL: r.healthURL})
 	}
-	if err := workflow.ExecuteActivity(sctx, a.EmitDeployEvent, ev).Get(sctx, nil); err != nil {
+	r.status.set(ctx, contract.StepFinish, activityEmitDeployEvent, "Emitting "+ev.Type)
+	if err := workflow.ExecuteActivity(withSummary(sctx, ev.Type), a.EmitDeployEvent, ev).Get(sctx, nil); err != nil {
 		return res, err
 	}
+	detail := res.Reason
+	if res.Status == DeploySucceeded {
+		detail = "Deployed " + r.target.CommitSHA + " of " + r.target.Ref
+	}
+	r.status.done(ctx, res.Status, detail)
 	workflow.GetLogger(ctx).Info("Deploy ended", "status", res.Status, "step", res.Step, "reason", res.Reason)
 	if res.Status == DeployFailed {
 		return res, temporal.NewNonRetryableApplicationError(res.Reason, contract.ErrorTypeDeployFailed, nil, res)
@@ -331,6 +352,7 @@ func (r *deployRun) cleanup(ctx workflow.Context) {
 	var a *activities.Deploys
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	opts := workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}}
+	opts.Summary = "remove workspace"
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), a.CleanupDeployWorkspace, r.target).Get(dctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("Deploy workspace not removed", "err", err)
 	}

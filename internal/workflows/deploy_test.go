@@ -230,6 +230,10 @@ func TestBlueprintDeployStepFails(t *testing.T) {
 			require.Empty(t, e.healthURL)
 			require.Equal(t, []activities.FinishDeployInput{{Target: e.finished[0].Target, Status: activities.DeployStatusFailed, Step: tt.step, Reason: wantReason}}, e.finished)
 			require.Equal(t, 1, e.cleanups)
+			st := envStatus(t, e.TestWorkflowEnvironment)
+			require.Equal(t, contract.StepDone, st.Step, "got %v", st)
+			require.Equal(t, workflows.DeployFailed, st.Outcome)
+			require.Equal(t, wantReason, st.Detail)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -190,4 +191,54 @@ func TestOnboardingRejectsBadInput(t *testing.T) {
 	err := e.GetWorkflowError()
 	require.ErrorContains(t, err, "data must carry user_id and email")
 	require.Empty(t, e.emails)
+}
+
+// envStatus asks a test environment's workflow for its status.
+func envStatus(t *testing.T, e *testsuite.TestWorkflowEnvironment) contract.WorkflowStatus {
+	t.Helper()
+	v, err := e.QueryWorkflow(contract.QueryStatus)
+	require.NoError(t, err)
+	var st contract.WorkflowStatus
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+// envCurrentDetails returns what the Temporal UI shows as the workflow's current details.
+func envCurrentDetails(t *testing.T, e *testsuite.TestWorkflowEnvironment) string {
+	t.Helper()
+	v, err := e.QueryWorkflow("__temporal_workflow_metadata")
+	require.NoError(t, err)
+	var md sdkpb.WorkflowMetadata
+	require.NoError(t, v.Get(&md))
+	return md.GetCurrentDetails()
+}
+
+func TestOnboardingStatus(t *testing.T) {
+	e := newOnboardingEnv(t)
+	start := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	e.SetStartTime(start)
+	var waiting, reminded contract.WorkflowStatus
+	var waitingDetails string
+	e.RegisterDelayedCallback(func() {
+		waiting, waitingDetails = envStatus(t, e.TestWorkflowEnvironment), envCurrentDetails(t, e.TestWorkflowEnvironment)
+	}, time.Hour)
+	e.RegisterDelayedCallback(func() { reminded = envStatus(t, e.TestWorkflowEnvironment) }, 25*time.Hour)
+	e.signalAt(30*time.Hour, verified("v1"))
+	e.ExecuteWorkflow(contract.UserOnboardingWorkflow, signedUp(t))
+	e.result(t)
+
+	deadline := start.Add(72 * time.Hour)
+	want := contract.WorkflowStatus{
+		Step: contract.StepAwaitVerification, WaitingFor: contract.SignalEmailVerified, Since: start, Deadline: &deadline,
+		Detail: "Waiting for user u1 to verify ada@example.com (signal email-verified)",
+	}
+	require.Equal(t, want, waiting, "got %v, want %v", waiting, want)
+	require.Contains(t, waitingDetails, "**await_verification** · waiting for `email-verified` since 2026-03-02T09:00:00Z · until 2026-03-05T09:00:00Z")
+	require.Equal(t, want.Since, reminded.Since, "the reminder keeps the step")
+	require.Equal(t, want.Detail+"; reminder sent 2026-03-03T09:00:00Z", reminded.Detail)
+
+	done := envStatus(t, e.TestWorkflowEnvironment)
+	want = contract.WorkflowStatus{Step: contract.StepDone, Since: start.Add(30 * time.Hour), Detail: "Tenant t-1 is ready", Outcome: contract.OnboardingStatusComplete}
+	require.Equal(t, want, done, "got %v, want %v", done, want)
+	require.Contains(t, envCurrentDetails(t, e.TestWorkflowEnvironment), "**done**: complete since 2026-03-03T15:00:00Z")
 }

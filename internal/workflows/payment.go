@@ -54,6 +54,10 @@ type PaymentResult struct {
 // data, and with a non-retryable contract.ErrorTypeUnknownCustomer error, logged at error level,
 // when no tenant has the customer after TenantWait.
 func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (PaymentResult, error) {
+	status, err := newProgress(ctx)
+	if err != nil {
+		return PaymentResult{}, err
+	}
 	var in contract.StripePaid
 	if err := ev.DecodeData(&in); err != nil || in.PaymentID == "" || in.CustomerID == "" || in.Amount < 0 || len(in.Currency) != 3 {
 		return PaymentResult{}, temporal.NewNonRetryableApplicationError(
@@ -66,7 +70,7 @@ func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (P
 	cause := activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}
 	var a *activities.Activities
 
-	tenant, err := awaitTenant(ctx, cfg, in)
+	tenant, err := awaitTenant(ctx, cfg, status, in)
 	if err != nil {
 		return PaymentResult{}, err
 	}
@@ -79,7 +83,8 @@ func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (P
 		PaymentID: in.PaymentID, TenantID: tenant.TenantID, CustomerID: in.CustomerID,
 		Amount: in.Amount, Currency: in.Currency, LineItems: in.LineItems, Cause: cause,
 	}
-	if err := workflow.ExecuteActivity(ctx, a.RecordPayment, record).Get(ctx, nil); err != nil {
+	status.set(ctx, contract.StepRecordPayment, activityRecordPayment, fmt.Sprintf("Recording payment %s for tenant %s", in.PaymentID, tenant.TenantID))
+	if err := workflow.ExecuteActivity(withSummary(ctx, "record "+in.PaymentID), a.RecordPayment, record).Get(ctx, nil); err != nil {
 		return PaymentResult{}, err
 	}
 	invoice := activities.InvoiceInput{
@@ -89,14 +94,17 @@ func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (P
 	if invoice.Email == "" {
 		invoice.Email = tenant.OwnerEmail
 	}
-	if err := workflow.ExecuteActivity(ctx, a.SendInvoice, invoice).Get(ctx, nil); err != nil {
+	status.set(ctx, contract.StepSendInvoice, activitySendInvoice, "Emailing the invoice to "+invoice.Email)
+	if err := workflow.ExecuteActivity(withSummary(ctx, "invoice to "+invoice.Email), a.SendInvoice, invoice).Get(ctx, nil); err != nil {
 		return PaymentResult{}, err
 	}
 	notify := activities.NotifyInput{PaymentID: in.PaymentID, TenantID: tenant.TenantID, Amount: in.Amount, Currency: in.Currency, Cause: cause}
 	var notified activities.NotifyOutput
-	if err := workflow.ExecuteActivity(ctx, a.NotifyUser, notify).Get(ctx, &notified); err != nil {
+	status.set(ctx, contract.StepNotifyUser, activityNotifyUser, "Notifying the users of tenant "+tenant.TenantID)
+	if err := workflow.ExecuteActivity(withSummary(ctx, "notify "+tenant.TenantID), a.NotifyUser, notify).Get(ctx, &notified); err != nil {
 		return PaymentResult{}, err
 	}
+	status.done(ctx, contract.PaymentStatusProcessed, fmt.Sprintf("Payment %s recorded for tenant %s, invoice sent to %s", in.PaymentID, tenant.TenantID, invoice.Email))
 	return PaymentResult{PaymentID: in.PaymentID, TenantID: tenant.TenantID, InvoiceTo: invoice.Email, NotificationID: notified.NotificationID}, nil
 }
 
@@ -110,7 +118,7 @@ func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (P
 // workflow.Sleep would add about ten per lookup (over ten thousand a day at one a minute);
 // and while it waits, the Temporal UI shows the pending activity with its attempt count
 // and last failure, which names the missing customer.
-func awaitTenant(ctx workflow.Context, cfg PaymentConfig, in contract.StripePaid) (activities.CustomerTenant, error) {
+func awaitTenant(ctx workflow.Context, cfg PaymentConfig, status *progress, in contract.StripePaid) (activities.CustomerTenant, error) {
 	// Attempts are at least a second apart, so this cap never binds before the timeout
 	// does. It is explicit because the SDK's test environment turns "unlimited" into ten.
 	maxAttempts := int32(min(cfg.TenantWait/time.Second+1, math.MaxInt32))
@@ -123,8 +131,10 @@ func awaitTenant(ctx workflow.Context, cfg PaymentConfig, in contract.StripePaid
 	})
 	var a *activities.Activities
 	started := workflow.Now(ctx)
+	status.set(ctx, contract.StepFindTenant, activityFindTenant, "Looking up the tenant of Stripe customer "+in.CustomerID+"; a payment before onboarding has created it waits for it")
+	status.until(ctx, started.Add(cfg.TenantWait))
 	var tenant activities.CustomerTenant
-	err := workflow.ExecuteActivity(ctx, a.FindTenantByStripeCustomer, activities.CustomerInput{CustomerID: in.CustomerID}).Get(ctx, &tenant)
+	err := workflow.ExecuteActivity(withSummary(ctx, "tenant of "+in.CustomerID), a.FindTenantByStripeCustomer, activities.CustomerInput{CustomerID: in.CustomerID}).Get(ctx, &tenant)
 	if err == nil {
 		return tenant, nil
 	}

@@ -190,8 +190,12 @@ func TestPaymentProcessing(t *testing.T) {
 					recordedAt = e.Now()
 				}
 			})
+			var waiting contract.WorkflowStatus
 			if tt.tenantAfter > 0 {
-				e.RegisterDelayedCallback(func() { tenant = deps.createTenant(t, customer) }, tt.tenantAfter)
+				e.RegisterDelayedCallback(func() {
+					waiting = envStatus(t, e)
+					tenant = deps.createTenant(t, customer)
+				}, tt.tenantAfter)
 			}
 
 			e.ExecuteWorkflow(contract.PaymentProcessingWorkflow, ev)
@@ -214,6 +218,21 @@ func TestPaymentProcessing(t *testing.T) {
 			waited := recordedAt.Sub(start)
 			require.GreaterOrEqual(t, waited, tt.tenantAfter)
 			require.LessOrEqual(t, waited, tt.tenantAfter+time.Minute, "got the payment recorded %v after the start, want within a minute of %v", waited, tt.tenantAfter)
+
+			if tt.tenantAfter > 0 {
+				deadline := start.Add(24 * time.Hour)
+				wantWaiting := contract.WorkflowStatus{
+					Step: contract.StepFindTenant, WaitingFor: "FindTenantByStripeCustomer", Since: start, Deadline: &deadline,
+					Detail: "Looking up the tenant of Stripe customer " + customer + "; a payment before onboarding has created it waits for it",
+				}
+				require.Equal(t, wantWaiting, waiting, "got %v, want %v", waiting, wantWaiting)
+			}
+			done := envStatus(t, e)
+			wantDone := contract.WorkflowStatus{
+				Step: contract.StepDone, Since: recordedAt.UTC(), Outcome: contract.PaymentStatusProcessed,
+				Detail: fmt.Sprintf("Payment %s recorded for tenant %s, invoice sent to %s", in.PaymentID, tenant.ID, invoiceTo),
+			}
+			require.Equal(t, wantDone, done, "got %v, want %v", done, wantDone)
 		})
 	}
 }
@@ -404,6 +423,11 @@ func TestPaymentProcessingOnTemporal(t *testing.T) {
 			require.NoError(t, err)
 			if tt.tenant == "later" {
 				testenv.Eventually(t, 10*time.Second, func() bool { return lookupAttempts(ctx, c, wfID) >= 2 }, "workflow %s never retried the tenant lookup", wfID)
+				st := serverStatus(ctx, t, c, wfID)
+				require.Equal(t, contract.StepFindTenant, st.Step, "got %v", st)
+				require.Equal(t, "FindTenantByStripeCustomer", st.WaitingFor)
+				require.NotNil(t, st.Deadline)
+				require.Equal(t, 4*time.Second, st.Deadline.Sub(st.Since))
 				tenant = deps.createTenant(t, customer)
 			}
 
