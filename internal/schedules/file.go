@@ -29,20 +29,20 @@ type fileSpec struct {
 
 // entrySpec is one schedule as written.
 type entrySpec struct {
-	ID            string      `yaml:"id"`
-	Cron          string      `yaml:"cron"`   // a cron expression, or
-	Every         duration    `yaml:"every"`  // an interval,
-	Offset        duration    `yaml:"offset"` // shifted by this (every only)
-	TimeZone      string      `yaml:"time_zone"`
-	Jitter        duration    `yaml:"jitter"`
-	Workflow      string      `yaml:"workflow"`
-	TaskQueue     string      `yaml:"task_queue"`
-	WorkflowID    string      `yaml:"workflow_id"`
-	Input         value       `yaml:"input"` // one argument
-	Args          []value     `yaml:"args"`  // or positional arguments
-	Overlap       string      `yaml:"overlap"`
-	CatchupWindow duration    `yaml:"catchup_window"`
-	Paused        bool        `yaml:"paused"`
+	ID            string   `yaml:"id"`
+	Cron          string   `yaml:"cron"`   // a cron expression, or
+	Every         duration `yaml:"every"`  // an interval,
+	Offset        duration `yaml:"offset"` // shifted by this (every only)
+	TimeZone      string   `yaml:"time_zone"`
+	Jitter        duration `yaml:"jitter"`
+	Workflow      string   `yaml:"workflow"`
+	TaskQueue     string   `yaml:"task_queue"`
+	WorkflowID    string   `yaml:"workflow_id"`
+	Input         value    `yaml:"input"` // one argument
+	Args          []value  `yaml:"args"`  // or positional arguments
+	Overlap       string   `yaml:"overlap"`
+	CatchupWindow duration `yaml:"catchup_window"`
+	Paused        bool     `yaml:"paused"`
 
 	line int
 }
