@@ -1,6 +1,7 @@
 package schedules_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,4 +118,31 @@ func TestParseRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// docs/schedules.md polls a connector with one entry whose input is the envelope of a
+// connector.sync.requested event: ConnectorSync reads it as it reads the bridge's.
+func TestConnectorPollEntry(t *testing.T) {
+	specs, err := schedules.Parse([]byte(`
+schedules:
+  - id: connector-poll-acme
+    every: 15m
+    workflow: ConnectorSync
+    overlap: skip
+    input:
+      id: connector-poll-acme
+      type: connector.sync.requested
+      source: /flowbridge/schedules
+      data: {connector_id: acme}
+`), "schedules.yaml")
+	require.NoError(t, err)
+	require.Equal(t, workflows.ConnectorSyncWorkflow, specs[0].Workflow)
+	payload, err := json.Marshal(specs[0].Args[0])
+	require.NoError(t, err)
+	var ev workflows.Event
+	require.NoError(t, json.Unmarshal(payload, &ev))
+	var in workflows.ConnectorSyncRequested
+	require.NoError(t, ev.DecodeData(&in))
+	require.Equal(t, "acme", in.ConnectorID)
+	require.Equal(t, "connector-poll-acme", ev.ID)
 }
