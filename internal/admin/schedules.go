@@ -51,7 +51,7 @@ func schedulesCommand(io IO) *cobra.Command {
 	}
 	sc := &schedulesCmd{io: io, fs: c.PersistentFlags()}
 	sc.temporal.Register(sc.fs, io.Env)
-	sc.fs.StringVar(&sc.taskQueue, "task-queue", or(io.Env("TEMPORAL_TASK_QUEUE"), config.DefaultTaskQueue), "the schedules' default task queue, and the deployment whose schedules --prune deletes (TEMPORAL_TASK_QUEUE)")
+	sc.fs.StringVar(&sc.taskQueue, "task-queue", ifEmpty(io.Env("TEMPORAL_TASK_QUEUE"), config.DefaultTaskQueue), "the schedules' default task queue, and the deployment whose schedules --prune deletes (TEMPORAL_TASK_QUEUE)")
 
 	apply := &cobra.Command{
 		Use:   "apply [FILE] [--dry-run] [--prune]",
@@ -103,7 +103,7 @@ FILE does not declare: the ones apply --prune deletes.`,
 	return c
 }
 
-func or(v, def string) string {
+func ifEmpty(v, def string) string {
 	if v == "" {
 		return def
 	}
@@ -125,7 +125,7 @@ func (sc *schedulesCmd) file(args []string) string {
 
 // load reads file with the SCHEDULE_* crons of the environment, as the worker does.
 func (sc *schedulesCmd) load(file string) ([]schedules.Spec, string, error) {
-	name := or(file, schedules.DefaultFile)
+	name := ifEmpty(file, schedules.DefaultFile)
 	specs, err := schedules.Load(file, schedules.Crons{
 		DailyReport: sc.io.Env("SCHEDULE_DAILY_REPORT"), Cleanup: sc.io.Env("SCHEDULE_CLEANUP"), Backup: sc.io.Env("SCHEDULE_BACKUP"),
 	})
@@ -159,7 +159,7 @@ func (sc *schedulesCmd) apply(ctx context.Context, file string, opts schedules.A
 		return sc.applyFailed(name, opts, changes, err, asJSON)
 	}
 	if asJSON {
-		return cli.WriteJSON(sc.io.Stdout, scheduleApplyJSON{File: name, DryRun: opts.DryRun, Prune: opts.Prune, Changes: orEmpty(changes)})
+		return cli.WriteJSON(sc.io.Stdout, scheduleApplyJSON{File: name, DryRun: opts.DryRun, Prune: opts.Prune, Changes: nonNil(changes)})
 	}
 	sc.printChanges(name, opts, changes, specs)
 	return nil
@@ -168,7 +168,7 @@ func (sc *schedulesCmd) apply(ctx context.Context, file string, opts schedules.A
 // applyFailed reports err, after the changes made before it.
 func (sc *schedulesCmd) applyFailed(name string, opts schedules.ApplyOptions, changes []schedules.Change, err error, asJSON bool) error {
 	if asJSON {
-		res := scheduleApplyJSON{File: name, DryRun: opts.DryRun, Prune: opts.Prune, Changes: orEmpty(changes), Error: err.Error()}
+		res := scheduleApplyJSON{File: name, DryRun: opts.DryRun, Prune: opts.Prune, Changes: nonNil(changes), Error: err.Error()}
 		if werr := cli.WriteJSON(sc.io.Stdout, res); werr != nil {
 			return werr
 		}
@@ -181,7 +181,7 @@ func (sc *schedulesCmd) applyFailed(name string, opts schedules.ApplyOptions, ch
 	return err
 }
 
-func orEmpty[T any](s []T) []T {
+func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}
@@ -245,7 +245,7 @@ func (sc *schedulesCmd) list(ctx context.Context, file string, asJSON bool) erro
 		return err
 	}
 	if asJSON {
-		return cli.WriteJSON(sc.io.Stdout, scheduleListJSON{File: name, TaskQueue: sc.taskQueue, Schedules: orEmpty(sts)})
+		return cli.WriteJSON(sc.io.Stdout, scheduleListJSON{File: name, TaskQueue: sc.taskQueue, Schedules: nonNil(sts)})
 	}
 	st := sc.io.Style()
 	tw := tabwriter.NewWriter(sc.io.Stdout, 0, 4, 2, ' ', 0)
@@ -267,7 +267,7 @@ func (sc *schedulesCmd) list(ctx context.Context, file string, asJSON bool) erro
 		default:
 			state = st.Good("active")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, state, or(s.When, "-"), or(s.Workflow, "-"), timeOr(s.NextRun), timeOr(s.LastRun))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, state, ifEmpty(s.When, "-"), ifEmpty(s.Workflow, "-"), timeOr(s.NextRun), timeOr(s.LastRun))
 	}
 	return tw.Flush()
 }
