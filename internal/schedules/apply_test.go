@@ -2,12 +2,14 @@ package schedules_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -41,11 +43,31 @@ func cleanup(t *testing.T, c client.Client, id string) {
 	})
 }
 
+// apply is schedules.Apply, which must succeed, tried again when a call to Temporal
+// timed out: on a loaded machine the dev server may answer a schedule's description
+// (a query of its workflow) later than the SDK waits.
+func apply(t *testing.T, ctx context.Context, c client.Client, taskQueue string, specs []schedules.Spec, opts schedules.ApplyOptions) []schedules.Change {
+	t.Helper()
+	var changes []schedules.Change
+	testenv.Eventually(t, 90*time.Second, func() bool {
+		var err error
+		changes, err = schedules.Apply(ctx, c, taskQueue, specs, opts)
+		var timeout *serviceerror.DeadlineExceeded
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil || errors.As(err, &timeout) {
+			t.Logf("trying again: %v", err)
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}, "schedules.Apply timed out again and again")
+	return changes
+}
+
 // A schedule declared in a file fires with the file's arguments; an operator's pause
 // survives a re-apply of a changed file, whose changes are applied.
 func TestScheduleFromFileFiresAndSurvivesReapply(t *testing.T) {
 	c := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	taskQueue := testenv.ID("test-")
 	w := worker.New(c, taskQueue, worker.Options{})
@@ -63,8 +85,7 @@ schedules:
     args: [{name: ada}, 3]
     overlap: allow_all
 `)
-	changes, err := schedules.Apply(ctx, c, taskQueue, specs, schedules.ApplyOptions{})
-	require.NoError(t, err)
+	changes := apply(t, ctx, c, taskQueue, specs, schedules.ApplyOptions{})
 	require.Equal(t, []schedules.Change{{ID: prefix + "greet", Op: schedules.OpCreate}}, changes)
 
 	h := c.ScheduleClient().GetHandle(ctx, prefix+"greet")
@@ -92,8 +113,7 @@ schedules:
     args: [{name: grace}, 1]
     catchup_window: 10m
 `)
-	changes, err = schedules.Apply(ctx, c, taskQueue, moved, schedules.ApplyOptions{})
-	require.NoError(t, err)
+	changes = apply(t, ctx, c, taskQueue, moved, schedules.ApplyOptions{})
 	require.Equal(t, []schedules.Change{{ID: prefix + "greet", Op: schedules.OpUpdate, KeptPause: "holiday"}}, changes)
 	d := describe(t, c, prefix+"greet")
 	require.True(t, d.Schedule.State.Paused, "the operator's pause survives the re-apply")
@@ -130,29 +150,26 @@ func minuteHour(s *client.ScheduleSpec) []string {
 // paused: true pauses a schedule, and only that pause is lifted when the file drops it.
 func TestSchedulePausedByFile(t *testing.T) {
 	c := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	taskQueue := testenv.ID("test-")
 	prefix := testenv.ID("test-") + "-"
 	paused := parse(t, c, prefix, "schedules:\n  - {id: ID-a, every: 1h, workflow: Greet, paused: true}\n  - {id: ID-b, every: 1h, workflow: Greet}\n")
 	running := parse(t, c, prefix, "schedules:\n  - {id: ID-a, every: 1h, workflow: Greet}\n  - {id: ID-b, every: 1h, workflow: Greet}\n")
 
-	changes, err := schedules.Apply(ctx, c, taskQueue, paused, schedules.ApplyOptions{})
-	require.NoError(t, err)
+	changes := apply(t, ctx, c, taskQueue, paused, schedules.ApplyOptions{})
 	require.Equal(t, []schedules.Change{{ID: prefix + "a", Op: schedules.OpCreate, Pause: "pause"}, {ID: prefix + "b", Op: schedules.OpCreate}}, changes)
 	require.True(t, describe(t, c, prefix+"a").Schedule.State.Paused)
 	require.Equal(t, schedules.PausedByFile, describe(t, c, prefix+"a").Schedule.State.Note)
 
 	require.NoError(t, c.ScheduleClient().GetHandle(ctx, prefix+"b").Pause(ctx, client.SchedulePauseOptions{Note: "incident 42"}))
-	changes, err = schedules.Apply(ctx, c, taskQueue, running, schedules.ApplyOptions{})
-	require.NoError(t, err)
+	changes = apply(t, ctx, c, taskQueue, running, schedules.ApplyOptions{})
 	require.Equal(t, []schedules.Change{{ID: prefix + "a", Op: schedules.OpUpdate, Pause: "unpause"}, {ID: prefix + "b", Op: schedules.OpUpdate, KeptPause: "incident 42"}}, changes)
 	require.False(t, describe(t, c, prefix+"a").Schedule.State.Paused, "the file's own pause is lifted")
 	require.True(t, describe(t, c, prefix+"b").Schedule.State.Paused, "the operator's is not")
 
 	// The file pauses a running schedule on the next apply.
-	changes, err = schedules.Apply(ctx, c, taskQueue, paused[:1], schedules.ApplyOptions{})
-	require.NoError(t, err)
+	changes = apply(t, ctx, c, taskQueue, paused[:1], schedules.ApplyOptions{})
 	require.Equal(t, []schedules.Change{{ID: prefix + "a", Op: schedules.OpUpdate, Pause: "pause"}}, changes)
 	require.True(t, describe(t, c, prefix+"a").Schedule.State.Paused)
 }
@@ -161,16 +178,16 @@ func TestSchedulePausedByFile(t *testing.T) {
 // declares: never an operator's own, nor another deployment's; --dry-run deletes none.
 func TestApplyPrunesOnlyItsOwn(t *testing.T) {
 	c := testenv.Temporal(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	taskQueue := testenv.ID("test-")
 	prefix := testenv.ID("test-") + "-"
 	both := parse(t, c, prefix, "schedules:\n  - {id: ID-keep, every: 1h, workflow: Greet}\n  - {id: ID-gone, every: 1h, workflow: Greet}\n")
-	require.NoError(t, schedules.EnsureSchedules(ctx, c, taskQueue, both...))
+	apply(t, ctx, c, taskQueue, both, schedules.ApplyOptions{})
 
 	// Another deployment's, on another task queue, and an operator's own, made without flowbridge.
 	other := parse(t, c, prefix, "schedules:\n  - {id: ID-other, every: 1h, workflow: Greet}\n")
-	require.NoError(t, schedules.EnsureSchedules(ctx, c, testenv.ID("test-"), other...))
+	apply(t, ctx, c, testenv.ID("test-"), other, schedules.ApplyOptions{})
 	own := prefix + "operator"
 	cleanup(t, c, own)
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
@@ -186,18 +203,15 @@ func TestApplyPrunesOnlyItsOwn(t *testing.T) {
 		return len(owned) == 2
 	}, "the two schedules of task queue %s are not listed", taskQueue)
 
-	changes, err := schedules.Apply(ctx, c, taskQueue, both[:1], schedules.ApplyOptions{Prune: true, DryRun: true})
-	require.NoError(t, err)
+	changes := apply(t, ctx, c, taskQueue, both[:1], schedules.ApplyOptions{Prune: true, DryRun: true})
 	require.Equal(t, []schedules.Change{{ID: prefix + "keep", Op: schedules.OpUpdate}, {ID: prefix + "gone", Op: schedules.OpDelete}}, changes)
 	describe(t, c, prefix+"gone") // still there
 
-	changes, err = schedules.Apply(ctx, c, taskQueue, both[:1], schedules.ApplyOptions{})
-	require.NoError(t, err)
+	changes = apply(t, ctx, c, taskQueue, both[:1], schedules.ApplyOptions{})
 	require.Equal(t, []schedules.Change{{ID: prefix + "keep", Op: schedules.OpUpdate}}, changes, "no prune: nothing deleted")
 	describe(t, c, prefix+"gone")
 
-	changes, err = schedules.Apply(ctx, c, taskQueue, both[:1], schedules.ApplyOptions{Prune: true})
-	require.NoError(t, err)
+	changes = apply(t, ctx, c, taskQueue, both[:1], schedules.ApplyOptions{Prune: true})
 	require.Equal(t, []schedules.Change{{ID: prefix + "keep", Op: schedules.OpUpdate}, {ID: prefix + "gone", Op: schedules.OpDelete}}, changes)
 	_, err = c.ScheduleClient().GetHandle(ctx, prefix+"gone").Describe(ctx)
 	require.Error(t, err, "pruned")
