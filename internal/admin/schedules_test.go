@@ -29,6 +29,23 @@ type lsJSON struct {
 	Schedules []schedules.Status
 }
 
+// schedulesRead runs a schedules command that changes nothing (ls, apply --dry-run),
+// again when Temporal answered later than the SDK waits (a loaded machine).
+func schedulesRead(t *testing.T, env map[string]string, args ...string) string {
+	t.Helper()
+	var out string
+	testenv.Eventually(t, 90*time.Second, func() bool {
+		var err error
+		out, _, err = bridgeCmd(t, env, false, append([]string{"schedules"}, args...)...)
+		if err != nil && strings.Contains(err.Error(), "deadline exceeded") {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}, "bridge schedules %v timed out again and again", args)
+	return out
+}
+
 // `bridge schedules apply` and `ls`, against the dev server: dry-run changes nothing,
 // apply creates, an operator's pause survives a re-apply, --prune deletes only what the
 // file dropped.
@@ -47,32 +64,29 @@ func TestSchedulesCommands(t *testing.T) {
 	both := writeTemp(t, "both.yaml", strings.ReplaceAll("schedules:\n  - {id: ID-a, cron: '0 6 * * *', workflow: Greet}\n  - {id: ID-b, every: 2h, workflow: Greet}\n", "ID-", prefix))
 	one := writeTemp(t, "one.yaml", strings.ReplaceAll("schedules:\n  - {id: ID-a, cron: '0 7 * * *', workflow: Greet}\n", "ID-", prefix))
 
-	out, _, err := bridgeCmd(t, env, false, "schedules", "apply", "--dry-run", both, "--json")
-	require.NoError(t, err)
+	out := schedulesRead(t, env, "apply", "--dry-run", both, "--json")
 	var res applyJSON
 	decodeJSON(t, out, &res)
 	require.True(t, res.DryRun)
 	require.Equal(t, []schedules.Change{{ID: prefix + "a", Op: "create"}, {ID: prefix + "b", Op: "create"}}, res.Changes)
-	out, _, err = bridgeCmd(t, env, false, "schedules", "ls", both, "--json")
-	require.NoError(t, err)
+	out = schedulesRead(t, env, "ls", both, "--json")
 	var ls lsJSON
 	decodeJSON(t, out, &ls)
 	require.Len(t, ls.Schedules, 2)
 	require.False(t, ls.Schedules[0].Exists, "a dry run creates nothing")
 
-	out, _, err = bridgeCmd(t, env, false, "schedules", "apply", both)
+	out, _, err := bridgeCmd(t, env, false, "schedules", "apply", both)
 	require.NoError(t, err)
 	require.Contains(t, out, "create "+prefix+"a")
 	require.Contains(t, out, "applied")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	require.NoError(t, c.ScheduleClient().GetHandle(ctx, prefix+"a").Pause(ctx, client.SchedulePauseOptions{Note: "quiet week"}))
 
 	// The file drops b and moves a: dry run first, then for real.
 	testenv.Eventually(t, 30*time.Second, func() bool {
-		out, _, err = bridgeCmd(t, env, false, "schedules", "apply", "--prune", "--dry-run", "--json", one)
-		require.NoError(t, err)
+		out = schedulesRead(t, env, "apply", "--prune", "--dry-run", "--json", one)
 		decodeJSON(t, out, &res)
 		return len(res.Changes) == 2 // b is listed once Temporal's visibility has it
 	}, "schedule %sb not listed for prune", prefix)
@@ -83,8 +97,7 @@ func TestSchedulesCommands(t *testing.T) {
 	require.False(t, res.DryRun)
 	require.Equal(t, []schedules.Change{{ID: prefix + "a", Op: "update", KeptPause: "quiet week"}, {ID: prefix + "b", Op: "delete"}}, res.Changes)
 
-	out, _, err = bridgeCmd(t, env, false, "schedules", "ls", "--json", one)
-	require.NoError(t, err)
+	out = schedulesRead(t, env, "ls", "--json", one)
 	decodeJSON(t, out, &ls)
 	require.Equal(t, taskQueue, ls.TaskQueue)
 	require.Len(t, ls.Schedules, 1)
@@ -92,8 +105,7 @@ func TestSchedulesCommands(t *testing.T) {
 	require.True(t, a.Declared && a.Exists && a.Managed && a.Paused, "got %+v", a)
 	require.Equal(t, "quiet week", a.Note)
 	require.Equal(t, `cron "0 7 * * *"`, a.When)
-	out, _, err = bridgeCmd(t, env, false, "schedules", "ls", one)
-	require.NoError(t, err)
+	out = schedulesRead(t, env, "ls", one)
 	require.Contains(t, out, "paused: quiet week")
 }
 
