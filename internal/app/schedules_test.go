@@ -1,13 +1,18 @@
 package app
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 
 	"github.com/flowbridge/flowbridge/internal/config"
+	"github.com/flowbridge/flowbridge/internal/schedules"
+	"github.com/flowbridge/flowbridge/internal/testenv"
 )
 
 // SCHEDULE_* override the crons of their entries when given, as before schedules were
@@ -53,4 +58,29 @@ func TestWorkerSchedules(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// The worker's start-up applies the file's schedules; one Temporal refuses stops it at
+// once, naming the settings to check, rather than being retried.
+func TestEnsureSchedulesAtStart(t *testing.T) {
+	tc := testenv.Temporal(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	id := testenv.ID("test-start-")
+	t.Cleanup(func() { _ = tc.ScheduleClient().GetHandle(context.Background(), id).Delete(context.Background()) })
+	cfg, err := config.LoadWorker(nil, func(k string) string {
+		return map[string]string{"STRIPE_API_KEY": "sk_test_1", "TEMPORAL_TASK_QUEUE": testenv.ID("test-")}[k]
+	})
+	require.NoError(t, err)
+
+	good := []schedules.Spec{{ID: id, Every: time.Hour, Workflow: "Greet"}}
+	require.NoError(t, ensureSchedules(ctx, tc, cfg, good, testenv.Logger(t)))
+	d, err := tc.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, cfg.TaskQueue, d.Schedule.Action.(*client.ScheduleWorkflowAction).TaskQueue)
+
+	bad := []schedules.Spec{{ID: id, Cron: "every morning", Workflow: "Greet"}}
+	err = ensureSchedules(ctx, tc, cfg, bad, testenv.Logger(t))
+	require.ErrorIs(t, err, schedules.ErrInvalidSpec)
+	require.ErrorContains(t, err, "check SCHEDULES_FILE")
 }
