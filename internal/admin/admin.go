@@ -1,8 +1,8 @@
 // Package admin holds the bridge's command line: `bridge` itself, which runs the bridge,
 // and its operator commands `bridge routes ...`, `bridge events ...`, `bridge dlq ...`,
-// `bridge setup`, `bridge version`. Each reads the same settings as the bridge, from the
-// environment or their flags (docs/CONTRACT.md), prints for people or, with --json, for
-// scripts; errors say what to do.
+// `bridge setup`, `bridge schedules ...`, `bridge version`. Each reads the same settings
+// as the bridge, from the environment or their flags (docs/CONTRACT.md), prints for
+// people or, with --json, for scripts; errors say what to do.
 package admin
 
 import (
@@ -42,7 +42,7 @@ func NewBridge(io IO, serve func(ctx context.Context, cfg config.Bridge) error) 
 		}
 		return serve(c.Context(), cfg)
 	}
-	root.AddCommand(dlqCommand(io), eventsCommand(io), routesCommand(io), schemasCommand(io), setupCommand(io))
+	root.AddCommand(dlqCommand(io), eventsCommand(io), routesCommand(io), schemasCommand(io), schedulesCommand(io), setupCommand(io))
 	return root
 }
 

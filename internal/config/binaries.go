@@ -110,6 +110,14 @@ type Worker struct {
 	ScheduleDailyReport string
 	ScheduleCleanup     string
 	ScheduleBackup      string
+	// ScheduleCronsGiven names the variables of the three crons above that were given
+	// (the variable or its flag), as SCHEDULE_DAILY_REPORT: only those override the cron
+	// of their entry in the schedules file; their defaults are the built-in file's. Nil
+	// when none was given.
+	ScheduleCronsGiven map[string]bool
+	// SchedulesFile declares the Temporal Schedules the worker creates or updates at
+	// start-up (SCHEDULES_FILE, docs/schedules.md); empty: the built-in file.
+	SchedulesFile string
 	// BackupDir holds the Backup workflow's backups; BackupKeep is how many are kept.
 	BackupDir  string
 	BackupKeep int
@@ -323,6 +331,7 @@ func NewWorkerFlags(fs *flag.FlagSet, env func(string) string) *WorkerFlags {
 	fs.StringVar(&c.ScheduleDailyReport, "schedule-daily-report", or(env("SCHEDULE_DAILY_REPORT"), "0 6 * * *"), "cron (UTC) of the daily-report schedule (SCHEDULE_DAILY_REPORT)")
 	fs.StringVar(&c.ScheduleCleanup, "schedule-cleanup", or(env("SCHEDULE_CLEANUP"), "0 * * * *"), "cron (UTC) of the cleanup schedule (SCHEDULE_CLEANUP)")
 	fs.StringVar(&c.ScheduleBackup, "schedule-backup", or(env("SCHEDULE_BACKUP"), "0 2 * * *"), "cron (UTC) of the backup schedule (SCHEDULE_BACKUP)")
+	fs.StringVar(&c.SchedulesFile, "schedules-file", env("SCHEDULES_FILE"), "file declaring the Temporal Schedules the worker keeps; empty: the built-in daily-report, cleanup and backup (SCHEDULES_FILE)")
 	fs.StringVar(&c.BackupDir, "backup-dir", or(env("BACKUP_DIR"), filepath.Join(os.TempDir(), "flowbridge-backups")), "where the Backup workflow writes (BACKUP_DIR)")
 	intVar(fs, &c.BackupKeep, "backup-keep", "BACKUP_KEEP", env, 7, "how many backups are kept", &errs)
 	durationVar(fs, &c.SentEmailRetention, "sent-email-retention", "SENT_EMAIL_RETENTION", env, 30*24*time.Hour, "how long a sent email's record is kept", &errs)
@@ -351,6 +360,14 @@ func (w *WorkerFlags) Load() (Worker, error) {
 	for name, v := range map[string]string{"SCHEDULE_DAILY_REPORT": c.ScheduleDailyReport, "SCHEDULE_CLEANUP": c.ScheduleCleanup, "SCHEDULE_BACKUP": c.ScheduleBackup, "BACKUP_DIR": c.BackupDir} {
 		if v == "" {
 			errs = append(errs, invalid(name, "must not be empty"))
+		}
+	}
+	for name, flagName := range map[string]string{"SCHEDULE_DAILY_REPORT": "schedule-daily-report", "SCHEDULE_CLEANUP": "schedule-cleanup", "SCHEDULE_BACKUP": "schedule-backup"} {
+		if env(name) != "" || fs.Changed(flagName) {
+			if c.ScheduleCronsGiven == nil {
+				c.ScheduleCronsGiven = map[string]bool{}
+			}
+			c.ScheduleCronsGiven[name] = true
 		}
 	}
 	if c.BackupKeep < 1 {

@@ -1,8 +1,10 @@
-// Package schedules keeps the Temporal Schedules that start flowbridge's scheduled
-// workflows — daily-report (DailyReport), cleanup (Cleanup) and backup (Backup) — as the
-// worker's configuration says. The worker calls EnsureSchedules at every start: it
-// creates a schedule that is missing and updates one that exists, so any number of
-// workers may start at once.
+// Package schedules keeps the Temporal Schedules that a schedules file declares
+// (SCHEDULES_FILE, docs/schedules.md; built in: daily-report, cleanup and backup, which
+// start DailyReport, Cleanup and Backup). The worker calls EnsureSchedules at every
+// start, and `bridge schedules apply` calls Apply: each creates a schedule that is
+// missing and updates one that exists, so any number of workers may start at once; an
+// operator's pause is kept. Only Apply's Prune deletes, and only schedules flowbridge
+// created (their memo says so, see MemoManagedBy).
 package schedules
 
 import (
@@ -12,11 +14,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
-	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
 // Schedule ids of the contract. A schedule's workflows have its id followed by their
@@ -39,18 +37,68 @@ const (
 // help.
 var ErrInvalidSpec = errors.New("invalid schedule spec")
 
-// Spec is a schedule as EnsureSchedules keeps it.
+// Spec is a schedule as EnsureSchedules keeps it: an entry of a schedules file
+// (docs/schedules.md).
 type Spec struct {
-	ID       string // the schedule's id
-	Cron     string // when to start the workflow: a cron expression in UTC, as Temporal reads it (5 to 7 fields, @daily, @every 1h)
+	ID string // the schedule's id
+	// Cron says when to start the workflow: a cron expression as Temporal reads it (5 to
+	// 7 fields, @daily, @every 1h), in TimeZone. Either Cron or Every is set.
+	Cron string
+	// Every starts the workflow at this interval (since the Unix epoch), shifted by Offset.
+	Every, Offset time.Duration
+	// TimeZone is the IANA name Cron is read in. Optional: defaults to UTC.
+	TimeZone string
+	// Jitter delays each start by a random time up to this long. Optional: defaults to 0.
+	Jitter   time.Duration
 	Workflow string // the workflow type to start
-	Args     []any  // the workflow's arguments
+	// TaskQueue is where the workflow runs. Optional: defaults to the task queue given
+	// to EnsureSchedules (TEMPORAL_TASK_QUEUE).
+	TaskQueue string
+	// WorkflowID is the start of the runs' workflow ids, which Temporal ends with the
+	// nominal time. Optional: defaults to ID.
+	WorkflowID string
+	Args       []any // the workflow's arguments, each one payload
 	// Overlap is what happens when a start comes while the previous run is still
 	// running. Optional: defaults to SCHEDULE_OVERLAP_POLICY_SKIP.
 	Overlap enumspb.ScheduleOverlapPolicy
 	// CatchupWindow is how late a start missed while Temporal was away may still be
 	// taken. Optional: zero leaves the server's default (one year).
 	CatchupWindow time.Duration
+	// Paused pauses the schedule (note PausedByFile). Applying a spec never lifts an
+	// operator's pause: only its own, once Paused is false again.
+	Paused bool
+}
+
+// validate checks what Temporal does not: that s names an id, a workflow and when.
+func (s Spec) validate() error {
+	switch {
+	case s.ID == "" || (s.Cron == "" && s.Every <= 0) || s.Workflow == "":
+		return fmt.Errorf("schedule %q needs an id, a cron expression and a workflow type (an interval, every, may replace the cron)", s.ID)
+	case s.Cron != "" && s.Every != 0:
+		return fmt.Errorf("schedule %q has both a cron expression and an interval (every): keep one", s.ID)
+	case s.Offset != 0 && s.Every == 0:
+		return fmt.Errorf("schedule %q has an offset without an interval (every)", s.ID)
+	case s.Every < 0 || s.Offset < 0 || s.Jitter < 0 || s.CatchupWindow < 0:
+		return fmt.Errorf("schedule %q: every, offset, jitter and catchup_window must not be negative", s.ID)
+	}
+	return nil
+}
+
+// When describes when s starts its workflow, for people: "cron 0 6 * * *", "every 1h".
+func (s Spec) When() string {
+	var w string
+	switch {
+	case s.Cron != "":
+		w = fmt.Sprintf("cron %q", s.Cron)
+	case s.Offset != 0:
+		w = fmt.Sprintf("every %v offset %v", s.Every, s.Offset)
+	default:
+		w = fmt.Sprintf("every %v", s.Every)
+	}
+	if s.TimeZone != "" {
+		w += " " + s.TimeZone
+	}
+	return w
 }
 
 // Crons are the cron expressions of flowbridge's schedules. Empty fields take the
@@ -61,7 +109,8 @@ type Crons struct {
 	Backup      string // SCHEDULE_BACKUP; DefaultBackupCron
 }
 
-// Specs returns flowbridge's three schedules with the crons of c.
+// Specs returns flowbridge's three schedules, the entries of the built-in schedules
+// file (default.yaml), with the crons of c.
 //
 // The daily report buffers its starts and takes those up to a week late, so every day
 // missed while Temporal or the worker was away is reported once they are back, each for
@@ -70,93 +119,24 @@ type Crons struct {
 // a missed cleanup is not worth catching up (the next one does its work), a missed
 // backup is taken up to a day late.
 func Specs(c Crons) []Spec {
-	return []Spec{
-		{
-			ID: DailyReportID, Cron: or(c.DailyReport, DefaultDailyReportCron), Workflow: contract.DailyReportWorkflow,
-			Args:    []any{contract.DailyReportInput{}},
-			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL, CatchupWindow: 7 * 24 * time.Hour,
-		},
-		{
-			ID: CleanupID, Cron: or(c.Cleanup, DefaultCleanupCron), Workflow: contract.CleanupWorkflow,
-			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: time.Hour,
-		},
-		{
-			ID: BackupID, Cron: or(c.Backup, DefaultBackupCron), Workflow: contract.BackupWorkflow,
-			Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: 24 * time.Hour,
-		},
+	specs, err := Load("", c)
+	if err != nil {
+		panic(fmt.Sprintf("the built-in schedules file: %v", err)) // a defect of this build; its tests catch it
 	}
-}
-
-func or(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
+	return specs
 }
 
 // EnsureSchedules makes each spec's schedule exist on c as the spec says, starting its
-// workflows on taskQueue: it creates the schedules that are missing and updates the
-// spec, action and policies of those that exist (another worker may just have created
-// one). A schedule's state — paused by an operator, its note — is kept. Calling it again,
-// from any number of workers at once, is safe.
+// workflows on taskQueue unless the spec names its own: it creates the schedules that are
+// missing and updates the spec, action and policies of those that exist (another worker
+// may just have created one). An operator's pause, and its note, are kept. Calling it
+// again, from any number of workers at once, is safe. It is Apply without Prune or
+// DryRun.
 //
-// Errors wrap ErrInvalidSpec for a spec that can never be applied; any other error
-// (Temporal unreachable) may succeed when retried.
+// Errors wrap ErrInvalidSpec for a spec that can never be applied, or a schedule of that
+// id that flowbridge does not manage; any other error (Temporal unreachable) may succeed
+// when retried.
 func EnsureSchedules(ctx context.Context, c client.Client, taskQueue string, specs ...Spec) error {
-	if taskQueue == "" {
-		return fmt.Errorf("%w: empty task queue", ErrInvalidSpec)
-	}
-	seen := make(map[string]bool, len(specs))
-	for _, s := range specs {
-		switch {
-		case s.ID == "" || s.Cron == "" || s.Workflow == "":
-			return fmt.Errorf("%w: schedule %q needs an id, a cron expression and a workflow type", ErrInvalidSpec, s.ID)
-		case seen[s.ID]:
-			return fmt.Errorf("%w: schedule %q is given twice", ErrInvalidSpec, s.ID)
-		}
-		seen[s.ID] = true
-	}
-	sc := c.ScheduleClient()
-	for _, s := range specs {
-		if err := ensure(ctx, sc, taskQueue, s); err != nil {
-			var invalid *serviceerror.InvalidArgument
-			if errors.As(err, &invalid) {
-				return fmt.Errorf("%w: schedule %s (cron %q, workflow %s): %v", ErrInvalidSpec, s.ID, s.Cron, s.Workflow, err)
-			}
-			return fmt.Errorf("ensure schedule %s (cron %q, workflow %s): %w", s.ID, s.Cron, s.Workflow, err)
-		}
-	}
-	return nil
-}
-
-func ensure(ctx context.Context, sc client.ScheduleClient, taskQueue string, s Spec) error {
-	spec := client.ScheduleSpec{CronExpressions: []string{s.Cron}}
-	action := &client.ScheduleWorkflowAction{ID: s.ID, Workflow: s.Workflow, TaskQueue: taskQueue, Args: s.Args}
-	overlap := s.Overlap
-	if overlap == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
-		overlap = enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
-	}
-	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID: s.ID, Spec: spec, Action: action, Overlap: overlap, CatchupWindow: s.CatchupWindow,
-	})
-	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
-	}
-	return sc.GetHandle(ctx, s.ID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			sched := in.Description.Schedule
-			sched.Spec = &spec
-			sched.Action = action
-			policy := client.SchedulePolicies{}
-			if sched.Policy != nil {
-				policy = *sched.Policy
-			}
-			policy.Overlap, policy.CatchupWindow = overlap, s.CatchupWindow
-			sched.Policy = &policy
-			if sched.State == nil {
-				sched.State = &client.ScheduleState{}
-			}
-			return &client.ScheduleUpdate{Schedule: &sched}, nil
-		},
-	})
+	_, err := Apply(ctx, c, taskQueue, specs, ApplyOptions{})
+	return err
 }

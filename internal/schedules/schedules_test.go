@@ -2,6 +2,7 @@ package schedules_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -40,12 +42,24 @@ func testSpecs(t *testing.T, c client.Client, crons schedules.Crons) []schedules
 	return specs
 }
 
+// describe describes schedule id, tried again while the dev server answers later than
+// the SDK waits (a loaded machine).
 func describe(t *testing.T, c client.Client, id string) *client.ScheduleDescription {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
-	require.NoError(t, err, "describe schedule %s", id)
+	var d *client.ScheduleDescription
+	testenv.Eventually(t, 60*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var err error
+		d, err = c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+		var timeout *serviceerror.DeadlineExceeded
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &timeout) {
+			t.Logf("describe schedule %s: trying again: %v", id, err)
+			return false
+		}
+		require.NoError(t, err, "describe schedule %s", id)
+		return true
+	}, "describe schedule %s timed out again and again", id)
 	return d
 }
 

@@ -27,7 +27,6 @@ import (
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/ops"
 	"github.com/flowbridge/flowbridge/internal/retry"
-	"github.com/flowbridge/flowbridge/internal/schedules"
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/telemetry"
 	"github.com/flowbridge/flowbridge/internal/telemetry/temporaltrace"
@@ -89,6 +88,10 @@ func runWorkerWith(ctx context.Context, cfg config.Worker, log zerolog.Logger, n
 }
 
 func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, mailer *mail.Mailer, web *workerHTTP, js jetstream.JetStream, tp trace.TracerProvider) error {
+	specs, err := workerSchedules(cfg)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg.DatabaseURL, log)
 	if err != nil {
 		return app.IgnoreCanceled(err)
@@ -144,7 +147,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 			BackupDir: cfg.BackupDir, BackupKeep: cfg.BackupKeep,
 		},
 	})
-	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
+	if err := ensureSchedules(ctx, tc, cfg, specs, log); err != nil {
 		return err
 	}
 	return runUntilDone(ctx, w, cfg, log, web)
@@ -253,27 +256,4 @@ func Register(r worker.Registry, acts *activities.Activities, deploys *activitie
 	if deploys != nil {
 		r.RegisterActivity(deploys)
 	}
-}
-
-// ensureSchedules creates or updates the daily-report, cleanup and backup schedules,
-// retrying while Temporal is away; a schedule Temporal refuses stops the worker.
-func ensureSchedules(ctx context.Context, tc client.Client, cfg config.Worker, log zerolog.Logger) error {
-	specs := schedules.Specs(schedules.Crons{DailyReport: cfg.ScheduleDailyReport, Cleanup: cfg.ScheduleCleanup, Backup: cfg.ScheduleBackup})
-	var invalid error
-	err := retry.Until(ctx, log, "Temporal schedules", func(ctx context.Context) error {
-		err := schedules.EnsureSchedules(ctx, tc, cfg.TaskQueue, specs...)
-		if errors.Is(err, schedules.ErrInvalidSpec) {
-			invalid = err // retrying cannot help
-			return nil
-		}
-		return err
-	})
-	if invalid != nil {
-		return fmt.Errorf("%w (check SCHEDULE_DAILY_REPORT, SCHEDULE_CLEANUP and SCHEDULE_BACKUP)", invalid)
-	}
-	if err != nil {
-		return app.IgnoreCanceled(err)
-	}
-	log.Info().Msg("Schedules daily-report, cleanup and backup ensured")
-	return nil
 }
