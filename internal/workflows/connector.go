@@ -95,10 +95,7 @@ func (c *Connectors) ConnectorSync(ctx workflow.Context, ev contract.Event) (con
 	}
 	res.HasMore = !done
 
-	shortCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	shortCtx := withShortOptions(ctx)
 	complete := activities.CompleteSyncInput{Synced: res, Cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}}
 	if err := workflow.ExecuteActivity(shortCtx, a.CompleteConnectorSync, complete).Get(ctx, nil); err != nil {
 		return contract.ConnectorSynced{}, syncFailed(ctx, in.ConnectorID, err)
@@ -127,10 +124,9 @@ func syncFailed(ctx workflow.Context, id string, err error) error {
 		}
 	}
 	var a *activities.Activities
-	recordCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
-	})
+	opts := shortOptions()
+	opts.RetryPolicy.MaximumAttempts = 10
+	recordCtx := workflow.WithActivityOptions(ctx, opts)
 	if rerr := workflow.ExecuteActivity(recordCtx, a.FailConnectorSync, activities.FailSyncInput{ConnectorID: id, Reason: reason}).Get(ctx, nil); rerr != nil {
 		workflow.GetLogger(ctx).Error("Could not record the failed sync on its connector", "connector_id", id, "reason", reason, "err", rerr)
 	}
