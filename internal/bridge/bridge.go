@@ -150,7 +150,7 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	if m == nil {
-		m = NewMetrics(nil)
+		m = newMetrics()
 	}
 	tr, err := newTracing(cfg.TracerProvider)
 	if err != nil {
