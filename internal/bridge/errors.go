@@ -17,10 +17,13 @@ import (
 //     (events.ErrMalformed, events.ErrSchema), one no route can take (routing.ErrUnroutable),
 //     Temporal's InvalidArgument and PermissionDenied (classify), and whatever the bridge
 //     marks with permanent: a signal to a closed workflow, or to one that did not appear
-//     within BRIDGE_SIGNAL_WAIT. The event is dead-lettered at once, then acked.
-//   - Waiting: a signal whose workflow does not exist yet (errTargetMissing), an event over
-//     its route's rate or concurrency limit (slowDown). It comes back later and never
-//     exhausts its retries.
+//     within BRIDGE_SIGNAL_WAIT; a signal-with-start to a closed workflow whose reuse
+//     policy forbids a new run; a decision whose input, memo, search attributes or
+//     signal cannot be encoded, or whose action is unknown; a panic while handling the
+//     event (catchPanic). The event is dead-lettered at once, then acked.
+//   - Waiting: a signal whose workflow does not exist yet (errTargetMissing: parked in
+//     EVENTS_WAITING, or retried there), an event over its route's rate or concurrency
+//     limit (slowDown: NAKed for as long as the limit says). Neither exhausts its retries.
 //   - Transient: everything else, unknown errors and Temporal's ResourceExhausted
 //     included. Retrying loses nothing and dead-lettering could, so it is NAKed with
 //     retryDelay's backoff until the route's retry limits end it as "retries exhausted".
