@@ -111,8 +111,8 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 	if err != nil {
 		return nil, err
 	}
-	p.metrics = bridge.NewMetrics(nil)
-	if err := metrics.Register(reg, p.metrics); err != nil {
+	p.metrics, err = bridge.NewMetrics(reg)
+	if err != nil {
 		return nil, err
 	}
 	p.bridge, err = bridge.New(p.consumerNATS.JS, p.temporal, sch, routes, p.metrics, log, bridge.Config{

@@ -78,7 +78,7 @@ func BenchmarkStarts(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		br, err := bridge.New(n.JS, tc, sch, routes, bridge.NewMetrics(prometheus.NewRegistry()), testenv.Logger(b).Level(4), bridge.Config{TaskQueue: testenv.ID("bench-")})
+		br, err := bridge.New(n.JS, tc, sch, routes, newMetrics(b, prometheus.NewRegistry()), testenv.Logger(b).Level(4), bridge.Config{TaskQueue: testenv.ID("bench-")})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -155,7 +155,7 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 		log.Warn().Msg(w)
 	}
 	if m == nil {
-		m = NewMetrics(nil)
+		m = newMetrics()
 	}
 	tr, err := newTracing(cfg.TracerProvider)
 	if err != nil {

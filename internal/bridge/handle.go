@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-	"go.temporal.io/api/serviceerror"
 
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/logging"
@@ -133,9 +131,9 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 		switch {
 		case err == nil:
 			switch {
-			case res.status == statusDone:
+			case res.status == ResultDone:
 				out.Outcome = OutcomeRouted
-			case res.status == statusDuplicate && out.Outcome == OutcomeIgnored:
+			case res.status == ResultDuplicate && out.Outcome == OutcomeIgnored:
 				out.Outcome = OutcomeDuplicate
 			}
 			out.Routes = append(out.Routes, rr)
@@ -150,20 +148,20 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 				return nil
 			}
 			b.metrics.parked.Inc()
-			rr.Result = "waiting"
+			rr.Result = ResultWaiting
 			out.Routes = append(out.Routes, rr)
 			out.Outcome, out.Error = OutcomeWaiting, err.Error()
 			eventFields(b.log.Info(), it, meta, &d).Dur("wait_up_to", b.cfg.SignalWait).
 				Msg("Signal parked in EVENTS_WAITING until its workflow is started")
 			return nil
 		case isPermanent(err):
-			rr.Result = "failed"
+			rr.Result = ResultFailed
 			out.Routes = append(out.Routes, rr)
 			b.deadLetter(ctx, it, meta, b.eventLog(it, meta, &d), err, out)
 			return nil
 		default:
 			if exhausted := b.retriesExhausted(d, meta, since, err); exhausted != nil {
-				rr.Result = "failed"
+				rr.Result = ResultFailed
 				out.Routes = append(out.Routes, rr)
 				if b.deadLetter(ctx, it, meta, b.eventLog(it, meta, &d), exhausted, out); out.Outcome == OutcomeDeadLettered {
 					b.metrics.retryExhausted(b.metricType(it.ev.Type()), d.Route)
@@ -181,7 +179,7 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 // transiently with err, and logs it: a signal still waiting for its workflow at debug
 // (it logged once when it started waiting), anything else at warn.
 func (b *Bridge) retryLater(it item, meta *jetstream.MsgMetadata, d routing.Decision, rr RouteResult, err error, out *Outcome) {
-	rr.Result = "retry"
+	rr.Result = ResultRetry
 	out.Routes = append(out.Routes, rr)
 	out.retry(meta, err)
 	if it.parked != nil && errors.Is(err, errTargetMissing) {
@@ -205,8 +203,7 @@ func (b *Bridge) retryLater(it item, meta *jetstream.MsgMetadata, d routing.Deci
 // signal waiting for its workflow (bounded by BRIDGE_SIGNAL_WAIT) and an event held back
 // by its route's own rate or concurrency limit are waiting, not failing: never exhausted.
 func (b *Bridge) retriesExhausted(d routing.Decision, meta *jetstream.MsgMetadata, since time.Time, err error) error {
-	var sd slowDown
-	if errors.Is(err, errTargetMissing) || errors.As(err, &sd) {
+	if isWaiting(err) {
 		return nil
 	}
 	maxAge, maxAttempts := b.routes.RetryLimits(d.Route)
@@ -281,38 +278,4 @@ func (b *Bridge) settle(it item, meta *jetstream.MsgMetadata, s settlement) {
 		log := b.eventLog(it, meta, nil)
 		log.Warn().Err(err).Msg("Could not settle message; it will be redelivered after AckWait")
 	}
-}
-
-// permanentError marks a failure that no retry can fix.
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-func permanent(err error) error { return permanentError{err} }
-
-func isPermanent(err error) bool {
-	var p permanentError
-	return errors.As(err, &p) || errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrSchema) || errors.Is(err, routing.ErrUnroutable)
-}
-
-// retryDelay backs off with the number of deliveries: 1s, 2s, 4s ... up to 30s. A
-// signal waiting for its workflow retries every second or two; a route's own limit says
-// when to come back. Temporal throttling (ResourceExhausted) starts at 2s and doubles up
-// to 30s, plus up to half again at random, so a burst of NAKs does not come back at once.
-func retryDelay(delivered uint64, err error) time.Duration {
-	var sd slowDown
-	if errors.As(err, &sd) {
-		return sd.delay
-	}
-	if errors.Is(err, errTargetMissing) {
-		return min(time.Duration(delivered)*time.Second, 5*time.Second)
-	}
-	var exhausted *serviceerror.ResourceExhausted
-	if errors.As(err, &exhausted) {
-		d := min(2*time.Second<<min(max(delivered, 1)-1, 4), 30*time.Second)
-		return d + rand.N(d/2)
-	}
-	d := time.Second << min(delivered-1, 5)
-	return min(d, 30*time.Second)
 }

@@ -117,7 +117,7 @@ func (h *harness) startBridge(tc bridge.Temporal, cfg bridge.Config) *runningBri
 	cfg.TaskQueue = h.taskQueue
 	rec := &recorder{}
 	cfg.Recorder = rec
-	b, err := bridge.New(h.nats.JS, tc, sch, routes, bridge.NewMetrics(reg), testenv.Logger(h.t), cfg)
+	b, err := bridge.New(h.nats.JS, tc, sch, routes, newMetrics(h.t, reg), testenv.Logger(h.t), cfg)
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -317,4 +317,13 @@ func (h *harness) lastEvent(typ string) (events.Event, bool) {
 func (h *harness) mailsTo(address string) int {
 	h.t.Helper()
 	return len(testenv.MailTo(h.t, h.mailAPI, address))
+}
+
+// newMetrics returns the bridge's metrics registered with reg, failing tb if reg refuses
+// them.
+func newMetrics(tb testing.TB, reg prometheus.Registerer) *bridge.Metrics {
+	tb.Helper()
+	m, err := bridge.NewMetrics(reg)
+	require.NoError(tb, err)
+	return m
 }

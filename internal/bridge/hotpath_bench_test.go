@@ -98,7 +98,11 @@ func benchBridge(b *testing.B, js jetstream.JetStream) *Bridge {
 	}
 	// Production's level, into a sink: the cost of building lines, not of writing them.
 	log := zerolog.New(io.Discard).Level(zerolog.InfoLevel).With().Timestamp().Str("service", "bridge").Logger()
-	br, err := New(js, acceptingTemporal{}, sch, routes, NewMetrics(prometheus.NewRegistry()), log, Config{TaskQueue: "bench"})
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	br, err := New(js, acceptingTemporal{}, sch, routes, m, log, Config{TaskQueue: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

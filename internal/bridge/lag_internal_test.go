@@ -23,7 +23,7 @@ func TestSampleStreams(t *testing.T) {
 	n := testenv.StartNATS(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	m := NewMetrics(nil)
+	m := newMetrics()
 
 	require.NoError(t, m.sample(ctx, n.JS, 5*time.Second), "nothing created yet is not an error")
 	require.Equal(t, 0, testutil.CollectAndCount(m.pending), "consumer series before the consumer exists")
@@ -69,7 +69,7 @@ func TestSampleStreams(t *testing.T) {
 func TestObserveEndToEnd(t *testing.T) {
 	sch, err := events.LoadSchemas(schemas.FS)
 	require.NoError(t, err)
-	b := &Bridge{metrics: NewMetrics(nil), schemas: sch}
+	b := &Bridge{metrics: newMetrics(), schemas: sch}
 	settled := time.Now()
 	tests := []struct {
 		name    string

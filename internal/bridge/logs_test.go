@@ -64,7 +64,7 @@ func TestLogsAtProductionLevel(t *testing.T) {
 	sink := &lines{}
 	rec := &recorder{}
 	log := zerolog.New(sink).Level(zerolog.InfoLevel)
-	b, err := bridge.New(h.nats.JS, h.temporal, sch, routes, bridge.NewMetrics(prometheus.NewRegistry()), log,
+	b, err := bridge.New(h.nats.JS, h.temporal, sch, routes, newMetrics(t, prometheus.NewRegistry()), log,
 		bridge.Config{TaskQueue: h.taskQueue, Recorder: rec})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

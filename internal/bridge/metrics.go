@@ -54,11 +54,20 @@ var _ prometheus.Collector = (*Metrics)(nil)
 // labels are a child's label values: type and outcome, or type and action, or type alone.
 type labels struct{ typ, second string }
 
-// NewMetrics returns the bridge's metrics. With reg nil they are registered nowhere, and
-// the caller registers them (metrics.Register, which returns an error); a non-nil reg, a
-// shorthand for tests, registers them there and panics if reg refuses them.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
+// NewMetrics returns the bridge's metrics, registered with reg (metrics.Register: a nil reg
+// registers nothing). It returns an error when reg refuses them, such as a name it
+// already has.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := newMetrics()
+	if err := metrics.Register(reg, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newMetrics returns the bridge's metrics, registered nowhere.
+func newMetrics() *Metrics {
+	return &Metrics{
 		counts:   map[labels]prometheus.Counter{},
 		observes: map[labels]prometheus.Observer{},
 		ages:     map[labels]prometheus.Observer{},
@@ -129,12 +138,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Dead letters stored on EVENTS_DLQ, sampled from stream info. Every replica reports the same value: aggregate with max.",
 		}),
 	}
-	if reg != nil {
-		if err := metrics.Register(reg, m); err != nil {
-			panic(err)
-		}
-	}
-	return m
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {

@@ -13,7 +13,10 @@ import (
 // TestMetricsCacheChildren: counting and observing land in the series of their labels,
 // and once a series exists the hot path allocates nothing to reach it.
 func TestMetricsCacheChildren(t *testing.T) {
-	m := NewMetrics(prometheus.NewRegistry())
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
 		m.count("user.signedup", OutcomeRouted)
 	}
@@ -62,7 +65,10 @@ func TestMetricsCacheChildren(t *testing.T) {
 
 // BenchmarkMetricsCountObserve is what finish spends on metrics per event.
 func BenchmarkMetricsCountObserve(b *testing.B) {
-	m := NewMetrics(prometheus.NewRegistry())
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
 	begin := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {

@@ -20,6 +20,17 @@ const (
 	OutcomeRetried      = "retried"       // NAKed; the stream redelivers it after RetryIn
 )
 
+// Results of one matching route within a delivery: RouteResult.Result, and the ledger's
+// route result.
+const (
+	ResultDone      = "done"      // Temporal took the start, signal-with-start, signal or cancel
+	ResultDuplicate = "duplicate" // already done: the same request, the running workflow, nothing to cancel
+	ResultIgnored   = "ignored"   // the route's action is ignore
+	ResultWaiting   = "waiting"   // a signal parked in EVENTS_WAITING until its workflow exists
+	ResultRetry     = "retry"     // failed transiently; the delivery is NAKed
+	ResultFailed    = "failed"    // failed for good, or its retries ran out; the event is dead-lettered
+)
+
 // Outcome is what the bridge did with one delivery of an event: the record of "where did
 // my event go". A Recorder receives one per delivery.
 type Outcome struct {
@@ -47,7 +58,7 @@ type RouteResult struct {
 	Action     string
 	WorkflowID string
 	RunID      string
-	Result     string // done, duplicate, ignored, retry, failed
+	Result     string // one of the Result* constants
 }
 
 // Recorder receives the outcome of every delivery. Record is called on the bridge's hot

@@ -65,7 +65,7 @@ func (h *harness) startPanickingBridge(tc bridge.Temporal, rec bridge.Recorder) 
 	routes, err := routing.Default()
 	require.NoError(h.t, err)
 	cfg := bridge.Config{TaskQueue: h.taskQueue, Lanes: 1, Recorder: rec}
-	b, err := bridge.New(h.nats.JS, tc, sch, routes, bridge.NewMetrics(prometheus.NewRegistry()), testenv.Logger(h.t), cfg)
+	b, err := bridge.New(h.nats.JS, tc, sch, routes, newMetrics(h.t, prometheus.NewRegistry()), testenv.Logger(h.t), cfg)
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

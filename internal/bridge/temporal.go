@@ -32,26 +32,8 @@ type Temporal interface {
 
 var _ Temporal = client.Client(nil)
 
-// errTargetMissing: a signal's workflow does not exist (yet).
-var errTargetMissing = errors.New("target workflow does not exist yet")
-
-// slowDown is a transient refusal of the bridge's own (a route's rate or concurrency
-// limit) with the delay after which to try again.
-type slowDown struct {
-	reason string
-	delay  time.Duration
-}
-
-func (e slowDown) Error() string { return e.reason }
-
-const (
-	statusDone      = "done"
-	statusDuplicate = "duplicate"
-	statusIgnored   = "ignored"
-)
-
 type applied struct {
-	status string // statusDone, statusDuplicate or statusIgnored
+	status string // ResultDone, ResultDuplicate or ResultIgnored
 	runID  string
 }
 
@@ -113,7 +95,7 @@ func (b *Bridge) call(ctx context.Context, f func(context.Context) error) error 
 // BRIDGE_SIGNAL_WAIT from there.
 func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision, since time.Time) (applied, error) {
 	if d.Action == routing.Ignore {
-		return applied{status: statusIgnored}, nil
+		return applied{status: ResultIgnored}, nil
 	}
 	release, err := b.limits.admit(ctx, d)
 	if err != nil {
@@ -157,15 +139,15 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 			})
 			var started *serviceerror.WorkflowExecutionAlreadyStarted
 			if errors.As(err, &started) {
-				return applied{status: statusDuplicate, runID: started.RunId}, nil
+				return applied{status: ResultDuplicate, runID: started.RunId}, nil
 			}
 			if err != nil {
 				return applied{}, classify(fmt.Errorf("start %s %s: %w", d.WorkflowType, d.WorkflowID, err))
 			}
 			if !resp.GetStarted() { // conflict policy use_existing found it running
-				return applied{status: statusDuplicate, runID: resp.GetRunId()}, nil
+				return applied{status: ResultDuplicate, runID: resp.GetRunId()}, nil
 			}
-			return applied{status: statusDone, runID: resp.GetRunId()}, nil
+			return applied{status: ResultDone, runID: resp.GetRunId()}, nil
 		}
 		req := &workflowservice.SignalWithStartWorkflowExecutionRequest{
 			Namespace: b.cfg.Namespace, WorkflowId: d.WorkflowID, WorkflowType: &commonpb.WorkflowType{Name: d.WorkflowType},
@@ -189,7 +171,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		if err != nil {
 			return applied{}, classify(fmt.Errorf("signal-with-start %s %s: %w", d.WorkflowType, d.WorkflowID, err))
 		}
-		return applied{status: statusDone, runID: resp.GetRunId()}, nil
+		return applied{status: ResultDone, runID: resp.GetRunId()}, nil
 
 	case routing.Signal:
 		input, err := converter.GetDefaultDataConverter().ToPayloads(signalArgs(d)...)
@@ -214,7 +196,7 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		if err != nil {
 			return applied{}, classify(fmt.Errorf("signal %s to %s: %w", d.Signal, d.WorkflowID, err))
 		}
-		return applied{status: statusDone}, nil
+		return applied{status: ResultDone}, nil
 
 	case routing.Cancel:
 		req := &workflowservice.RequestCancelWorkflowExecutionRequest{
@@ -227,12 +209,12 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 		})
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return applied{status: statusDuplicate}, nil // nothing running to cancel
+			return applied{status: ResultDuplicate}, nil // nothing running to cancel
 		}
 		if err != nil {
 			return applied{}, classify(fmt.Errorf("cancel %s: %w", d.WorkflowID, err))
 		}
-		return applied{status: statusDone}, nil
+		return applied{status: ResultDone}, nil
 	}
 	return applied{}, permanent(fmt.Errorf("route %s: unknown action %q", d.Route, d.Action))
 }
@@ -374,18 +356,4 @@ func (b *Bridge) signalTargetMissing(ctx context.Context, d routing.Decision, si
 	default:
 		return classify(fmt.Errorf("describe %s: %w", d.WorkflowID, err))
 	}
-}
-
-// classify marks the Temporal errors that no retry can fix as permanent. Anything else —
-// unavailable, deadline exceeded, resource exhausted ("slow down"), a busy workflow,
-// unknown — is transient: retrying loses nothing, dead-lettering could.
-func classify(err error) error {
-	var (
-		invalid *serviceerror.InvalidArgument
-		denied  *serviceerror.PermissionDenied
-	)
-	if errors.As(err, &invalid) || errors.As(err, &denied) {
-		return permanent(err)
-	}
-	return err
 }

@@ -292,3 +292,17 @@ func (s *Store) DeploySupersededBy(ctx context.Context, workflowID string) (Depl
 	}
 	return d, nil
 }
+
+// RunningDeploys returns the workflow ids of the deploys still running, whose workspaces
+// are in use.
+func (s *Store) RunningDeploys(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT workflow_id FROM deploys WHERE status = 'running' ORDER BY workflow_id`)
+	if err != nil {
+		return nil, fmt.Errorf("list running deploys: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list running deploys: %w", err)
+	}
+	return ids, nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowbridge/flowbridge/internal/store"
 	"github.com/flowbridge/flowbridge/internal/testenv"
+	"github.com/stretchr/testify/require"
 )
 
 func openDeployStore(t *testing.T) *store.Store {
@@ -229,4 +230,14 @@ func TestDeployLane(t *testing.T) {
 	if l := lane(b); headID(l) != "a" || l.Good != nil {
 		t.Fatalf("lane after a's second run: got head %q good %q, want head a and no good deploy (a runs again)", headID(l), goodSHA(l))
 	}
+}
+
+func TestRunningDeploys(t *testing.T) {
+	st, _ := openStore(t)
+	for _, d := range []struct{ id, status string }{{"deploy-b", "running"}, {"deploy-a", "running"}, {"deploy-c", "succeeded"}, {"deploy-d", "failed"}} {
+		mustExec(t, st, `INSERT INTO deploys (workflow_id, repository, ref, commit_sha, status) VALUES ($1, 'acme/app', 'main', 'abc', $2)`, d.id, d.status)
+	}
+	got, err := st.RunningDeploys(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []string{"deploy-a", "deploy-b"}, got)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // EmailSent reports whether an email with key was already handed to the SMTP server.
@@ -23,4 +24,22 @@ func (s *Store) MarkEmailSent(ctx context.Context, key, recipient, subject strin
 		return fmt.Errorf("record sent email %s: %w", key, err)
 	}
 	return nil
+}
+
+// DeleteSentEmailsBefore deletes at most limit rows of sent_emails for emails sent
+// before t, and returns how many it deleted. Rows locked by a writer at that moment are
+// left for the next call.
+//
+// A sent_emails row is what stops a retried activity from sending its email twice, so t
+// must be older than the longest a workflow may retry a send (days, not hours).
+func (s *Store) DeleteSentEmailsBefore(ctx context.Context, t time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("delete sent emails before %s: limit %d must be positive", t.Format(time.RFC3339), limit)
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sent_emails WHERE key IN (
+		SELECT key FROM sent_emails WHERE sent_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, t, limit)
+	if err != nil {
+		return 0, fmt.Errorf("delete sent emails before %s: %w", t.Format(time.RFC3339), err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -12,23 +12,6 @@ import (
 	"github.com/flowbridge/flowbridge/internal/contract"
 )
 
-// TenantByStripeCustomer returns the tenant whose Stripe customer is customerID, or
-// ErrNotFound. Should two tenants ever share a customer, the oldest is returned.
-func (s *Store) TenantByStripeCustomer(ctx context.Context, customerID string) (Tenant, error) {
-	var t Tenant
-	err := s.pool.QueryRow(ctx, `
-		SELECT id::text, owner_user_id, owner_email, stripe_customer_id
-		FROM tenants WHERE stripe_customer_id = $1
-		ORDER BY created_at, id LIMIT 1`, customerID).Scan(&t.ID, &t.OwnerUserID, &t.OwnerEmail, &t.StripeCustomerID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, fmt.Errorf("tenant of Stripe customer %s: %w", customerID, ErrNotFound)
-	}
-	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant of Stripe customer %s: %w", customerID, err)
-	}
-	return t, nil
-}
-
 // Payment is a row of payments.
 type Payment struct {
 	ID         string // Stripe's payment id
@@ -98,44 +81,4 @@ func (s *Store) PaymentByID(ctx context.Context, id string) (Payment, error) {
 		return Payment{}, fmt.Errorf("payment %s: %w", id, err)
 	}
 	return p, nil
-}
-
-// Notification is a row of notifications: a message shown to a tenant's users in the app.
-type Notification struct {
-	ID        string
-	Key       string // unique per fact, so adding it again is harmless
-	TenantID  string
-	Kind      string
-	Title     string
-	Body      string
-	CreatedAt time.Time
-}
-
-const notificationColumns = `id::text, key, tenant_id::text, kind, title, body, created_at`
-
-func scanNotification(row pgx.Row) (Notification, error) {
-	var n Notification
-	err := row.Scan(&n.ID, &n.Key, &n.TenantID, &n.Kind, &n.Title, &n.Body, &n.CreatedAt)
-	return n, err
-}
-
-// AddNotification stores n unless a notification with n.Key is already stored. It
-// returns the stored notification (ID and CreatedAt filled in) and whether this call
-// created it.
-func (s *Store) AddNotification(ctx context.Context, n Notification) (Notification, bool, error) {
-	stored, err := scanNotification(s.pool.QueryRow(ctx, `
-		INSERT INTO notifications (key, tenant_id, kind, title, body) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (key) DO NOTHING
-		RETURNING `+notificationColumns, n.Key, n.TenantID, n.Kind, n.Title, n.Body))
-	if err == nil {
-		return stored, true, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return Notification{}, false, fmt.Errorf("add notification %s: %w", n.Key, err)
-	}
-	stored, err = scanNotification(s.pool.QueryRow(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE key = $1`, n.Key))
-	if err != nil {
-		return Notification{}, false, fmt.Errorf("add notification %s: read the stored one: %w", n.Key, err)
-	}
-	return stored, false, nil
 }

@@ -5,47 +5,12 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/store"
-	"github.com/flowbridge/flowbridge/internal/testenv"
 )
-
-// openStore opens a store on a fresh schema of the test's own.
-func openStore(t *testing.T) (*store.Store, string) {
-	t.Helper()
-	url := testenv.Postgres(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := store.Open(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	return st, url
-}
-
-// billedTenant creates the tenant of user with Stripe customer customerID.
-func billedTenant(t *testing.T, st *store.Store, user, customerID string) store.Tenant {
-	t.Helper()
-	ctx := context.Background()
-	tn, err := st.EnsureTenant(ctx, user, user+"@example.com")
-	require.NoError(t, err)
-	if customerID != "" {
-		_, err = st.SetStripeCustomer(ctx, tn.ID, customerID)
-		require.NoError(t, err)
-		tn.StripeCustomerID = customerID
-	}
-	return tn
-}
-
-func count(t *testing.T, st *store.Store, query string, args ...any) int {
-	t.Helper()
-	var n int
-	require.NoError(t, st.Pool().QueryRow(context.Background(), query, args...).Scan(&n))
-	return n
-}
 
 func TestMigrationsApplyOnce(t *testing.T) {
 	st, url := openStore(t)
@@ -54,41 +19,6 @@ func TestMigrationsApplyOnce(t *testing.T) {
 	again.Close()
 	got := count(t, st, "SELECT count(*) FROM flowbridge_schema_migrations WHERE name = '0002_payments.sql'")
 	require.Equal(t, 1, got, "got %v rows for 0002, want 1", got)
-}
-
-func TestTenantByStripeCustomer(t *testing.T) {
-	st, _ := openStore(t)
-	ctx := context.Background()
-	billed := billedTenant(t, st, "u-billed", "cus_billed")
-	billedTenant(t, st, "u-unbilled", "")
-	first := billedTenant(t, st, "u-first", "cus_shared")
-	billedTenant(t, st, "u-second", "cus_shared")
-	// now() can repeat across quick transactions; make the order certain.
-	_, err := st.Pool().Exec(ctx, "UPDATE tenants SET created_at = created_at + interval '1 second' WHERE owner_user_id = 'u-second'")
-	require.NoError(t, err)
-
-	tests := []struct {
-		name     string
-		customer string
-		want     store.Tenant
-		wantErr  error
-	}{
-		{name: "billed tenant", customer: "cus_billed", want: billed},
-		{name: "unknown customer", customer: "cus_nobody", wantErr: store.ErrNotFound},
-		{name: "empty customer does not match a tenant without one", customer: "", wantErr: store.ErrNotFound},
-		{name: "shared customer: the oldest tenant", customer: "cus_shared", want: first},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := st.TenantByStripeCustomer(ctx, tt.customer)
-			if tt.wantErr != nil {
-				require.True(t, errors.Is(err, tt.wantErr), "got %v, want %v", err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got, "got %v, want %v", got, tt.want)
-		})
-	}
 }
 
 func TestRecordPayment(t *testing.T) {
@@ -181,31 +111,4 @@ func TestRecordPaymentConcurrently(t *testing.T) {
 	}
 	require.Equal(t, 1, created, "got %v callers creating the row, want 1", created)
 	require.Equal(t, 1, count(t, st, "SELECT count(*) FROM payments"))
-}
-
-func TestAddNotification(t *testing.T) {
-	st, _ := openStore(t)
-	ctx := context.Background()
-	tn := billedTenant(t, st, "u1", "cus_1")
-	n := store.Notification{Key: "payment/pi_1/processed", TenantID: tn.ID, Kind: "payment.received", Title: "Payment received", Body: "Thanks"}
-
-	got, created, err := st.AddNotification(ctx, n)
-	require.NoError(t, err)
-	require.True(t, created)
-	require.NotEmpty(t, got.ID)
-	require.False(t, got.CreatedAt.IsZero())
-	want := n
-	want.ID, want.CreatedAt = got.ID, got.CreatedAt
-	require.Equal(t, want, got)
-
-	other := n
-	other.Title = "Something else"
-	again, created, err := st.AddNotification(ctx, other)
-	require.NoError(t, err)
-	require.False(t, created, "second AddNotification: got created true, want false")
-	require.Equal(t, want, again)
-	require.Equal(t, 1, count(t, st, "SELECT count(*) FROM notifications WHERE tenant_id = $1", tn.ID))
-
-	_, _, err = st.AddNotification(ctx, store.Notification{Key: "k2", TenantID: "00000000-0000-0000-0000-000000000000", Kind: "x", Title: "x", Body: "x"})
-	require.ErrorContains(t, err, "add notification k2")
 }

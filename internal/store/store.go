@@ -15,6 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// ErrNotFound is returned by lookups that find no row.
+var ErrNotFound = errors.New("not found")
+
 // Store is a pool of connections to flowbridge's database.
 type Store struct {
 	pool *pgxpool.Pool

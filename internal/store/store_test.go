@@ -228,3 +228,22 @@ func TestOpenAndMigrateRefuseAChangedMigration(t *testing.T) {
 	_, err = store.Migrate(ctx, url)
 	require.ErrorIs(t, err, store.ErrMigrationChanged)
 }
+
+// openStore opens a store on a fresh schema of the test's own.
+func openStore(t *testing.T) (*store.Store, string) {
+	t.Helper()
+	url := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, url)
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	return st, url
+}
+
+func count(t *testing.T, st *store.Store, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, st.Pool().QueryRow(context.Background(), query, args...).Scan(&n))
+	return n
+}

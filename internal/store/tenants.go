@@ -8,9 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ErrNotFound is returned by lookups that find no row.
-var ErrNotFound = errors.New("not found")
-
 // Tenant is a row of tenants.
 type Tenant struct {
 	ID               string
@@ -63,4 +60,21 @@ func (s *Store) SetStripeCustomer(ctx context.Context, tenantID, customerID stri
 		return "", fmt.Errorf("set Stripe customer of tenant %s: %w", tenantID, err)
 	}
 	return stored, nil
+}
+
+// TenantByStripeCustomer returns the tenant whose Stripe customer is customerID, or
+// ErrNotFound. Should two tenants ever share a customer, the oldest is returned.
+func (s *Store) TenantByStripeCustomer(ctx context.Context, customerID string) (Tenant, error) {
+	var t Tenant
+	err := s.pool.QueryRow(ctx, `
+		SELECT id::text, owner_user_id, owner_email, stripe_customer_id
+		FROM tenants WHERE stripe_customer_id = $1
+		ORDER BY created_at, id LIMIT 1`, customerID).Scan(&t.ID, &t.OwnerUserID, &t.OwnerEmail, &t.StripeCustomerID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Tenant{}, fmt.Errorf("tenant of Stripe customer %s: %w", customerID, ErrNotFound)
+	}
+	if err != nil {
+		return Tenant{}, fmt.Errorf("tenant of Stripe customer %s: %w", customerID, err)
+	}
+	return t, nil
 }

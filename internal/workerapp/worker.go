@@ -16,13 +16,11 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/flowbridge/flowbridge/internal/activities"
 	"github.com/flowbridge/flowbridge/internal/app"
 	"github.com/flowbridge/flowbridge/internal/config"
-	"github.com/flowbridge/flowbridge/internal/contract"
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/mail"
 	"github.com/flowbridge/flowbridge/internal/ops"
@@ -235,25 +233,4 @@ type Workflows struct {
 	Deploy     workflows.DeployConfig
 	Connectors workflows.ConnectorConfig
 	Scheduled  workflows.ScheduledConfig
-}
-
-// Register registers every workflow and activity with r (a worker). deploys may be nil
-// when the worker runs no BlueprintDeploy activities (tests of other workflows).
-func Register(r worker.Registry, acts *activities.Activities, deploys *activities.Deploys, cfg Workflows) {
-	o := &workflows.Onboarding{Config: cfg.Onboarding}
-	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: contract.UserOnboardingWorkflow})
-	p := &workflows.Payments{Config: cfg.Payments}
-	r.RegisterWorkflowWithOptions(p.PaymentProcessing, workflow.RegisterOptions{Name: contract.PaymentProcessingWorkflow})
-	d := &workflows.Deploy{Config: cfg.Deploy}
-	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
-	cs := &workflows.Connectors{Config: cfg.Connectors}
-	r.RegisterWorkflowWithOptions(cs.ConnectorSync, workflow.RegisterOptions{Name: contract.ConnectorSyncWorkflow})
-	sw := &workflows.Scheduled{Config: cfg.Scheduled}
-	r.RegisterWorkflowWithOptions(sw.DailyReport, workflow.RegisterOptions{Name: contract.DailyReportWorkflow})
-	r.RegisterWorkflowWithOptions(sw.Cleanup, workflow.RegisterOptions{Name: contract.CleanupWorkflow})
-	r.RegisterWorkflowWithOptions(sw.Backup, workflow.RegisterOptions{Name: contract.BackupWorkflow})
-	r.RegisterActivity(acts)
-	if deploys != nil {
-		r.RegisterActivity(deploys)
-	}
 }

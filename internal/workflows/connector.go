@@ -103,10 +103,7 @@ func (c *Connectors) ConnectorSync(ctx workflow.Context, ev contract.Event) (con
 	}
 	res.HasMore = !done
 
-	shortCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	shortCtx := withShortOptions(ctx)
 	complete := activities.CompleteSyncInput{Synced: res, Cause: activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}}
 	status.set(ctx, contract.StepCompleteSync, activityCompleteSync, "Recording the sync on connector "+in.ConnectorID+" and emitting "+contract.TypeConnectorSynced)
 	if err := workflow.ExecuteActivity(withSummary(shortCtx, contract.TypeConnectorSynced), a.CompleteConnectorSync, complete).Get(ctx, nil); err != nil {
@@ -141,10 +138,9 @@ func syncFailed(ctx workflow.Context, id string, err error) error {
 		}
 	}
 	var a *activities.Activities
-	recordCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
-	})
+	opts := shortOptions()
+	opts.RetryPolicy.MaximumAttempts = 10
+	recordCtx := workflow.WithActivityOptions(ctx, opts)
 	if rerr := workflow.ExecuteActivity(withSummary(recordCtx, "record the failure"), a.FailConnectorSync, activities.FailSyncInput{ConnectorID: id, Reason: reason}).Get(ctx, nil); rerr != nil {
 		workflow.GetLogger(ctx).Error("Could not record the failed sync on its connector", "connector_id", id, "reason", reason, "err", rerr)
 	}

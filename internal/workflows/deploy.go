@@ -185,7 +185,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 func (r *deployRun) emitStarted(ctx workflow.Context) error {
 	var a *activities.Deploys
 	started := r.event(contract.TypeDeployStarted, contract.DeployEvent{Pusher: r.in.Pusher, Message: r.in.Message})
-	return workflow.ExecuteActivity(withSummary(r.short(ctx), contract.TypeDeployStarted), a.EmitDeployEvent, started).Get(ctx, nil)
+	return workflow.ExecuteActivity(withSummary(withShortOptions(ctx), contract.TypeDeployStarted), a.EmitDeployEvent, started).Get(ctx, nil)
 }
 
 // skipped ends a deploy whose push is stale (see activities.SupersedeResult.Skipped):
@@ -208,7 +208,7 @@ func (r *deployRun) rollback(ctx workflow.Context, health activities.HealthResul
 	tail := health.Tail
 	var good string
 	r.status.set(ctx, contract.StepRollback, activityLastGoodDeploy, "Health check failed; looking up the last good commit of "+r.target.Ref)
-	if err := workflow.ExecuteActivity(withSummary(r.short(ctx), "last good commit"), a.LastGoodDeploy, r.target).Get(ctx, &good); err != nil {
+	if err := workflow.ExecuteActivity(withSummary(withShortOptions(ctx), "last good commit"), a.LastGoodDeploy, r.target).Get(ctx, &good); err != nil {
 		return r.stopped(ctx, contract.StepRollback, err, tail)
 	}
 	switch good {
@@ -293,7 +293,7 @@ func (r *deployRun) cancelled(ctx workflow.Context, step string, err error, tail
 	}
 	res := DeployResult{Status: DeployCancelled, Step: step, Reason: "cancelled"}
 	var by string
-	if err := workflow.ExecuteActivity(withSummary(r.short(dctx), "superseded by"), a.DeploySupersededBy, r.target).Get(dctx, &by); err != nil {
+	if err := workflow.ExecuteActivity(withSummary(withShortOptions(dctx), "superseded by"), a.DeploySupersededBy, r.target).Get(dctx, &by); err != nil {
 		workflow.GetLogger(ctx).Warn("Could not tell what superseded the deploy", "err", err)
 	}
 	if by != "" {
@@ -311,7 +311,7 @@ func (r *deployRun) cancelled(ctx workflow.Context, step string, err error, tail
 func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (DeployResult, error) {
 	var a *activities.Deploys
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	sctx := r.short(dctx)
+	sctx := withShortOptions(dctx)
 	status := activities.DeployStatusFailed
 	switch res.Status {
 	case DeploySucceeded:
@@ -364,14 +364,6 @@ func (r *deployRun) event(eventType string, data contract.DeployEvent) activitie
 	return activities.DeployEventInput{Type: eventType, Data: data, Cause: r.cause}
 }
 
-// short is for activities that only talk to PostgreSQL, NATS or Temporal.
-func (r *deployRun) short(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
-}
-
 // lane is for SupersedeOlderDeploys: PostgreSQL and Temporal, and a fetch of the
 // repository's commit graph (heartbeating) when the push must be ordered against earlier
 // deploys. Retries ride out a few minutes of either being away.
@@ -380,7 +372,7 @@ func (r *deployRun) lane(ctx workflow.Context) workflow.Context {
 		StartToCloseTimeout: 15 * time.Minute,
 		HeartbeatTimeout:    r.cfg.HeartbeatTimeout,
 		WaitForCancellation: true,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 10},
+		RetryPolicy:         retryEveryMinute(10),
 	})
 }
 
@@ -393,7 +385,7 @@ func (r *deployRun) long(ctx workflow.Context, timeout time.Duration) workflow.C
 		StartToCloseTimeout: timeout + 15*time.Minute,
 		HeartbeatTimeout:    r.cfg.HeartbeatTimeout,
 		WaitForCancellation: true,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 3, MaximumInterval: time.Minute},
+		RetryPolicy:         retryEveryMinute(3),
 	})
 }
 

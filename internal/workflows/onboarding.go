@@ -58,10 +58,7 @@ func (o *Onboarding) UserOnboarding(ctx workflow.Context, ev contract.Event) (On
 	}
 	log := workflow.GetLogger(ctx)
 	cause := activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	ctx = withShortOptions(ctx)
 	var a *activities.Activities
 
 	email := activities.EmailInput{UserID: in.UserID, Email: in.Email, Name: in.Name, Kind: activities.EmailVerification, Cause: cause}

@@ -75,10 +75,7 @@ func (p *Payments) PaymentProcessing(ctx workflow.Context, ev contract.Event) (P
 		return PaymentResult{}, err
 	}
 
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	ctx = withShortOptions(ctx)
 	record := activities.PaymentInput{
 		PaymentID: in.PaymentID, TenantID: tenant.TenantID, CustomerID: in.CustomerID,
 		Amount: in.Amount, Currency: in.Currency, LineItems: in.LineItems, Cause: cause,

@@ -101,10 +101,9 @@ func (s *Scheduled) DailyReport(ctx workflow.Context, in contract.DailyReportInp
 	}
 	// PostgreSQL being away delays the report rather than losing it: retried until it is
 	// back.
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	opts := shortOptions()
+	opts.StartToCloseTimeout = time.Minute
+	ctx = workflow.WithActivityOptions(ctx, opts)
 	var a *activities.Activities
 	var r contract.DailyReport
 	if err := workflow.ExecuteActivity(ctx, a.DailyReportNumbers, activities.ReportInput{Date: date}).Get(ctx, &r); err != nil {
@@ -138,11 +137,7 @@ func (s *Scheduled) Cleanup(ctx workflow.Context) (CleanupResult, error) {
 		return CleanupResult{}, err
 	}
 	now := workflow.Now(ctx)
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 5},
-	})
+	ctx = workflow.WithActivityOptions(ctx, heartbeatingOptions(30*time.Minute, 5))
 	var a *activities.Activities
 	var res CleanupResult
 	var errs []error
@@ -182,20 +177,12 @@ func (s *Scheduled) Backup(ctx workflow.Context) (BackupResult, error) {
 	}
 	var a *activities.Activities
 	var res BackupResult
-	backupCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 3},
-	})
+	backupCtx := workflow.WithActivityOptions(ctx, heartbeatingOptions(2*time.Hour, 3))
 	in := activities.BackupInput{Dir: cfg.BackupDir, Time: nominalTime(ctx)}
 	if err := workflow.ExecuteActivity(backupCtx, a.BackupDatabase, in).Get(ctx, &res.Backup); err != nil {
 		return BackupResult{}, fmt.Errorf("back up the database: %w", err)
 	}
-	pruneCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute, MaximumAttempts: 3},
-	})
+	pruneCtx := workflow.WithActivityOptions(ctx, heartbeatingOptions(10*time.Minute, 3))
 	if err := workflow.ExecuteActivity(pruneCtx, a.PruneBackups, activities.PruneInput{Dir: cfg.BackupDir, Keep: cfg.BackupKeep}).Get(ctx, &res.Pruned); err != nil {
 		return res, fmt.Errorf("prune backups (backup %s was written): %w", res.Backup.Path, err)
 	}
