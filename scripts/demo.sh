@@ -18,7 +18,9 @@ say "publishing user.signedup for $user (structured mode)"
 
 say "waiting for workflow $wf"
 for _ in $(seq 50); do temporal workflow describe --workflow-id "$wf" >/dev/null 2>&1 && break; sleep 0.2; done
-temporal workflow describe --workflow-id "$wf" | head -20
+temporal workflow describe --workflow-id "$wf" | sed -n 1,20p # sed reads it all: no SIGPIPE under pipefail
+say "its status query (what the Temporal UI shows as current details)"
+temporal workflow query --workflow-id "$wf" --type status
 
 say "publishing email.verified for $user (binary mode)"
 "$BIN/nats" -s "$NATS_URL" pub -J events.email.verified \
@@ -29,5 +31,5 @@ say "publishing email.verified for $user (binary mode)"
 say "workflow result"
 temporal workflow result --workflow-id "$wf"
 say "emails to $user@example.com (mailpit): http://$MAILPIT_ADDR/api/v1/search?query=to:$user@example.com"
-curl -fsS "http://$MAILPIT_ADDR/api/v1/search?query=to:$user@example.com" | head -c 400; echo
+curl -fsS "http://$MAILPIT_ADDR/api/v1/search?query=to:$user@example.com" | cut -c 1-400
 say "result events on the stream: bin/nats -s $NATS_URL stream view EVENTS"
