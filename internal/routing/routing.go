@@ -70,6 +70,9 @@ type Decision struct {
 	// one key are in flight at once.
 	ConcurrencyKey   string
 	ConcurrencyLimit int
+	// Window, when set, holds the event back (a debounce or a batch) instead of acting on
+	// it now: the bridge acts once the window closes (JoinBatch joins a batch's decisions).
+	Window *Window
 }
 
 // Miss says why a route whose event types match did not take the event.
