@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"text/template"
 	"time"
 )
@@ -140,18 +141,20 @@ func (t *Table) Windows() map[WindowKind]bool {
 // attributes), whose start argument is the list of each event's one start argument
 // (args[0], else its input) and whose signal argument is the list of each event's one
 // signal argument (signal_args[0], else the event). The decisions must all be of one
-// batch route; their windows are dropped.
-func JoinBatch(ds []Decision) (Decision, error) {
-	if len(ds) == 0 {
-		return Decision{}, fmt.Errorf("batch of no events")
+// batch route, eventIDs the ids of their events; their windows are dropped.
+func JoinBatch(eventIDs []string, ds []Decision) (Decision, error) {
+	if len(ds) == 0 || len(ds) != len(eventIDs) {
+		return Decision{}, fmt.Errorf("batch of %d events with %d ids", len(ds), len(eventIDs))
 	}
 	d := ds[0]
 	d.Window = nil
 	var starts, signals []any
+	d.BatchOf = slices.Clone(eventIDs)
 	for _, e := range ds {
 		if e.Route != d.Route {
 			return Decision{}, fmt.Errorf("batch mixes routes %s and %s", d.Route, e.Route)
 		}
+
 		switch {
 		case len(e.Args) == 1:
 			starts = append(starts, e.Args[0])

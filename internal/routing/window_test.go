@@ -78,10 +78,11 @@ routes:
 		ds = append(ds, d[0])
 	}
 	require.Equal(t, "", ds[0].Window.Key, "no key: one batch for the route")
-	j, err := routing.JoinBatch(ds)
+	j, err := routing.JoinBatch([]string{"a", "b", "c"}, ds)
 	require.NoError(t, err)
 	require.Nil(t, j.Window)
 	require.Equal(t, "b-ev-1", j.WorkflowID)
+	require.Equal(t, []string{"a", "b", "c"}, j.BatchOf)
 	require.Equal(t, []any{[]any{"u1", "u2", "u3"}}, j.Args, "one argument, the list of each event's args[0]")
 	require.Len(t, j.SignalArgs, 1)
 	items, ok := j.SignalArgs[0].([]any)
@@ -91,14 +92,14 @@ routes:
 
 	d, _, err := tbl.Decide(event("email.verified", `{"user_id":"u1"}`))
 	require.NoError(t, err)
-	j, err = routing.JoinBatch([]routing.Decision{d[0], d[0]})
+	j, err = routing.JoinBatch([]string{"a", "b"}, []routing.Decision{d[0], d[0]})
 	require.NoError(t, err)
 	require.Len(t, j.Args, 1)
 	require.Len(t, j.Args[0], 2)
 	require.IsType(t, workflows.Event{}, j.Args[0].([]any)[0], "input: event gives envelopes")
 	require.Nil(t, j.SignalArgs)
 
-	_, err = routing.JoinBatch([]routing.Decision{d[0], ds[0]})
+	_, err = routing.JoinBatch([]string{"a", "b"}, []routing.Decision{d[0], ds[0]})
 	require.ErrorContains(t, err, "mixes routes")
 }
 
