@@ -36,9 +36,9 @@ type Metrics struct {
 	windowEvents     *prometheus.CounterVec
 	windowDeliveries *prometheus.CounterVec
 	batchSize        *prometheus.HistogramVec
-	limit     prometheus.Gauge
-	throttled prometheus.Counter
-	inflight  prometheus.Gauge
+	limit            prometheus.Gauge
+	throttled        prometheus.Counter
+	inflight         prometheus.Gauge
 	// Sampled from the server (SampleStreams).
 	pending    *prometheus.GaugeVec
 	ackPending *prometheus.GaugeVec
