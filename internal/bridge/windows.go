@@ -31,8 +31,9 @@ import (
 //     for each key: once size events are there, or the first is window old, it reads the
 //     first size of them by direct get, makes one call with the list (its request id is
 //     derived from the ids of the events in it, so a retried batch is the same call), then
-//     deletes them, the first last. Other messages of the key wait (NAKed) for the first's
-//     window, and then one of them is the first.
+//     deletes them, the first last — after it has delivered, the same way, every next
+//     batch of the key that is already full. Other messages of the key wait (NAKed) for
+//     the first's window, and then one of them is the first.
 //
 // A bridge that stops or dies mid-window loses nothing: the messages stay on the stream,
 // pending, and whichever replica the server hands them to next closes the window.
@@ -244,26 +245,57 @@ type member struct {
 	meta *jetstream.MsgMetadata
 }
 
-// deliverBatch reads the first size events of it's key (it is the first), makes the
-// route's one call with them (joined into one list argument, or alone without join),
-// records each, and deletes them from EVENTS_BATCH. An event that cannot be routed any
-// more is dead-lettered alone. A transient failure leaves the batch as it is, for it to be
-// tried again.
+// maxBatchRounds bounds the batches one delivery delivers in a row (deliverBatch).
+const maxBatchRounds = 100
+
+// deliverBatch delivers the batch of it's key (it is the key's first message) and then,
+// while this delivery still keeps the key (its message is deleted last), each next batch
+// that is already full: a burst of many events goes out in full batches at once, not one
+// per window. A transient failure of the first batch leaves it as it is, to be tried
+// again; of a later one, leaves it to the delivery of its own first message.
 func (b *Bridge) deliverBatch(ctx context.Context, it item, meta *jetstream.MsgMetadata, size int, join bool) {
+	stream, subject := b.windows.batch, it.msg.Subject()
+	from := meta.Sequence.Stream
+	for round := 0; round < maxBatchRounds; round++ {
+		next, retryIn, ok := b.deliverOne(ctx, it, meta, from, size, join)
+		if !ok && round == 0 {
+			b.leave(it, meta, retryIn)
+			return
+		}
+		if !ok || !join || ctx.Err() != nil {
+			break
+		}
+		from = next
+		info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+		if err != nil || info.State.Subjects[subject] < uint64(size)+1 { // +1: it, not deleted yet
+			break
+		}
+	}
+	b.deleteHeld(ctx, stream, meta.Sequence.Stream)
+	b.settle(it, meta, ack)
+	b.settled.Add(1)
+}
+
+// deliverOne reads the first size events of it's key from sequence from, makes the
+// route's one call with them (joined into one list argument, or alone without join),
+// records each, and deletes them from EVENTS_BATCH but it (deliverBatch deletes it last).
+// An event that cannot be routed any more is dead-lettered alone. It returns the sequence
+// after the batch's last event, or, when the batch must be tried again, false and when.
+func (b *Bridge) deliverOne(ctx context.Context, it item, meta *jetstream.MsgMetadata, from uint64, size int, join bool) (next uint64, retryIn time.Duration, ok bool) {
 	begin := time.Now()
 	stream, subject := b.windows.batch, it.msg.Subject()
 	var good, bad []member
-	for seq := meta.Sequence.Stream; len(good)+len(bad) < size; {
+	next = from
+	for seq := from; len(good)+len(bad) < size; {
 		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
 		if err != nil {
 			b.log.Warn().Err(err).Str(logging.FieldSubject, subject).Msg("Could not read a batch; trying again")
-			b.leave(it, meta, retryDelay(meta.NumDelivered, err))
-			return
+			return 0, retryDelay(meta.NumDelivered, err), false
 		}
-		seq = raw.Sequence + 1
+		seq, next = raw.Sequence+1, raw.Sequence+1
 		m := member{it: b.prepareWindow(routing.Batch)(rawMsg{raw})}
 		m.meta, _ = m.it.msg.Metadata()
 		if raw.Sequence == meta.Sequence.Stream {
@@ -320,31 +352,27 @@ func (b *Bridge) deliverBatch(ctx context.Context, it item, meta *jetstream.MsgM
 		default:
 			b.log.Warn().Err(err).Str(logging.FieldRoute, d.Route).Str(logging.FieldWorkflowID, d.WorkflowID).Int("events", len(good)).
 				Msg("Temporal did not take a batch; will retry")
-			b.leave(it, meta, retryDelay(meta.NumDelivered, err))
-			return
+			return 0, retryDelay(meta.NumDelivered, err), false
 		}
 	}
 	for _, m := range bad {
 		out := b.newOutcome(m.it, m.meta)
 		b.deadLetter(ctx, m.it, m.meta, b.eventLog(m.it, m.meta, nil), m.it.err, &out)
 		if out.Outcome != OutcomeDeadLettered {
-			b.leave(it, meta, out.RetryIn) // EVENTS_DLQ unreachable: all of it again later
-			return
+			return 0, out.RetryIn, false // EVENTS_DLQ unreachable: all of it again later
 		}
 		out.SettledAt = time.Now()
 		b.metrics.count(b.metricType(m.it.ev.Type()), out.Outcome)
 		b.record(out)
 	}
-	// The first last: until it is gone no other delivery takes this key's batch.
-	all := append(good, bad...)
-	for _, m := range all {
+	// All but it, which deliverBatch deletes last: until it is gone no other delivery
+	// takes this key's batches.
+	for _, m := range append(good, bad...) {
 		if m.meta.Sequence.Stream != meta.Sequence.Stream {
 			b.deleteHeld(ctx, stream, m.meta.Sequence.Stream)
 		}
 	}
-	b.deleteHeld(ctx, stream, meta.Sequence.Stream)
-	b.settle(it, meta, ack)
-	b.settled.Add(1)
+	return next, 0, true
 }
 
 // markFailed gives each member the error err, to be dead-lettered with.
