@@ -199,3 +199,29 @@ func counterSum(t *testing.T, rb *runningBridge, name string) float64 {
 	}
 	return n
 }
+
+// Two replicas on the same windows: each batch is delivered by one of them, each event in
+// exactly one batch, and a debounced burst starts one workflow.
+func TestWindowsWithTwoReplicas(t *testing.T) {
+	h := newHarness(t)
+	h.routes = windowRoutes(t, h, 2*time.Second, 2*time.Second, 10)
+	a := h.startBridge(h.temporal, bridge.Config{})
+	b := h.startBridge(h.temporal, bridge.Config{})
+
+	u := testenv.ID("u")
+	batched := publishBurst(t, h, "batch", u, 45)
+	publishBurst(t, h, "debounce", u, 20)
+	testenv.Eventually(t, 30*time.Second, func() bool {
+		return len(starts("digest", a, b)) == 5 && len(starts("quiet-profile", a, b)) == 1
+	}, "batches %v, debounced %v", starts("digest", a, b), starts("quiet-profile", a, b))
+	ids := starts("digest", a, b)
+	var all []string
+	for _, id := range ids {
+		for _, ev := range batchInput(t, h, id) {
+			all = append(all, ev.ID)
+		}
+	}
+	require.ElementsMatch(t, batched, all, "every event in exactly one batch")
+	require.Equal(t, float64(5), counterSum(t, a, "flowbridge_bridge_window_deliveries_total")+counterSum(t, b, "flowbridge_bridge_window_deliveries_total")-1,
+		"five batches and one debounced start, each delivered once")
+}
