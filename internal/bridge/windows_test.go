@@ -15,11 +15,15 @@ import (
 	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/routing"
 	"github.com/flowbridge/flowbridge/internal/testenv"
-	"github.com/flowbridge/flowbridge/internal/workflows"
 )
 
+// envelope is the part of an event envelope (docs/publishing.md) the tests read.
+type envelope struct {
+	ID string `json:"id"`
+}
+
 // windowRoutes are a debounce route and a batch route on user.signedup, told apart by
-// the data's plan; their workflows need no worker (a start is what is counted).
+// the data's name; their workflows need no worker (a start is what is counted).
 func windowRoutes(t *testing.T, h *harness, quiet, window time.Duration, size int) *routing.Table {
 	t.Helper()
 	tbl, err := routing.Parse(fmt.Appendf(nil, `
@@ -74,7 +78,7 @@ func starts(route string, rbs ...*runningBridge) []string {
 }
 
 // batchInput reads the list a batch workflow was started with.
-func batchInput(t *testing.T, h *harness, workflowID string) []workflows.Event {
+func batchInput(t *testing.T, h *harness, workflowID string) []envelope {
 	t.Helper()
 	it := h.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
@@ -83,7 +87,7 @@ func batchInput(t *testing.T, h *harness, workflowID string) []workflows.Event {
 		if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 			payloads := a.GetInput().GetPayloads()
 			require.Len(t, payloads, 1, "%s: a batch is one argument", workflowID)
-			var list []workflows.Event
+			var list []envelope
 			require.NoError(t, converter.GetDefaultDataConverter().FromPayload(payloads[0], &list))
 			return list
 		}
@@ -142,7 +146,7 @@ func checkBatches(t *testing.T, h *harness, workflowIDs, ids []string, sizes []i
 	t.Helper()
 	var got []string
 	var gotSizes []int
-	lists := map[string][]workflows.Event{}
+	lists := map[string][]envelope{}
 	for _, id := range workflowIDs {
 		lists[id] = batchInput(t, h, id)
 	}
