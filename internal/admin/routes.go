@@ -235,6 +235,18 @@ type decisionJSON struct {
 	SignalArg        any            `json:"signal_arg,omitempty"`
 	Args             []any          `json:"args,omitempty"`
 	SignalArgs       []any          `json:"signal_args,omitempty"`
+	// Window, for a route with debounce or batch: the event is held, and the arguments
+	// above are its own (a batch's list holds one item per event).
+	Window *windowJSON `json:"window,omitempty"`
+}
+
+// windowJSON is a routing.Window for `routes test --json`.
+type windowJSON struct {
+	Kind   routing.WindowKind `json:"kind"`
+	Key    string             `json:"key"`
+	Quiet  string             `json:"quiet,omitempty"`
+	Size   int                `json:"size,omitempty"`
+	Window string             `json:"window,omitempty"`
 }
 
 func newDecisionJSON(d routing.Decision) decisionJSON {
@@ -245,6 +257,14 @@ func newDecisionJSON(d routing.Decision) decisionJSON {
 	}
 	if d.Action == routing.Start || d.Action == routing.SignalWithStart {
 		j.IDReusePolicy, j.IDConflictPolicy = d.ReusePolicy.String(), d.ConflictPolicy.String()
+	}
+	if w := d.Window; w != nil {
+		j.Window = &windowJSON{Kind: w.Kind, Key: w.Key, Size: w.Size}
+		if w.Kind == routing.Debounce {
+			j.Window.Quiet = w.Quiet.String()
+		} else {
+			j.Window.Window = w.Wait.String()
+		}
 	}
 	if d.RunTimeout > 0 {
 		j.RunTimeout = d.RunTimeout.String()
@@ -334,6 +354,13 @@ func describeDecision(d routing.Decision) string {
 	}
 	if d.ConcurrencyLimit > 0 {
 		fmt.Fprintf(&b, " concurrency=%s<=%d", d.ConcurrencyKey, d.ConcurrencyLimit)
+	}
+	switch w := d.Window; {
+	case w == nil:
+	case w.Kind == routing.Debounce:
+		fmt.Fprintf(&b, " debounce key=%q quiet=%s (held: the last event of the key's burst is delivered)", w.Key, w.Quiet)
+	default:
+		fmt.Fprintf(&b, " batch key=%q size=%d window=%s (held: delivered in a list, one item per event)", w.Key, w.Size, w.Wait)
 	}
 	for _, part := range []struct {
 		name string

@@ -98,3 +98,20 @@ func TestRoutesDefaultPrintsTheBuiltInTable(t *testing.T) {
 	_, _, err = runRoutesCmd(t, nil, "check", p)
 	require.NoError(t, err)
 }
+
+// `routes test` says an event would be held, and in which window.
+func TestRoutesTestShowsWindows(t *testing.T) {
+	ev := writeFile(t, "ev.json", `{"specversion":"1.0","id":"e1","type":"user.signedup","source":"/t","data":{"user_id":"u1","email":"u1@example.com"}}`)
+	routes := writeFile(t, "r.yaml", `routes:
+  - {name: quiet, events: [user.signedup], action: start, workflow: UserOnboarding, id: 'a-{{ .data.user_id }}', debounce: {key: '{{ .data.user_id }}', quiet: 30s}}
+  - {name: digest, events: [user.signedup], action: start, workflow: UserOnboarding, id: 'b-{{ .id }}', args: [data.user_id], batch: {size: 10, window: 1m}}
+`)
+	out, _, err := runRoutesCmd(t, nil, "test", routes, ev)
+	require.NoError(t, err)
+	require.Contains(t, out, `debounce key="u1" quiet=30s (held`)
+	require.Contains(t, out, `batch key="" size=10 window=1m0s (held`)
+	out, _, err = runRoutesCmd(t, nil, "test", "--json", routes, ev)
+	require.NoError(t, err)
+	require.Contains(t, out, `"window": {`)
+	require.Contains(t, out, `"kind": "debounce"`)
+}

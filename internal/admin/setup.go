@@ -10,8 +10,9 @@ import (
 )
 
 // setupLong describes `bridge setup` for its help.
-const setupLong = `Creates or updates what the bridge uses, then exits: the streams EVENTS, EVENTS_DLQ and
-EVENTS_WAITING, the durable consumers bridge and bridge-waiting, and the Temporal custom
+const setupLong = `Creates or updates what the bridge uses, then exits: the streams EVENTS, EVENTS_DLQ,
+EVENTS_WAITING, EVENTS_DEBOUNCE and EVENTS_BATCH, the durable consumers bridge,
+bridge-waiting, bridge-debounce and bridge-batch, and the Temporal custom
 search attributes (FlowbridgeEventId, FlowbridgeEventType, FlowbridgeCorrelationId, and those
 the routes file sets). A second run changes nothing; --dry-run prints what differs and
 changes nothing. It reads the bridge's settings (environment or flags) and uses the NATS and

@@ -134,19 +134,23 @@ func TestSetupTwiceChangesNothing(t *testing.T) {
 		"stream EVENTS: create with subjects [events.>], retention limits, storage file, num_replicas 1, placement none, duplicate_window 10m, max_age 168h\n",
 		"stream EVENTS_DLQ: create with subjects [dlq.>], retention limits, storage file, num_replicas 1, placement none, duplicate_window 10m, max_age unlimited, max_bytes unlimited, discard new\n",
 		"stream EVENTS_WAITING: create with subjects [waiting.>], retention limits, storage file, num_replicas 1, placement none, duplicate_window 10m, max_age unlimited, allow_direct true\n",
+		"stream EVENTS_DEBOUNCE: create with subjects [debounce.>], retention workqueue, storage file, num_replicas 1, placement none, duplicate_window 10m, max_msgs_per_subject 1, discard old\n",
+		"stream EVENTS_BATCH: create with subjects [batch.>], retention limits, storage file, num_replicas 1, placement none, duplicate_window 10m, max_age unlimited, allow_direct true\n",
 		"consumer EVENTS > bridge: create with filter_subject events.>, deliver_policy all, ack_policy explicit, replay_policy instant, ack_wait 30s, max_deliver -1, max_ack_pending 20000, num_replicas 0 (the stream's)\n",
 		"consumer EVENTS_WAITING > bridge-waiting: create with filter_subject waiting.>, deliver_policy all, ack_policy explicit, replay_policy instant, ack_wait 30s, max_deliver -1, max_ack_pending 100000, num_replicas 0 (the stream's)\n",
+		"consumer EVENTS_DEBOUNCE > bridge-debounce: create with filter_subject debounce.>, deliver_policy all, ack_policy explicit, replay_policy instant, ack_wait 30s, max_deliver -1, max_ack_pending 100000, num_replicas 0 (the stream's)\n",
+		"consumer EVENTS_BATCH > bridge-batch: create with filter_subject batch.>, deliver_policy all, ack_policy explicit, replay_policy instant, ack_wait 30s, max_deliver -1, max_ack_pending 100000, num_replicas 0 (the stream's)\n",
 		"search attribute FlowbridgeEventId in namespace " + ns + ": create with type Keyword\n",
 		"search attribute FlowbridgeEventType in namespace " + ns + ": create with type Keyword\n",
 		"search attribute FlowbridgeCorrelationId in namespace " + ns + ": create with type Keyword\n",
 		"search attribute SetupTier in namespace " + ns + " (set by route tiered-signup): create with type Keyword\n",
-		"Made 9 changes.\n",
+		"Made 13 changes.\n",
 	} {
 		require.Contains(t, out, want)
 	}
 	first := stateOf(t, n.JS)
-	require.Len(t, first.Streams, 3, "streams: got %v", first.Streams)
-	require.Len(t, first.Consumers, 2, "consumers: got %v", first.Consumers)
+	require.Len(t, first.Streams, 5, "streams: got %v", first.Streams)
+	require.Len(t, first.Consumers, 4, "consumers: got %v", first.Consumers)
 	for _, name := range []string{"FlowbridgeEventId", "FlowbridgeEventType", "FlowbridgeCorrelationId", "SetupTier"} {
 		got := searchAttributes(t, tc, ns)[name]
 		require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, got, "search attribute %s: got %v, want Keyword", name, got)
@@ -156,7 +160,7 @@ func TestSetupTwiceChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasSuffix(out, "Nothing to change: everything is as configured.\n"), "second run: got %q", out)
 	got := lines(out)
-	require.Len(t, got, 9, "second run: one line per object, got %q", got)
+	require.Len(t, got, 13, "second run: one line per object, got %q", got)
 	for _, l := range got {
 		require.True(t, strings.HasSuffix(l, ": as configured"), "second run: got %q, want only objects as configured", l)
 	}
@@ -172,12 +176,13 @@ func TestSetupDryRunCreatesNothing(t *testing.T) {
 	out, err := bridgeSetup(t, newSetupEnv(n, ns, nil), "--dry-run")
 	require.NoError(t, err)
 	got := lines(out)
-	require.Len(t, got, 8, "got %q", got)
-	for i, object := range []string{"stream EVENTS", "stream EVENTS_DLQ", "stream EVENTS_WAITING", "consumer EVENTS > bridge", "consumer EVENTS_WAITING > bridge-waiting",
+	require.Len(t, got, 12, "got %q", got)
+	for i, object := range []string{"stream EVENTS", "stream EVENTS_DLQ", "stream EVENTS_WAITING", "stream EVENTS_DEBOUNCE", "stream EVENTS_BATCH",
+		"consumer EVENTS > bridge", "consumer EVENTS_WAITING > bridge-waiting", "consumer EVENTS_DEBOUNCE > bridge-debounce", "consumer EVENTS_BATCH > bridge-batch",
 		"search attribute FlowbridgeEventId in namespace " + ns, "search attribute FlowbridgeEventType in namespace " + ns, "search attribute FlowbridgeCorrelationId in namespace " + ns} {
 		require.True(t, strings.HasPrefix(got[i], object+": create with "), "line %d: got %q, want the create of %s", i+1, got[i], object)
 	}
-	require.True(t, strings.HasSuffix(out, "Dry run: 8 changes to make, none made.\n"), "got %q", out)
+	require.True(t, strings.HasSuffix(out, "Dry run: 12 changes to make, none made.\n"), "got %q", out)
 
 	require.Equal(t, jetStreamState{Streams: map[string]jetstream.StreamConfig{}, Consumers: map[string]jetstream.ConsumerConfig{}}, stateOf(t, n.JS), "a dry run created streams or consumers")
 	require.Empty(t, searchAttributes(t, tc, ns), "a dry run registered search attributes")
@@ -209,13 +214,19 @@ func TestSetupUpdatesWhatTheSettingsChange(t *testing.T) {
 		"stream EVENTS_DLQ: max_bytes unlimited -> 1073741824",
 		"stream EVENTS_WAITING: placement none -> tags:az1,ssd",
 		"stream EVENTS_WAITING: duplicate_window 10m -> 15m",
+		"stream EVENTS_DEBOUNCE: placement none -> tags:az1,ssd",
+		"stream EVENTS_DEBOUNCE: duplicate_window 10m -> 15m",
+		"stream EVENTS_BATCH: placement none -> tags:az1,ssd",
+		"stream EVENTS_BATCH: duplicate_window 10m -> 15m",
 		"consumer EVENTS > bridge: ack_wait 30s -> 45s",
 		"consumer EVENTS_WAITING > bridge-waiting: ack_wait 30s -> 45s",
+		"consumer EVENTS_DEBOUNCE > bridge-debounce: ack_wait 30s -> 45s",
+		"consumer EVENTS_BATCH > bridge-batch: ack_wait 30s -> 45s",
 	}
 	out, err := bridgeSetup(t, env, "-dry-run")
 	require.NoError(t, err)
 	require.Equal(t, want, lines(out)[:len(want)], "the dry run's diff")
-	require.True(t, strings.HasSuffix(out, "Dry run: 5 changes to make, none made.\n"), "got %q", out)
+	require.True(t, strings.HasSuffix(out, "Dry run: 9 changes to make, none made.\n"), "got %q", out)
 	require.Equal(t, before, stateOf(t, n.JS), "a dry run changed something")
 
 	out, err = bridgeSetup(t, env)
@@ -259,7 +270,7 @@ func TestSetupRefusesWhatCannotChange(t *testing.T) {
 			want: []string{
 				"stream EVENTS: storage file -> memory: cannot be changed\n  NATS cannot change a stream's storage: set EVENTS_STORAGE=file to keep it, or delete the stream (its messages are lost) and run bridge setup again.",
 				"stream EVENTS_DLQ: max_age unlimited -> 720h",
-				"changes the servers cannot make: stream EVENTS (storage), stream EVENTS_DLQ (storage), stream EVENTS_WAITING (storage); nothing was changed",
+				"changes the servers cannot make: stream EVENTS (storage), stream EVENTS_DLQ (storage), stream EVENTS_WAITING (storage), stream EVENTS_DEBOUNCE (storage), stream EVENTS_BATCH (storage); nothing was changed",
 			},
 		},
 		{

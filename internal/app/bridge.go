@@ -206,7 +206,7 @@ func (p *bridgeProcess) run(ctx context.Context) error {
 	g.Go(func() error { return p.public.Serve(ctx, p.publicLn) })
 	g.Go(func() error {
 		defer stopAfterDrain()
-		err := retry.Until(ctx, p.log, "NATS JetStream (streams "+events.Stream+", "+events.DLQStream+", "+events.WaitingStream+")", func(ctx context.Context) error {
+		err := retry.Until(ctx, p.log, "NATS JetStream (streams "+events.Stream+", "+events.DLQStream+", "+events.WaitingStream+", "+events.DebounceStream+", "+events.BatchStream+")", func(ctx context.Context) error {
 			return prepareJetStream(ctx, p.consumerNATS.JS, p.cfg, p.log)
 		})
 		if err != nil {

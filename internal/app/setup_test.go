@@ -35,6 +35,10 @@ func bridgeUserPermissions() *server.Permissions {
 			"events.>", "dlq.>", "waiting.>",
 			"$JS.API.STREAM.INFO.EVENTS", "$JS.API.STREAM.INFO.EVENTS_DLQ", "$JS.API.STREAM.INFO.EVENTS_WAITING",
 			"$JS.API.CONSUMER.INFO.EVENTS.bridge", "$JS.API.CONSUMER.INFO.EVENTS_WAITING.bridge-waiting",
+			// The windows' streams and consumers, which start-up checks; pulling from them
+			// is needed only by routes with debounce or batch (docs/ARCHITECTURE.md).
+			"$JS.API.STREAM.INFO.EVENTS_DEBOUNCE", "$JS.API.STREAM.INFO.EVENTS_BATCH",
+			"$JS.API.CONSUMER.INFO.EVENTS_DEBOUNCE.bridge-debounce", "$JS.API.CONSUMER.INFO.EVENTS_BATCH.bridge-batch",
 			"$JS.API.CONSUMER.MSG.NEXT.EVENTS.bridge", "$JS.API.CONSUMER.MSG.NEXT.EVENTS_WAITING.bridge-waiting",
 			"$JS.ACK.EVENTS.bridge.>", "$JS.ACK.EVENTS_WAITING.bridge-waiting.>",
 			"$JS.API.DIRECT.GET.EVENTS_WAITING",
@@ -99,7 +103,7 @@ func TestBridgeWithoutAdminRightsAfterSetup(t *testing.T) {
 	defer cancel()
 	err = p.run(ctx)
 	require.Error(t, err, "a bridge without its streams must not start")
-	for _, want := range []string{"stream EVENTS, stream EVENTS_DLQ, stream EVENTS_WAITING, consumer EVENTS > bridge, consumer EVENTS_WAITING > bridge-waiting missing", "run `bridge setup` first"} {
+	for _, want := range []string{"stream EVENTS, stream EVENTS_DLQ, stream EVENTS_WAITING, stream EVENTS_DEBOUNCE, stream EVENTS_BATCH, consumer EVENTS > bridge, consumer EVENTS_WAITING > bridge-waiting, consumer EVENTS_DEBOUNCE > bridge-debounce, consumer EVENTS_BATCH > bridge-batch missing", "run `bridge setup` first"} {
 		require.ErrorContains(t, err, want)
 	}
 	require.NoError(t, ctx.Err(), "the missing streams must fail start-up, not be waited for")
@@ -201,6 +205,9 @@ func TestProvisioningBridgeCreatesMissingStreamsWithTheSettings(t *testing.T) {
 	require.Equal(t, jetstream.MemoryStorage, dlq.Storage)
 	require.Equal(t, time.Hour, dlq.MaxAge)
 	require.Equal(t, jetstream.MemoryStorage, info(events.WaitingStream).Storage)
+	require.Equal(t, jetstream.MemoryStorage, info(events.DebounceStream).Storage, "the windows' streams are provisioned too")
+	require.Equal(t, int64(1), info(events.DebounceStream).MaxMsgsPerSubject)
+	require.Equal(t, jetstream.MemoryStorage, info(events.BatchStream).Storage)
 	for _, want := range []string{"stream EVENTS: storage file -> memory: cannot be changed", "stream EVENTS: duplicate_window 2m -> 10m", "`bridge setup` applies them"} {
 		require.Contains(t, logs.String(), want)
 	}

@@ -132,6 +132,7 @@ type Bridge struct {
 	lim      *limiter
 	inflight atomic.Int64 // Temporal calls in flight
 	waiting  *waitingRoom // nil without EVENTS_WAITING
+	windows  windows      // the debounce and batch streams the routes use
 	tracing  *tracing     // nil without Config.TracerProvider
 	attrs    defaultAttrs // whether starts carry flowbridge's search attributes
 	log      zerolog.Logger
@@ -186,6 +187,13 @@ func (b *Bridge) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	wins, err := b.openWindows(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	b.checkDefaultAttrs(ctx)
 	// Work in flight must outlive ctx so shutdown can drain it; DrainTimeout bounds that.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -219,6 +227,10 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if wcons != nil {
 		pulling.Add(1)
 		go func() { defer pulling.Done(); b.pull(ctx, wcons, s, true, b.prepareParked, maxBytes) }()
+	}
+	for kind, c := range wins {
+		pulling.Add(1)
+		go func() { defer pulling.Done(); b.pull(ctx, c, s, false, b.prepareWindow(kind), maxBytes) }()
 	}
 	b.log.Info().Str("consumer", b.cfg.Consumer).Int("max_in_flight", b.cfg.Lanes).Bool("waiting_room", wcons != nil).Msg("Bridge consuming")
 

@@ -112,6 +112,10 @@ func newDeadLetter(it item, meta *jetstream.MsgMetadata, cause error) *nats.Msg 
 	if it.parked != nil && it.parked.seq != 0 { // back from EVENTS_WAITING: its place on EVENTS
 		seq = it.parked.seq
 	}
+	if it.window != nil && it.window.seq != 0 { // back from a window: its place on EVENTS
+		seq = it.window.seq
+	}
+	dl.Header.Del(headerWindowRoute)
 	dl.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(seq, 10))
 	dl.Header.Del(headerWaitingRoute)
 	dl.Header.Del(headerWaitingSince)

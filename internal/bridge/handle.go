@@ -25,6 +25,7 @@ type item struct {
 	key       string         // scheduling key: the target workflow id, else the subject
 	hold      *heldMsg       // kept from redelivery until settled; nil outside Run
 	parked    *parked        // a signal back from EVENTS_WAITING; nil for EVENTS
+	window    *windowMsg     // an event back from a debounce or batch window; nil for EVENTS
 }
 
 // prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
@@ -52,6 +53,13 @@ func (b *Bridge) prepare(msg jetstream.Msg) (it item) {
 	for _, d := range it.decisions {
 		if d.WorkflowID != "" {
 			it.key = d.WorkflowID
+			break
+		}
+	}
+	for _, d := range it.decisions {
+		if d.Window != nil {
+			// The events of a window are held in stream order (a debounce keeps the last).
+			it.key = windowKey(d.Window)
 			break
 		}
 	}
@@ -126,6 +134,20 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 	out.Outcome = OutcomeIgnored // until a route does something
 	since := it.storedAt(meta)
 	for _, d := range it.decisions {
+		if d.Window != nil && it.parked == nil {
+			// Held in its window (windows.go); acted on when the window closes.
+			rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, Result: OutcomeHeld}
+			if err := b.hold(ctx, it, meta, d); err != nil {
+				b.retryLater(it, meta, d, rr, err, out)
+				return nil
+			}
+			out.Routes = append(out.Routes, rr)
+			if out.Outcome == OutcomeIgnored {
+				out.Outcome = OutcomeHeld
+			}
+			eventFields(b.log.Debug(), it, meta, &d).Str("window", string(d.Window.Kind)).Str("key", d.Window.Key).Msg("Held event in its route's window")
+			continue
+		}
 		res, err := b.apply(ctx, it.ev, d, since)
 		rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, RunID: res.runID, Result: res.status}
 		switch {
@@ -137,6 +159,9 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 				out.Outcome = OutcomeDuplicate
 			}
 			out.Routes = append(out.Routes, rr)
+			if it.window != nil {
+				b.metrics.windowDelivered(it.window.kind, d.Route, 1)
+			}
 			eventFields(b.log.Debug(), it, meta, &d).Str("action", string(d.Action)).Str(logging.FieldRunID, res.runID).
 				Str("result", res.status).Msg("Routed event")
 			if d.Action == routing.Start || d.Action == routing.SignalWithStart {

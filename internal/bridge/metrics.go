@@ -32,9 +32,13 @@ type Metrics struct {
 	exhausted *prometheus.CounterVec
 	parked    prometheus.Counter
 	woken     prometheus.Counter
-	limit     prometheus.Gauge
-	throttled prometheus.Counter
-	inflight  prometheus.Gauge
+	// Windows (windows.go): events held, and the calls that delivered them.
+	windowEvents     *prometheus.CounterVec
+	windowDeliveries *prometheus.CounterVec
+	batchSize        *prometheus.HistogramVec
+	limit            prometheus.Gauge
+	throttled        prometheus.Counter
+	inflight         prometheus.Gauge
 	// Sampled from the server (SampleStreams).
 	pending    *prometheus.GaugeVec
 	ackPending *prometheus.GaugeVec
@@ -73,7 +77,7 @@ func newMetrics() *Metrics {
 		ages:     map[labels]prometheus.Observer{},
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EventsMetric,
-			Help: "Events the bridge settled, by event type and outcome (routed, duplicate, ignored, waiting, dead_lettered, retried).",
+			Help: "Events the bridge settled, by event type and outcome (routed, duplicate, ignored, waiting, held, dead_lettered, retried).",
 		}, []string{"type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    HandleDurationMetric,
@@ -110,6 +114,20 @@ func newMetrics() *Metrics {
 			Name: "flowbridge_bridge_signals_woken_total",
 			Help: "Parked signals delivered by the bridge that started their workflow, right after the start.",
 		}),
+		windowEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_window_events_total",
+			Help: "Events held in a route's window (outcome held), by window (debounce, batch) and route. For debounce, " +
+				"this minus flowbridge_bridge_window_deliveries_total is the events folded into a later one.",
+		}, []string{"window", "route"}),
+		windowDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_window_deliveries_total",
+			Help: "Temporal calls that closed a window — a burst's last event, a batch's list — by window (debounce, batch) and route.",
+		}, []string{"window", "route"}),
+		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "flowbridge_bridge_batch_events",
+			Help:    "Events in each batch delivered, by route.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
+		}, []string{"route"}),
 		limit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flowbridge_bridge_concurrency_limit",
 			Help: "Temporal calls the bridge allows in flight now: its adaptive limit (at most BRIDGE_LANES).",
@@ -143,6 +161,7 @@ func newMetrics() *Metrics {
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		m.events, m.latency, m.endToEnd, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken,
+		m.windowEvents, m.windowDeliveries, m.batchSize,
 		m.limit, m.inflight, m.throttled, m.pending, m.ackPending, m.dlqDepth,
 	}
 }
@@ -166,6 +185,18 @@ func (m *Metrics) count(typ, outcome string) {
 }
 
 func (m *Metrics) ackExtended() { m.extended.Inc() }
+
+func (m *Metrics) windowHeld(kind routing.WindowKind, route string) {
+	m.windowEvents.WithLabelValues(string(kind), route).Inc()
+}
+
+// windowDelivered counts a call that closed a window, of n events.
+func (m *Metrics) windowDelivered(kind routing.WindowKind, route string, n int) {
+	m.windowDeliveries.WithLabelValues(string(kind), route).Inc()
+	if kind == routing.Batch {
+		m.batchSize.WithLabelValues(route).Observe(float64(n))
+	}
+}
 
 func (m *Metrics) retryExhausted(typ, route string) { m.exhausted.WithLabelValues(typ, route).Inc() }
 

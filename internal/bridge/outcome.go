@@ -16,6 +16,7 @@ const (
 	OutcomeDuplicate    = "duplicate"     // every route found its work already done
 	OutcomeIgnored      = "ignored"       // no route takes this event type
 	OutcomeWaiting      = "waiting"       // a signal parked in EVENTS_WAITING until its workflow exists
+	OutcomeHeld         = "held"          // in a route's debounce or batch window (EVENTS_DEBOUNCE, EVENTS_BATCH)
 	OutcomeDeadLettered = "dead_lettered" // stored on EVENTS_DLQ with the reason
 	OutcomeRetried      = "retried"       // NAKed; the stream redelivers it after RetryIn
 )

@@ -30,6 +30,10 @@ func (b *Bridge) handleOrSurvive(ctx context.Context, it item) {
 		b.log.Error().Str("panic", fmt.Sprint(v)).Str(logging.FieldEventID, it.ev.ID()).Str(logging.FieldSubject, subject).
 			Str("stack", string(debug.Stack())).Msg("Recovered from a panic outside an event's routing; the event is redelivered after AckWait")
 	}()
+	if it.window != nil {
+		b.handleWindow(ctx, it)
+		return
+	}
 	b.handle(ctx, it)
 }
 

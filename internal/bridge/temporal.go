@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,6 +105,9 @@ func (b *Bridge) apply(ctx context.Context, ev events.Event, d routing.Decision,
 	defer release()
 	svc := b.temporal.WorkflowService()
 	reqID := requestID(ev.ID(), d)
+	if d.BatchOf != nil {
+		reqID = requestID("batch\x00"+strings.Join(d.BatchOf, "\x00"), d)
+	}
 	exec := &commonpb.WorkflowExecution{WorkflowId: d.WorkflowID}
 
 	switch d.Action {

@@ -42,7 +42,7 @@ const (
 const minDLQBytes = 1 << 20
 
 func (s *Streams) register(fs *flag.FlagSet, env func(string) string, errs *[]error) {
-	intVar(fs, &s.Replicas, "events-replicas", "EVENTS_REPLICAS", env, 1, "replicas of the streams EVENTS, EVENTS_DLQ and EVENTS_WAITING: 1 to 5, 3 on a NATS cluster", errs)
+	intVar(fs, &s.Replicas, "events-replicas", "EVENTS_REPLICAS", env, 1, "replicas of every stream (EVENTS, EVENTS_DLQ, EVENTS_WAITING, EVENTS_DEBOUNCE, EVENTS_BATCH): 1 to 5, 3 on a NATS cluster", errs)
 	fs.StringVar(&s.Storage, "events-storage", or(env("EVENTS_STORAGE"), StorageFile), "storage of the streams: file or memory (EVENTS_STORAGE)")
 	fs.StringVar(&s.PlacementCluster, "events-placement-cluster", env("EVENTS_PLACEMENT_CLUSTER"), "NATS cluster the streams are placed in; empty: any (EVENTS_PLACEMENT_CLUSTER)")
 	s.PlacementTags = SecretList(env("EVENTS_PLACEMENT_TAGS"))

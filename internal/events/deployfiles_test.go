@@ -33,6 +33,7 @@ func TestDeployFilesMatchTheCode(t *testing.T) {
 		require.Equal(t, want.Duplicates, got.Duplicates, want.Name)
 		require.Equal(t, want.MaxAge, got.MaxAge, want.Name)
 		require.Equal(t, want.AllowDirect, got.AllowDirect, want.Name)
+		require.Equal(t, max(want.MaxMsgsPerSubject, 0), max(got.MaxMsgsPerSubject, 0), want.Name) // 0 and -1: no limit
 		require.Equal(t, want.Discard, got.Discard, want.Name)
 		require.Equal(t, want.Replicas, got.Replicas, want.Name)
 		if want.MaxBytes > 0 || got.MaxBytes > 0 {
@@ -40,8 +41,10 @@ func TestDeployFilesMatchTheCode(t *testing.T) {
 		}
 	}
 	for file, want := range map[string]jetstream.ConsumerConfig{
-		"EVENTS.bridge.consumer.json":                 events.BridgeConsumerConfig(events.BridgeConsumer, 30*time.Second),
-		"EVENTS_WAITING.bridge-waiting.consumer.json": events.WaitingConsumerConfig(30 * time.Second),
+		"EVENTS.bridge.consumer.json":                   events.BridgeConsumerConfig(events.BridgeConsumer, 30*time.Second),
+		"EVENTS_WAITING.bridge-waiting.consumer.json":   events.WaitingConsumerConfig(30 * time.Second),
+		"EVENTS_DEBOUNCE.bridge-debounce.consumer.json": events.DebounceConsumerConfig(30 * time.Second),
+		"EVENTS_BATCH.bridge-batch.consumer.json":       events.BatchConsumerConfig(30 * time.Second),
 	} {
 		var got jetstream.ConsumerConfig
 		read(file, &got)

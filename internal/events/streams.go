@@ -31,8 +31,8 @@ type StreamSettings struct {
 	DLQMaxBytes int64
 }
 
-// Configs returns the definitions of EVENTS, EVENTS_DLQ and EVENTS_WAITING with these
-// settings (deploy/nats holds them with the defaults, for the nats CLI).
+// Configs returns the definitions of EVENTS, EVENTS_DLQ, EVENTS_WAITING, EVENTS_DEBOUNCE
+// and EVENTS_BATCH with these settings (deploy/nats holds them with the defaults, for the nats CLI).
 func (s StreamSettings) Configs() []jetstream.StreamConfig {
 	replicas := max(s.Replicas, 1)
 	var placement *jetstream.Placement
@@ -44,7 +44,7 @@ func (s StreamSettings) Configs() []jetstream.StreamConfig {
 	if dlqMaxBytes <= 0 {
 		dlqMaxBytes = -1 // NATS's "no limit"
 	}
-	return []jetstream.StreamConfig{
+	return append([]jetstream.StreamConfig{
 		{
 			Name:        Stream,
 			Description: "flowbridge domain events (CloudEvents), one subject per type",
@@ -83,16 +83,16 @@ func (s StreamSettings) Configs() []jetstream.StreamConfig {
 			// started a workflow look up the signals parked for it.
 			AllowDirect: true,
 		},
-	}
+	}, s.windowStreamConfigs(replicas, placement)...)
 }
 
-// StreamConfigs returns the definitions of EVENTS, EVENTS_DLQ and EVENTS_WAITING with the
+// StreamConfigs returns the definitions of flowbridge's streams (Configs) with the
 // default settings and this duplicate window.
 func StreamConfigs(duplicateWindow time.Duration) []jetstream.StreamConfig {
 	return StreamSettings{DuplicateWindow: duplicateWindow}.Configs()
 }
 
-// EnsureStreams creates EVENTS, EVENTS_DLQ and EVENTS_WAITING with the default settings
+// EnsureStreams creates flowbridge's streams (Configs) with the default settings
 // when they are missing. An existing stream is left as it is (it is never updated or
 // deleted), but it must capture the subjects flowbridge publishes to. (The bridge and
 // `bridge setup` provision with internal/setup, which applies the settings.)

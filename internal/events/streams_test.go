@@ -66,7 +66,7 @@ func TestEnsureStreamsIsIdempotent(t *testing.T) {
 	// A bridge started with another window leaves the existing streams as they are.
 	require.NoError(t, events.EnsureStreams(ctx, n.JS, 20*time.Minute), "call with another window")
 
-	for _, name := range []string{"EVENTS", "EVENTS_DLQ", "EVENTS_WAITING"} {
+	for _, name := range []string{"EVENTS", "EVENTS_DLQ", "EVENTS_WAITING", "EVENTS_DEBOUNCE", "EVENTS_BATCH"} {
 		got := streamInfo(t, ctx, n.JS, name).Config.Duplicates
 		require.Equal(t, 5*time.Minute, got, "%s duplicate window: got %v, want %v", name, got, 5*time.Minute)
 	}
@@ -76,7 +76,7 @@ func TestEnsureStreamsIsIdempotent(t *testing.T) {
 		all = append(all, s)
 	}
 	require.NoError(t, names.Err())
-	require.ElementsMatch(t, []string{"EVENTS", "EVENTS_DLQ", "EVENTS_WAITING"}, all)
+	require.ElementsMatch(t, []string{"EVENTS", "EVENTS_DLQ", "EVENTS_WAITING", "EVENTS_DEBOUNCE", "EVENTS_BATCH"}, all)
 }
 
 func TestEnsureStreamsWithExistingStream(t *testing.T) {
@@ -225,7 +225,7 @@ func TestDecodeStoredMessages(t *testing.T) {
 
 func TestStreamAndConsumerConfigs(t *testing.T) {
 	cfgs := events.StreamConfigs(2 * time.Minute)
-	require.Len(t, cfgs, 3)
+	require.Len(t, cfgs, 5)
 	for _, cfg := range cfgs {
 		require.GreaterOrEqual(t, cfg.Duplicates, 2*time.Minute, "%s duplicate window: got %v, want at least 2m", cfg.Name, cfg.Duplicates)
 	}
@@ -248,4 +248,21 @@ func TestStreamAndConsumerConfigs(t *testing.T) {
 	ws, err := n.JS.Stream(ctx, events.WaitingStream)
 	require.NoError(t, err)
 	require.True(t, ws.CachedInfo().Config.AllowDirect, "a bridge looks parked signals up by direct get")
+
+	for stream, cfg := range map[string]jetstream.ConsumerConfig{
+		events.DebounceStream: events.DebounceConsumerConfig(45 * time.Second),
+		events.BatchStream:    events.BatchConsumerConfig(45 * time.Second),
+	} {
+		c, err := n.JS.CreateOrUpdateConsumer(ctx, stream, cfg)
+		require.NoError(t, err, stream)
+		require.Equal(t, cfg.FilterSubject, c.CachedInfo().Config.FilterSubject)
+		require.Equal(t, events.WindowMaxAckPending, c.CachedInfo().Config.MaxAckPending)
+	}
+	ds, err := n.JS.Stream(ctx, events.DebounceStream)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), ds.CachedInfo().Config.MaxMsgsPerSubject, "a newer event of a key replaces the older")
+	require.Equal(t, jetstream.WorkQueuePolicy, ds.CachedInfo().Config.Retention)
+	bs, err := n.JS.Stream(ctx, events.BatchStream)
+	require.NoError(t, err)
+	require.True(t, bs.CachedInfo().Config.AllowDirect, "a bridge reads a batch by direct get")
 }

@@ -65,6 +65,10 @@ type routeSpec struct {
 	MaxRetryAge duration `yaml:"max_retry_age"`
 	MaxAttempts int      `yaml:"max_attempts"`
 
+	// Debounce and Batch hold the route's events back (window.go); at most one.
+	Debounce *debounceSpec `yaml:"debounce"`
+	Batch    *batchSpec    `yaml:"batch"`
+
 	line int
 }
 

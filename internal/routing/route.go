@@ -56,6 +56,8 @@ type route struct {
 	refs        []fieldRef    // the data fields it reads, checked against the schemas
 	maxRetryAge time.Duration // 0: the file's, else the bridge's
 	maxAttempts int           // 0: the file's, else the bridge's
+
+	window *window // nil: act on each event at once
 }
 
 func (r *route) where() string { return r.loc + ": route " + r.name }
@@ -224,6 +226,7 @@ func compileRoute(rs routeSpec, loc string) (*route, error) {
 	}
 
 	compileRouteArgs(r, rs, fail)
+	compileWindow(r, rs, compileTmpl, fail)
 
 	var err error
 	if r.reuse, err = reusePolicy(rs.IDReusePolicy); err != nil {
@@ -374,6 +377,11 @@ func (r *route) decide(in *input) (Decision, error) {
 	}
 	if d.TaskQueue, err = render(r.queue, in, false); err != nil {
 		return d, err
+	}
+	if r.window != nil {
+		if d.Window, err = r.window.decide(r.name, in); err != nil {
+			return d, err
+		}
 	}
 	if r.concurrencyKey != nil {
 		key, err := render(r.concurrencyKey, in, true)

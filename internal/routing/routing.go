@@ -70,6 +70,13 @@ type Decision struct {
 	// one key are in flight at once.
 	ConcurrencyKey   string
 	ConcurrencyLimit int
+	// Window, when set, holds the event back (a debounce or a batch) instead of acting on
+	// it now: the bridge acts once the window closes (JoinBatch joins a batch's decisions).
+	Window *Window
+	// BatchOf are the ids of the events a batch's decision delivers (JoinBatch), in order:
+	// its request id is derived from them all, so that a batch tried again is the same
+	// call and another batch is another.
+	BatchOf []string
 }
 
 // Miss says why a route whose event types match did not take the event.

@@ -26,13 +26,14 @@ func TestDeployFilesAreWhatSetupWants(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, json.Unmarshal(b, v), name)
 	}
-	for _, name := range []string{events.Stream, events.DLQStream, events.WaitingStream} {
+	for _, name := range []string{events.Stream, events.DLQStream, events.WaitingStream, events.DebounceStream, events.BatchStream} {
 		var cfg jetstream.StreamConfig
 		read(name+".stream.json", &cfg)
 		_, err := n.JS.CreateStream(ctx, cfg)
 		require.NoError(t, err, name)
 	}
-	for stream, file := range map[string]string{events.Stream: "EVENTS.bridge.consumer.json", events.WaitingStream: "EVENTS_WAITING.bridge-waiting.consumer.json"} {
+	for stream, file := range map[string]string{events.Stream: "EVENTS.bridge.consumer.json", events.WaitingStream: "EVENTS_WAITING.bridge-waiting.consumer.json",
+		events.DebounceStream: "EVENTS_DEBOUNCE.bridge-debounce.consumer.json", events.BatchStream: "EVENTS_BATCH.bridge-batch.consumer.json"} {
 		var cfg jetstream.ConsumerConfig
 		read(file, &cfg)
 		_, err := n.JS.CreateConsumer(ctx, stream, cfg)
@@ -46,5 +47,5 @@ func TestDeployFilesAreWhatSetupWants(t *testing.T) {
 		lines = append(lines, c.Lines()...)
 	}
 	require.Empty(t, lines, "bridge setup would change what deploy/nats creates")
-	require.Len(t, p.Unchanged, 5, "got %v", p.Unchanged)
+	require.Len(t, p.Unchanged, 9, "got %v", p.Unchanged)
 }

@@ -19,8 +19,10 @@ import (
 // (BRIDGE_ACK_WAIT), by stream.
 func consumers(ackWait time.Duration) map[string]jetstream.ConsumerConfig {
 	return map[string]jetstream.ConsumerConfig{
-		events.Stream:        events.BridgeConsumerConfig(events.BridgeConsumer, ackWait),
-		events.WaitingStream: events.WaitingConsumerConfig(ackWait),
+		events.Stream:         events.BridgeConsumerConfig(events.BridgeConsumer, ackWait),
+		events.WaitingStream:  events.WaitingConsumerConfig(ackWait),
+		events.DebounceStream: events.DebounceConsumerConfig(ackWait),
+		events.BatchStream:    events.BatchConsumerConfig(ackWait),
 	}
 }
 
@@ -202,6 +204,19 @@ var (
 		set:   func(dst *jetstream.StreamConfig, src jetstream.StreamConfig) { dst.Discard = src.Discard },
 		fixed: changeable[jetstream.StreamConfig],
 	}
+	maxMsgsPerSubjectField = field[jetstream.StreamConfig]{
+		name: "max_msgs_per_subject",
+		text: func(c jetstream.StreamConfig) string {
+			if c.MaxMsgsPerSubject <= 0 {
+				return "unlimited"
+			}
+			return strconv.FormatInt(c.MaxMsgsPerSubject, 10)
+		},
+		set: func(dst *jetstream.StreamConfig, src jetstream.StreamConfig) {
+			dst.MaxMsgsPerSubject = src.MaxMsgsPerSubject
+		},
+		fixed: changeable[jetstream.StreamConfig],
+	}
 	allowDirectField = field[jetstream.StreamConfig]{
 		name:  "allow_direct",
 		text:  func(c jetstream.StreamConfig) string { return strconv.FormatBool(c.AllowDirect) },
@@ -221,6 +236,12 @@ func streamFields(name string) []field[jetstream.StreamConfig] {
 	case events.WaitingStream:
 		// A parked signal must never expire unseen, and the bridge looks parked signals
 		// up by direct get.
+		fields = append(fields, maxAgeField, allowDirectField)
+	case events.DebounceStream:
+		// One event per route and key: the newer folds the older.
+		fields = append(fields, maxMsgsPerSubjectField, discardField)
+	case events.BatchStream:
+		// A held event must never expire unseen; a batch is read by direct get.
 		fields = append(fields, maxAgeField, allowDirectField)
 	}
 	return fields

@@ -1,6 +1,7 @@
 // Package setup provisions what flowbridge needs on its servers, as `bridge setup` does:
-// the JetStream streams EVENTS, EVENTS_DLQ and EVENTS_WAITING, the durable consumers
-// bridge and bridge-waiting, and Temporal's custom search attributes.
+// the JetStream streams EVENTS, EVENTS_DLQ, EVENTS_WAITING, EVENTS_DEBOUNCE and
+// EVENTS_BATCH, their durable consumers (bridge, bridge-waiting, bridge-debounce,
+// bridge-batch), and Temporal's custom search attributes.
 //
 // A Plan compares each with its configuration and says what differs, field by field
 // ("stream EVENTS: num_replicas 1 -> 3"); Apply creates what is missing and updates what
