@@ -267,13 +267,14 @@ const pullWait = time.Second
 // once: none waits unheld in a client buffer, so however slow Temporal gets, no delivery
 // passes AckWait while the bridge is alive. What there is no room for stays on the server.
 func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, low bool, prepare func(jetstream.Msg) item, maxBytes int) {
+	byCount := replicated(cons)
 	failures := 0
 	for ctx.Err() == nil {
 		n := s.waitRoom(ctx, low)
 		if n == 0 {
 			return
 		}
-		batch, err := cons.Fetch(min(n, maxPullBatch), jetstream.FetchMaxWait(pullWait), jetstream.FetchMaxBytes(maxBytes))
+		batch, err := fetch(cons, min(n, maxPullBatch), maxBytes, b.maxPayload(), byCount)
 		if err == nil {
 			for msg := range batch.Messages() {
 				b.taken.Add(1)
@@ -283,6 +284,14 @@ func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, lo
 				s.push(job{key: it.key, low: low, it: it})
 			}
 			err = batch.Error()
+		}
+		if errors.Is(err, jetstream.ErrBatchCompleted) {
+			// Only a replicated consumer makes a pull end this way (fetch): the rest of
+			// this batch comes back after AckWait, and later pulls go by count.
+			if !byCount {
+				b.log.Warn().Str("consumer", consumerName(cons)).Msg("The consumer is replicated: pulls are bounded by count from now on (messages of the last pull are redelivered after AckWait)")
+			}
+			byCount, err = true, nil
 		}
 		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			failures = 0
@@ -299,6 +308,28 @@ func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, lo
 
 // maxPullBatch bounds one pull's count (the scheduler's room bounds it too).
 const maxPullBatch = 256
+
+// fetch pulls up to n messages from cons, bounded in bytes by maxBytes. With byCount the
+// bound is a count instead, max(1, maxBytes/maxPayload) at most, which holds the same
+// bytes. A replicated consumer (an R3 stream on a NATS cluster) needs that: nats-server
+// (2.11 on, 2.15.3 still) holds each message of such a consumer until its replicas have
+// recorded the delivery, but answers a pull that reached its count with bytes to spare
+// ("409 Batch Completed") at once, ahead of the messages, so the fetch ends without them
+// and they wait out AckWait on the server. A pull bounded by count alone ends on its last
+// message, and the server holds its timeout until its held messages have gone.
+func fetch(cons jetstream.Consumer, n, maxBytes, maxPayload int, byCount bool) (jetstream.MessageBatch, error) {
+	if byCount {
+		return cons.Fetch(min(n, max(1, maxBytes/maxPayload)), jetstream.FetchMaxWait(pullWait))
+	}
+	return cons.Fetch(n, jetstream.FetchMaxWait(pullWait), jetstream.FetchMaxBytes(maxBytes))
+}
+
+// replicated reports whether the consumer has replicas besides its leader, as the server
+// described it when the bridge looked it up.
+func replicated(c jetstream.Consumer) bool {
+	info := c.CachedInfo()
+	return info != nil && info.Cluster != nil && len(info.Cluster.Replicas) > 0
+}
 
 func consumerName(c jetstream.Consumer) string {
 	if info := c.CachedInfo(); info != nil {
