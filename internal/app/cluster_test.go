@@ -65,7 +65,7 @@ routes:
 		"TEMPORAL_ADDRESS":      testenv.TemporalAddress(),
 		"TEMPORAL_TASK_QUEUE":   prefix,
 		"ROUTES_FILE":           routes,
-		"DATABASE_URL":          "postgres://postgres@127.0.0.1:" + strconv.Itoa(closedPort(t)) + "/flowbridge?sslmode=disable",
+		"DATABASE_URL":          "postgres://postgres@127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t)) + "/flowbridge?sslmode=disable",
 		"INGRESS_EVENTS_TOKENS": sweepToken + "=user.>",
 	}
 	getenv := func(k string) string { return env[k] }
