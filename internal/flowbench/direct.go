@@ -26,13 +26,18 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // signup is the user.signedup event the bridge would receive for user.
 func signup(user string) (events.Event, error) {
+	return benchEvent("evt-"+user, "user.signedup", map[string]string{"user_id": user, "email": user + "@example.com"})
+}
+
+// benchEvent is an event flowbench publishes: source /flowbench, JSON data, now.
+func benchEvent(id, typ string, data any) (events.Event, error) {
 	ev := events.Event{}
 	ev.SetSpecVersion("1.0")
-	ev.SetID("evt-" + user)
-	ev.SetType("user.signedup")
+	ev.SetID(id)
+	ev.SetType(typ)
 	ev.SetSource("/flowbench")
 	ev.SetTime(time.Now())
-	err := ev.SetData("application/json", map[string]string{"user_id": user, "email": user + "@example.com"})
+	err := ev.SetData("application/json", data)
 	return ev, err
 }
 

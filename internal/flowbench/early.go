@@ -29,14 +29,7 @@ type earlyResult struct {
 
 // verified is the email.verified event for user, the signal to onboarding-<user>.
 func verified(user string) (events.Event, error) {
-	ev := events.Event{}
-	ev.SetSpecVersion("1.0")
-	ev.SetID("evt-v-" + user)
-	ev.SetType("email.verified")
-	ev.SetSource("/flowbench")
-	ev.SetTime(time.Now())
-	err := ev.SetData("application/json", map[string]string{"user_id": user})
-	return ev, err
+	return benchEvent("evt-v-"+user, "email.verified", map[string]string{"user_id": user})
 }
 
 // earlySignals publishes n email.verified for users nobody has signed up yet, waits until
