@@ -18,12 +18,15 @@ const DefaultSampleInterval = 5 * time.Second
 var sampledConsumers = []struct{ stream, consumer string }{
 	{events.Stream, events.BridgeConsumer},
 	{events.WaitingStream, events.WaitingConsumer},
+	{events.DebounceStream, events.DebounceConsumer}, // only where routes use windows
+	{events.BatchStream, events.BatchConsumer},
 }
 
 // SampleStreams keeps the gauges the server knows best current until ctx ends: each
 // durable consumer's lag (flowbridge_bridge_consumer_pending) and unacknowledged
 // deliveries (flowbridge_bridge_consumer_ack_pending) — bridge on EVENTS, bridge-waiting
-// on EVENTS_WAITING — and the dead letters on EVENTS_DLQ (flowbridge_bridge_dlq_messages).
+// on EVENTS_WAITING, bridge-debounce and bridge-batch on the windows' streams — and the
+// dead letters on EVENTS_DLQ (flowbridge_bridge_dlq_messages).
 // It asks at once, then every interval (0: DefaultSampleInterval): a request per consumer
 // and one for the stream, each bounded by the interval. A consumer that does not exist
 // (not created yet) has no series, and an EVENTS_DLQ that does not exist holds 0; when
