@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -47,7 +48,7 @@ recorded events, newest first.`,
 	}
 	var f eventsFilter
 	ls.Flags().StringVar(&f.typ, "type", "", "only events of type `T` (user.signedup)")
-	ls.Flags().StringVar(&f.outcome, "outcome", "", "only events whose outcome is `O`: routed, duplicate, ignored, dead-lettered, retried")
+	ls.Flags().StringVar(&f.outcome, "outcome", "", "only events whose outcome is `O`: "+outcomeNames())
 	ls.Flags().StringVar(&f.since, "since", "", "received at or after `WHEN`: 2026-03-01T12:00:00Z, 2026-03-01, or a duration ago (90m, 24h, 7d)")
 	ls.Flags().StringVar(&f.until, "until", "", "received before `WHEN`")
 	ls.Flags().IntVar(&f.limit, "limit", 50, "at most `N` events (at most 1000)")
@@ -101,10 +102,8 @@ func eventsList(ctx context.Context, io IO, db *config.Database, ff eventsFilter
 	var errs []error
 	if ff.outcome != "" {
 		f.Outcome = strings.ReplaceAll(ff.outcome, "-", "_")
-		switch f.Outcome {
-		case bridge.OutcomeRouted, bridge.OutcomeDuplicate, bridge.OutcomeIgnored, bridge.OutcomeDeadLettered, bridge.OutcomeRetried:
-		default:
-			errs = append(errs, fmt.Errorf("--outcome %q is not one of routed, duplicate, ignored, dead-lettered, retried", ff.outcome))
+		if !slices.Contains(bridge.Outcomes, f.Outcome) {
+			errs = append(errs, fmt.Errorf("--outcome %q is not one of %s", ff.outcome, outcomeNames()))
 		}
 	}
 	now := time.Now()
@@ -286,4 +285,13 @@ func eventsRender(n *ledger.Node, root bool) []string {
 		}
 	}
 	return lines
+}
+
+// outcomeNames lists the outcomes as operators write them (dead-lettered).
+func outcomeNames() string {
+	names := make([]string, len(bridge.Outcomes))
+	for i, o := range bridge.Outcomes {
+		names[i] = strings.ReplaceAll(o, "_", "-")
+	}
+	return strings.Join(names, ", ")
 }

@@ -190,6 +190,16 @@ func TestEventsList(t *testing.T) {
 			args: []string{"--type", "nope", "--since", "7d"},
 			want: "No events in the ledger match.\n",
 		},
+		{
+			name: "every outcome the bridge records is a filter: waiting",
+			args: []string{"--outcome", "waiting"},
+			want: "No events in the ledger match.\n",
+		},
+		{
+			name: "every outcome the bridge records is a filter: held",
+			args: []string{"--outcome", "held"},
+			want: "No events in the ledger match.\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

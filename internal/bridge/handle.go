@@ -136,7 +136,7 @@ func (b *Bridge) route(ctx context.Context, it item, meta *jetstream.MsgMetadata
 	for _, d := range it.decisions {
 		if d.Window != nil && it.parked == nil {
 			// Held in its window (windows.go); acted on when the window closes.
-			rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, Result: OutcomeHeld}
+			rr := RouteResult{Route: d.Route, Action: string(d.Action), WorkflowID: d.WorkflowID, Result: ResultHeld}
 			if err := b.hold(ctx, it, meta, d); err != nil {
 				b.retryLater(it, meta, d, rr, err, out)
 				return nil

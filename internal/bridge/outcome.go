@@ -21,6 +21,10 @@ const (
 	OutcomeRetried      = "retried"       // NAKed; the stream redelivers it after RetryIn
 )
 
+// Outcomes lists every outcome, for what takes one from an operator (`bridge events ls
+// --outcome`).
+var Outcomes = []string{OutcomeRouted, OutcomeDuplicate, OutcomeIgnored, OutcomeWaiting, OutcomeHeld, OutcomeDeadLettered, OutcomeRetried}
+
 // Results of one matching route within a delivery: RouteResult.Result, and the ledger's
 // route result.
 const (
@@ -28,6 +32,7 @@ const (
 	ResultDuplicate = "duplicate" // already done: the same request, the running workflow, nothing to cancel
 	ResultIgnored   = "ignored"   // the route's action is ignore
 	ResultWaiting   = "waiting"   // a signal parked in EVENTS_WAITING until its workflow exists
+	ResultHeld      = "held"      // in the route's debounce or batch window
 	ResultRetry     = "retry"     // failed transiently; the delivery is NAKed
 	ResultFailed    = "failed"    // failed for good, or its retries ran out; the event is dead-lettered
 )
