@@ -123,6 +123,7 @@ func newBridgeProcess(ctx context.Context, cfg config.Bridge, log zerolog.Logger
 		MaxRetryAge: cfg.MaxRetryAge,
 		MaxAttempts: cfg.MaxAttempts,
 		AckWait:     cfg.AckWait,
+		Partitions:  cfg.Streams.Partitions,
 		Recorder:    p.ledger,
 		// With TEMPORAL_CODEC_ENDPOINT, what the bridge sends is encoded as the worker's is.
 		PayloadCodecs: temporalCodecs(cfg.Temporal),

@@ -111,6 +111,7 @@ func streamSettings(cfg config.Bridge) events.StreamSettings {
 		Replicas:        cfg.Streams.Replicas,
 		DLQMaxAge:       cfg.Streams.DLQMaxAge,
 		DLQMaxBytes:     cfg.Streams.DLQMaxBytes,
+		Partitions:      cfg.Streams.Partitions,
 	}
 	if cfg.Streams.Storage == config.StorageMemory {
 		s.Storage = jetstream.MemoryStorage

@@ -58,6 +58,11 @@ type Config struct {
 	// AckWait is how long the stream waits for a bridge that took an event and went
 	// silent (it crashed) before giving the event to another. Optional: defaults to 30s.
 	AckWait time.Duration
+	// Partitions, above 0, runs the bridge in partitioned mode (partitions.go): events of
+	// one workflow id reach Temporal in stream order across all replicas, which must all
+	// run with the same count. Optional: defaults to 0, order per workflow id within one
+	// bridge only.
+	Partitions int
 	// Consumer is the durable consumer's name. Optional: defaults to "bridge".
 	Consumer string
 	// LookUpConsumers makes Run look its durable consumers up rather than create or update
@@ -106,6 +111,9 @@ func (c *Config) defaults() error {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 20 * time.Second
+	}
+	if c.Partitions < 0 || c.Partitions > events.MaxPartitions {
+		return fmt.Errorf("bridge: Partitions %d must be between 0 and %d", c.Partitions, events.MaxPartitions)
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
@@ -173,9 +181,20 @@ func New(js jetstream.JetStream, tc Temporal, schemas *events.Schemas, routes *r
 // It takes from the stream only what it can start soon (pull, sched.waitRoom), so the rest
 // stays on the server, pending for whichever replica has room.
 func (b *Bridge) Run(ctx context.Context) error {
-	cons, err := events.Consumer(ctx, b.js, events.Stream, events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.AckWait), !b.cfg.LookUpConsumers)
+	ccfg, prepare := events.BridgeConsumerConfig(b.cfg.Consumer, b.cfg.AckWait), b.prepare
+	if b.cfg.Partitions > 0 {
+		ccfg, prepare = events.SequencerConsumerConfig(b.cfg.Consumer, b.cfg.AckWait), b.prepareSequenced
+	}
+	cons, err := events.Consumer(ctx, b.js, events.Stream, ccfg, !b.cfg.LookUpConsumers)
 	if err != nil {
 		if ctx.Err() != nil { // stopped while starting: a shutdown, not a failure
+			return nil
+		}
+		return err
+	}
+	parts, err := b.openPartitions(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
 			return nil
 		}
 		return err
@@ -223,7 +242,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	maxBytes := max(8<<20, 2*b.maxPayload())
 	var pulling sync.WaitGroup
 	pulling.Add(1)
-	go func() { defer pulling.Done(); b.pull(ctx, cons, s, false, b.prepare, maxBytes) }()
+	go func() { defer pulling.Done(); b.pull(ctx, cons, s, false, prepare, maxBytes) }()
 	if wcons != nil {
 		pulling.Add(1)
 		go func() { defer pulling.Done(); b.pull(ctx, wcons, s, true, b.prepareParked, maxBytes) }()
@@ -232,7 +251,18 @@ func (b *Bridge) Run(ctx context.Context) error {
 		pulling.Add(1)
 		go func() { defer pulling.Done(); b.pull(ctx, c, s, false, b.prepareWindow(kind), maxBytes) }()
 	}
-	b.log.Info().Str("consumer", b.cfg.Consumer).Int("max_in_flight", b.cfg.Lanes).Bool("waiting_room", wcons != nil).Msg("Bridge consuming")
+	for _, c := range parts {
+		pulling.Add(1)
+		go func() { defer pulling.Done(); b.pull(ctx, c, s, false, b.preparePartitioned, maxBytes) }()
+	}
+	l := b.log.Info().Str("consumer", b.cfg.Consumer).Int("max_in_flight", b.cfg.Lanes).Bool("waiting_room", wcons != nil)
+	if len(parts) > 0 {
+		l = l.Int("partitions", len(parts)).Bool("pinned", pinned(cons) && pinned(parts[0]))
+		if !pinned(cons) {
+			b.log.Warn().Msg("This NATS server has no priority groups (2.11 on): every bridge pulls every partition, one event at a time; order holds, but a partition is not kept by one bridge")
+		}
+	}
+	l.Msg("Bridge consuming")
 
 	<-ctx.Done()
 	b.log.Info().Msg("Bridge draining in-flight events")
@@ -268,15 +298,26 @@ const pullWait = time.Second
 // passes AckWait while the bridge is alive. What there is no room for stays on the server.
 func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, low bool, prepare func(jetstream.Msg) item, maxBytes int) {
 	byCount := replicated(cons)
+	var opts []jetstream.FetchOpt
+	isPinned, pin := pinned(cons), ""
+	if isPinned {
+		opts = append(opts, jetstream.FetchPriorityGroup(events.PartitionGroup))
+	}
 	failures := 0
 	for ctx.Err() == nil {
 		n := s.waitRoom(ctx, low)
 		if n == 0 {
 			return
 		}
-		batch, err := fetch(cons, min(n, maxPullBatch), maxBytes, b.maxPayload(), byCount)
+		batch, err := fetch(cons, min(n, maxPullBatch), maxBytes, b.maxPayload(), byCount, opts...)
 		if err == nil {
 			for msg := range batch.Messages() {
+				if isPinned {
+					if p := msg.Headers().Get(headerPinID); p != pin {
+						pin = p
+						b.log.Info().Str("consumer", consumerName(cons)).Msg("This bridge holds the consumer now")
+					}
+				}
 				b.taken.Add(1)
 				hold := b.held.add(msg)
 				it := prepare(msg)
@@ -293,6 +334,12 @@ func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, lo
 			}
 			byCount, err = true, nil
 		}
+		if errors.Is(err, jetstream.ErrPinIDMismatch) {
+			// Another bridge holds this consumer now (this one paused its pulls for longer
+			// than the pinned TTL); this one's pulls wait for its turn.
+			b.log.Info().Str("consumer", consumerName(cons)).Msg("Another bridge holds this consumer now")
+			err = nil
+		}
 		if err == nil || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			failures = 0
 			continue
@@ -306,6 +353,9 @@ func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, lo
 	}
 }
 
+// headerPinID names the pin of the client a pinned consumer's message was delivered to.
+const headerPinID = "Nats-Pin-Id"
+
 // maxPullBatch bounds one pull's count (the scheduler's room bounds it too).
 const maxPullBatch = 256
 
@@ -317,11 +367,11 @@ const maxPullBatch = 256
 // ("409 Batch Completed") at once, ahead of the messages, so the fetch ends without them
 // and they wait out AckWait on the server. A pull bounded by count alone ends on its last
 // message, and the server holds its timeout until its held messages have gone.
-func fetch(cons jetstream.Consumer, n, maxBytes, maxPayload int, byCount bool) (jetstream.MessageBatch, error) {
+func fetch(cons jetstream.Consumer, n, maxBytes, maxPayload int, byCount bool, opts ...jetstream.FetchOpt) (jetstream.MessageBatch, error) {
 	if byCount {
-		return cons.Fetch(min(n, max(1, maxBytes/maxPayload)), jetstream.FetchMaxWait(pullWait))
+		return cons.Fetch(min(n, max(1, maxBytes/maxPayload)), append(opts, jetstream.FetchMaxWait(pullWait))...)
 	}
-	return cons.Fetch(n, jetstream.FetchMaxWait(pullWait), jetstream.FetchMaxBytes(maxBytes))
+	return cons.Fetch(n, append(opts, jetstream.FetchMaxWait(pullWait), jetstream.FetchMaxBytes(maxBytes))...)
 }
 
 // replicated reports whether the consumer has replicas besides its leader, as the server

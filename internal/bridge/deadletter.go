@@ -108,7 +108,7 @@ func newDeadLetter(it item, meta *jetstream.MsgMetadata, cause error) *nats.Msg 
 		dl.Header[k] = append([]string(nil), vs...)
 	}
 	dl.Header.Set(events.HeaderError, oneLine(cause.Error()))
-	seq := meta.Sequence.Stream
+	_, seq := it.origin(meta)
 	if it.parked != nil && it.parked.seq != 0 { // back from EVENTS_WAITING: its place on EVENTS
 		seq = it.parked.seq
 	}

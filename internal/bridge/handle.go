@@ -26,12 +26,18 @@ type item struct {
 	hold      *heldMsg       // kept from redelivery until settled; nil outside Run
 	parked    *parked        // a signal back from EVENTS_WAITING; nil for EVENTS
 	window    *windowMsg     // an event back from a debounce or batch window; nil for EVENTS
+	part      *partMsg       // an event from a partition (partitions.go); nil for EVENTS
+	forward   bool           // partitioned mode: copy to its partition rather than act on it
 }
 
 // prepare decodes, validates and routes msg. It does no I/O. A panic on the way makes
 // it.err, so the event is dead-lettered (the dead letter's log line names the event). The
 // event's data is decoded once, for the schema and the routes alike.
-func (b *Bridge) prepare(msg jetstream.Msg) (it item) {
+func (b *Bridge) prepare(msg jetstream.Msg) item { return b.prepareOn(msg, msg.Subject()) }
+
+// prepareOn is prepare for a message whose event was stored on EVENTS on subject (a
+// copy's Flowbridge-Original-Subject).
+func (b *Bridge) prepareOn(msg jetstream.Msg, subject string) (it item) {
 	it = item{msg: msg, key: msg.Subject()}
 	defer catchPanic(b.log, &it.err)
 	ev, err := events.Decode(msg.Headers(), msg.Data())
@@ -40,8 +46,8 @@ func (b *Bridge) prepare(msg jetstream.Msg) (it item) {
 		return it
 	}
 	it.ev = ev
-	if sub := msg.Subject(); !strings.HasPrefix(sub, events.SubjectPrefix) || sub[len(events.SubjectPrefix):] != ev.Type() {
-		it.err = fmt.Errorf("%w: an event of type %s must be published on %s, not %s", events.ErrMalformed, ev.Type(), events.Subject(ev.Type()), sub)
+	if !strings.HasPrefix(subject, events.SubjectPrefix) || subject[len(events.SubjectPrefix):] != ev.Type() {
+		it.err = fmt.Errorf("%w: an event of type %s must be published on %s, not %s", events.ErrMalformed, ev.Type(), events.Subject(ev.Type()), subject)
 		return it
 	}
 	data := events.DecodeData(ev.Data())

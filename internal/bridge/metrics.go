@@ -29,6 +29,7 @@ type Metrics struct {
 	dlFailed  *prometheus.CounterVec
 	dlTrimmed *prometheus.CounterVec
 	extended  prometheus.Counter
+	forwards  *prometheus.CounterVec
 	exhausted *prometheus.CounterVec
 	parked    prometheus.Counter
 	woken     prometheus.Counter
@@ -102,6 +103,10 @@ func newMetrics() *Metrics {
 			Name: "flowbridge_bridge_ack_extensions_total",
 			Help: "InProgress sent for events held a fifth of AckWait or longer (queued behind their workflow id or waiting for Temporal), so the stream does not redeliver them meanwhile.",
 		}),
+		forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowbridge_bridge_partition_forwards_total",
+			Help: "Partitioned mode (EVENTS_PARTITIONS): events copied from EVENTS to their partition (result ok), or not copied this time and retried (result failed).",
+		}, []string{"result"}),
 		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_retries_exhausted_total",
 			Help: "Events dead-lettered because a transient failure outlasted their route's max_retry_age or max_attempts (else BRIDGE_MAX_RETRY_AGE, BRIDGE_MAX_ATTEMPTS), by event type and route.",
@@ -160,7 +165,7 @@ func newMetrics() *Metrics {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.events, m.latency, m.endToEnd, m.dlFailed, m.dlTrimmed, m.extended, m.exhausted, m.parked, m.woken,
+		m.events, m.latency, m.endToEnd, m.dlFailed, m.dlTrimmed, m.extended, m.forwards, m.exhausted, m.parked, m.woken,
 		m.windowEvents, m.windowDeliveries, m.batchSize,
 		m.limit, m.inflight, m.throttled, m.pending, m.ackPending, m.dlqDepth,
 	}
@@ -185,6 +190,14 @@ func (m *Metrics) count(typ, outcome string) {
 }
 
 func (m *Metrics) ackExtended() { m.extended.Inc() }
+
+func (m *Metrics) forwarded(ok bool) {
+	if ok {
+		m.forwards.WithLabelValues("ok").Inc()
+	} else {
+		m.forwards.WithLabelValues("failed").Inc()
+	}
+}
 
 func (m *Metrics) windowHeld(kind routing.WindowKind, route string) {
 	m.windowEvents.WithLabelValues(string(kind), route).Inc()

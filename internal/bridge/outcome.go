@@ -97,6 +97,10 @@ func (b *Bridge) newOutcome(it item, meta *jetstream.MsgMetadata) Outcome {
 		// stored it.
 		o.ReceivedAt = p.since
 	}
+	if p := it.part; p != nil {
+		// A delivery from a partition: it is the event's delivery, as from EVENTS.
+		o.Subject, o.StreamSeq, o.ReceivedAt = p.subject, p.seq, p.since
+	}
 	if it.ev.ID() != "" {
 		o.CorrelationID = events.CorrelationID(it.ev)
 	}
@@ -119,5 +123,17 @@ func (it item) storedAt(meta *jetstream.MsgMetadata) time.Time {
 	if it.parked != nil {
 		return it.parked.since
 	}
+	if it.part != nil {
+		return it.part.since
+	}
 	return meta.Timestamp
+}
+
+// origin is the subject and sequence of it's event on EVENTS, also for an event from a
+// partition.
+func (it item) origin(meta *jetstream.MsgMetadata) (subject string, seq uint64) {
+	if it.part != nil {
+		return it.part.subject, it.part.seq
+	}
+	return it.msg.Subject(), meta.Sequence.Stream
 }

@@ -34,6 +34,10 @@ func (b *Bridge) handleOrSurvive(ctx context.Context, it item) {
 		b.handleWindow(ctx, it)
 		return
 	}
+	if it.forward {
+		b.forward(ctx, it)
+		return
+	}
 	b.handle(ctx, it)
 }
 

@@ -85,9 +85,10 @@ func (b *Bridge) park(ctx context.Context, it item, meta *jetstream.MsgMetadata,
 		}
 	}
 	m.Header.Set(headerWaitingRoute, d.Route)
-	m.Header.Set(headerWaitingSince, meta.Timestamp.UTC().Format(time.RFC3339Nano))
-	m.Header.Set(headerOriginalSubject, it.msg.Subject())
-	m.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
+	subject, seq := it.origin(meta)
+	m.Header.Set(headerWaitingSince, it.storedAt(meta).UTC().Format(time.RFC3339Nano))
+	m.Header.Set(headerOriginalSubject, subject)
+	m.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(seq, 10))
 	// One parked copy per event and route, however often the original is redelivered.
 	m.Header.Set(events.HeaderMsgID, "waiting-"+requestID(it.ev.ID(), d))
 	m.Data = it.msg.Data()

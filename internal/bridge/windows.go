@@ -114,8 +114,9 @@ func (b *Bridge) hold(ctx context.Context, it item, meta *jetstream.MsgMetadata,
 	}
 	m.Header.Set(headerWindowRoute, d.Route)
 	m.Header.Set(headerWaitingSince, it.storedAt(meta).UTC().Format(time.RFC3339Nano))
-	m.Header.Set(headerOriginalSubject, it.msg.Subject())
-	m.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
+	origSubject, origSeq := it.origin(meta)
+	m.Header.Set(headerOriginalSubject, origSubject)
+	m.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(origSeq, 10))
 	m.Header.Set(events.HeaderMsgID, string(d.Window.Kind)+"-"+requestID(it.ev.ID(), d))
 	m.Data = it.msg.Data()
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.CallTimeout)

@@ -29,6 +29,10 @@ type Streams struct {
 	// letters, so the bridge keeps those events on EVENTS and retries them.
 	DLQMaxAge   time.Duration
 	DLQMaxBytes int64
+	// Partitions (EVENTS_PARTITIONS), above 0, is partitioned mode: order per workflow id
+	// across bridge replicas, through EVENTS_PARTITIONS with this many partitions. Every
+	// bridge must run with the same count. 0 (the default): off.
+	Partitions int
 }
 
 // Stream storage types (EVENTS_STORAGE).
@@ -47,6 +51,7 @@ func (s *Streams) register(fs *flag.FlagSet, env func(string) string, errs *[]er
 	fs.StringVar(&s.PlacementCluster, "events-placement-cluster", env("EVENTS_PLACEMENT_CLUSTER"), "NATS cluster the streams are placed in; empty: any (EVENTS_PLACEMENT_CLUSTER)")
 	s.PlacementTags = SecretList(env("EVENTS_PLACEMENT_TAGS"))
 	fs.Var(listFlag{&s.PlacementTags}, "events-placement-tags", "server tags the streams are placed by, comma-separated (EVENTS_PLACEMENT_TAGS)")
+	intVar(fs, &s.Partitions, "events-partitions", "EVENTS_PARTITIONS", env, 0, "partitioned mode: order per workflow id across bridge replicas, over this many partitions (1 to 256; every bridge the same); 0: off", errs)
 	durationVar(fs, &s.DLQMaxAge, "dlq-max-age", "DLQ_MAX_AGE", env, 0, "EVENTS_DLQ deletes dead letters older than this; 0: kept until replayed or purged", errs)
 	if v := env("DLQ_MAX_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -81,6 +86,9 @@ func (s *Streams) validate(duplicateWindow time.Duration) []error {
 	var errs []error
 	if s.Replicas < 1 || s.Replicas > 5 {
 		errs = append(errs, invalid("EVENTS_REPLICAS", fmt.Sprintf("%d must be between 1 and 5 (NATS's most)", s.Replicas)))
+	}
+	if s.Partitions < 0 || s.Partitions > 256 {
+		errs = append(errs, invalid("EVENTS_PARTITIONS", fmt.Sprintf("%d must be between 0 (off) and 256", s.Partitions)))
 	}
 	if s.Storage != StorageFile && s.Storage != StorageMemory {
 		errs = append(errs, invalid("EVENTS_STORAGE", fmt.Sprintf("%q is not file or memory", s.Storage)))

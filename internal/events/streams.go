@@ -29,10 +29,15 @@ type StreamSettings struct {
 	// on EVENTS and retries, rather than dropping older dead letters unseen.
 	DLQMaxAge   time.Duration
 	DLQMaxBytes int64
+	// Partitions, when above 0, is partitioned mode's number of partitions
+	// (partitions.go): EVENTS_PARTITIONS is among the streams. Optional: defaults to 0,
+	// no partitions.
+	Partitions int
 }
 
-// Configs returns the definitions of EVENTS, EVENTS_DLQ, EVENTS_WAITING, EVENTS_DEBOUNCE
-// and EVENTS_BATCH with these settings (deploy/nats holds them with the defaults, for the nats CLI).
+// Configs returns the definitions of EVENTS, EVENTS_DLQ, EVENTS_WAITING, EVENTS_DEBOUNCE,
+// EVENTS_BATCH and, with Partitions, EVENTS_PARTITIONS with these settings (deploy/nats
+// holds them with the defaults, for the nats CLI).
 func (s StreamSettings) Configs() []jetstream.StreamConfig {
 	replicas := max(s.Replicas, 1)
 	var placement *jetstream.Placement
@@ -83,7 +88,17 @@ func (s StreamSettings) Configs() []jetstream.StreamConfig {
 			// started a workflow look up the signals parked for it.
 			AllowDirect: true,
 		},
-	}, s.windowStreamConfigs(replicas, placement)...)
+	}, s.optionalStreamConfigs(replicas, placement)...)
+}
+
+// optionalStreamConfigs are the windows' streams and, in partitioned mode,
+// EVENTS_PARTITIONS.
+func (s StreamSettings) optionalStreamConfigs(replicas int, placement *jetstream.Placement) []jetstream.StreamConfig {
+	out := s.windowStreamConfigs(replicas, placement)
+	if s.Partitions > 0 {
+		out = append(out, s.partitionStreamConfig(replicas, placement))
+	}
+	return out
 }
 
 // StreamConfigs returns the definitions of flowbridge's streams (Configs) with the

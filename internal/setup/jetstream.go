@@ -16,14 +16,22 @@ import (
 )
 
 // consumers are the durable consumers every bridge shares, with the bridge's ack wait
-// (BRIDGE_ACK_WAIT), by stream.
-func consumers(ackWait time.Duration) map[string]jetstream.ConsumerConfig {
-	return map[string]jetstream.ConsumerConfig{
-		events.Stream:         events.BridgeConsumerConfig(events.BridgeConsumer, ackWait),
-		events.WaitingStream:  events.WaitingConsumerConfig(ackWait),
-		events.DebounceStream: events.DebounceConsumerConfig(ackWait),
-		events.BatchStream:    events.BatchConsumerConfig(ackWait),
+// (BRIDGE_ACK_WAIT), by stream; in partitioned mode (s.Partitions) the bridge consumer
+// is the sequencer, and each partition has one.
+func consumers(s events.StreamSettings, ackWait time.Duration) map[string][]jetstream.ConsumerConfig {
+	out := map[string][]jetstream.ConsumerConfig{
+		events.Stream:         {events.BridgeConsumerConfig(events.BridgeConsumer, ackWait)},
+		events.WaitingStream:  {events.WaitingConsumerConfig(ackWait)},
+		events.DebounceStream: {events.DebounceConsumerConfig(ackWait)},
+		events.BatchStream:    {events.BatchConsumerConfig(ackWait)},
 	}
+	if s.Partitions > 0 {
+		out[events.Stream] = []jetstream.ConsumerConfig{events.SequencerConsumerConfig(events.BridgeConsumer, ackWait)}
+		for p := range s.Partitions {
+			out[events.PartitionStream] = append(out[events.PartitionStream], events.PartitionConsumerConfig(p, ackWait))
+		}
+	}
+	return out
 }
 
 // PlanJetStream compares the streams and the durable consumers on the server with s and
@@ -32,7 +40,7 @@ func consumers(ackWait time.Duration) map[string]jetstream.ConsumerConfig {
 // not capture flowbridge's subjects: that stream is someone else's.
 func PlanJetStream(ctx context.Context, js jetstream.JetStream, s events.StreamSettings, ackWait time.Duration) (Plan, error) {
 	var p, cp Plan // streams, then their consumers
-	byStream := consumers(ackWait)
+	byStream := consumers(s, ackWait)
 	for _, want := range s.Configs() {
 		created := false
 		object := "stream " + want.Name
@@ -58,30 +66,28 @@ func PlanJetStream(ctx context.Context, js jetstream.JetStream, s events.StreamS
 			})
 		}
 
-		cc, ok := byStream[want.Name]
-		if !ok {
-			continue
-		}
-		object = fmt.Sprintf("consumer %s > %s", want.Name, cc.Durable)
-		createConsumer := func(ctx context.Context) error {
-			_, err := js.CreateConsumer(ctx, want.Name, cc)
-			return err
-		}
-		if created {
-			cp.Changes = append(cp.Changes, Change{Kind: KindConsumer, Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
-			continue
-		}
-		cons, err := js.Consumer(ctx, want.Name, cc.Durable)
-		switch {
-		case errors.Is(err, jetstream.ErrConsumerNotFound):
-			cp.Changes = append(cp.Changes, Change{Kind: KindConsumer, Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
-		case err != nil:
-			return Plan{}, fmt.Errorf("look up consumer %s on stream %s: %w", cc.Durable, want.Name, err)
-		default:
-			diff(&cp, KindConsumer, object, cons.CachedInfo().Config, cc, consumerFields(want.Name), func(ctx context.Context, cfg jetstream.ConsumerConfig) error {
-				_, err := js.UpdateConsumer(ctx, want.Name, cfg)
+		for _, cc := range byStream[want.Name] {
+			object := fmt.Sprintf("consumer %s > %s", want.Name, cc.Durable)
+			createConsumer := func(ctx context.Context) error {
+				_, err := js.CreateConsumer(ctx, want.Name, cc)
 				return err
-			})
+			}
+			if created {
+				cp.Changes = append(cp.Changes, Change{Kind: KindConsumer, Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
+				continue
+			}
+			cons, err := js.Consumer(ctx, want.Name, cc.Durable)
+			switch {
+			case errors.Is(err, jetstream.ErrConsumerNotFound):
+				cp.Changes = append(cp.Changes, Change{Kind: KindConsumer, Object: object, Action: Create, Fields: createConsumerFields(cc), apply: createConsumer})
+			case err != nil:
+				return Plan{}, fmt.Errorf("look up consumer %s on stream %s: %w", cc.Durable, want.Name, err)
+			default:
+				diff(&cp, KindConsumer, object, cons.CachedInfo().Config, cc, consumerFields(want.Name), func(ctx context.Context, cfg jetstream.ConsumerConfig) error {
+					_, err := js.UpdateConsumer(ctx, want.Name, cfg)
+					return err
+				})
+			}
 		}
 	}
 	p.Add(cp)
@@ -313,6 +319,22 @@ func consumerFields(stream string) []field[jetstream.ConsumerConfig] {
 			text: func(c jetstream.ConsumerConfig) string { return strconv.Itoa(c.MaxAckPending) },
 			set: func(dst *jetstream.ConsumerConfig, src jetstream.ConsumerConfig) {
 				dst.MaxAckPending = src.MaxAckPending
+			},
+			fixed: changeable[jetstream.ConsumerConfig],
+		},
+		{
+			// Partitioned mode pins the bridge's consumers to one bridge at a time
+			// (nats-server 2.11 on; an older server keeps none, and shows this change
+			// again every time).
+			name: "priority_policy",
+			text: func(c jetstream.ConsumerConfig) string {
+				if c.PriorityPolicy == jetstream.PriorityPolicyNone {
+					return "none"
+				}
+				return fmt.Sprintf("%s %v pinned_ttl %s", jsonText(c.PriorityPolicy), c.PriorityGroups, durationText(c.PinnedTTL))
+			},
+			set: func(dst *jetstream.ConsumerConfig, src jetstream.ConsumerConfig) {
+				dst.PriorityPolicy, dst.PriorityGroups, dst.PinnedTTL = src.PriorityPolicy, src.PriorityGroups, src.PinnedTTL
 			},
 			fixed: changeable[jetstream.ConsumerConfig],
 		},
