@@ -17,7 +17,7 @@ import (
 // worker says so at start.
 func TestWarnIfLocalBackupDir(t *testing.T) {
 	var buf bytes.Buffer
-	warnIfLocal(zerolog.New(&buf), "BACKUP_DIR", filepath.Join(os.TempDir(), "flowbridge-backups"))
+	warnIfLocal(zerolog.New(&buf), "BACKUP_DIR", filepath.Join(os.TempDir(), "flowbridge-backups"), "docs/CONTRACT.md")
 	require.Contains(t, buf.String(), `"level":"warn"`)
 	require.Contains(t, buf.String(), "BACKUP_DIR looks local to this worker (it is in the temporary directory)")
 	require.Contains(t, buf.String(), "set BACKUP_DIR to one shared, durable volume")

@@ -156,7 +156,7 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	if err := ensureSchedules(ctx, tc, cfg, specs, log); err != nil {
 		return err
 	}
-	warnIfLocal(log, "BACKUP_DIR", cfg.BackupDir)
+	warnIfLocal(log, "BACKUP_DIR", cfg.BackupDir, "docs/CONTRACT.md, BACKUP_DIR")
 	log.Info().Str("worker_task_queue", ownQueue).Str("workspace_root", deploys.WorkspaceRoot).Msg("Deploy steps run on the worker that checked the deploy out, through its own task queue")
 	return runUntilDone(ctx, cfg, log, web, w, pinned)
 }
