@@ -89,8 +89,9 @@ const ChangePinStepsToWorker = "pin-deploy-steps-to-worker"
 // webhook or dead letter), ends at once as skipped, emitting nothing. Otherwise it
 // supersedes (cancels) the older deploys of the same ref still running, emits
 // deploy.started, checks the commit out and reads its blueprint.yaml, runs its build,
-// test and deploy commands on the worker that checked it out, then polls its health URL. A deploy that is not healthy in time is rolled
-// back: the last good commit of the ref is deployed again. It ends with deploy.succeeded
+// test and deploy commands on the worker that checked it out, then polls its health URL.
+// A deploy that is not healthy in time is rolled back: the last good commit of the ref
+// is deployed again. It ends with deploy.succeeded
 // (recording the commit as the last good one) or deploy.failed saying which step failed,
 // why, and the tail of its output.
 //
@@ -141,10 +142,11 @@ type deployRun struct {
 	healthURL string
 	// queue is the task queue of the worker that holds the current checkout; "" while
 	// there is none, or when any worker will do. queues are all the deploy checked out
-	// on, in order, and lost those it gave up on.
-	queue  string
-	queues []string
-	lost   map[string]bool
+	// on, in order, lost those it gave up on, and restarts how often it started over.
+	queue    string
+	queues   []string
+	lost     map[string]bool
+	restarts int
 }
 
 func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
@@ -194,6 +196,7 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		if checkout == DeployCheckouts {
 			break
 		}
+		r.restarts++
 		log.Warn("The worker of the deploy's checkout is lost; starting over on another", "task_queue", r.queue, "step", step, "checkout", checkout)
 	}
 	if pin && workerLost(err) {
@@ -226,8 +229,8 @@ func (r *deployRun) build(ctx workflow.Context, pin bool) (bp activities.Bluepri
 	var a *activities.Deploys
 	var prep activities.PreparedDeploy
 	detail := "Checking out " + r.target.CommitSHA + " and reading its blueprint.yaml"
-	if len(r.lost) > 0 {
-		detail = fmt.Sprintf("The worker of the checkout is lost (%d of %d); checking out %s again on another", len(r.lost), DeployCheckouts, r.target.CommitSHA)
+	if r.restarts > 0 {
+		detail = fmt.Sprintf("The worker of the checkout is lost (%d of %d); checking out %s again on another", r.restarts, DeployCheckouts, r.target.CommitSHA)
 	}
 	r.status.set(ctx, contract.StepCheckout, activityPrepareDeploy, detail)
 	if err := workflow.ExecuteActivity(withSummary(r.long(ctx, 0), contract.StepCheckout), a.PrepareDeploy, r.target).Get(ctx, &prep); err != nil {
@@ -236,7 +239,10 @@ func (r *deployRun) build(ctx workflow.Context, pin bool) (bp activities.Bluepri
 	bp = prep.Blueprint
 	r.healthURL = bp.Health.URL
 	if pin {
+		// A worker taken for lost that checks the commit out again is back (it was only
+		// slow): its workspace is removed at the end after all.
 		r.queue = prep.TaskQueue
+		delete(r.lost, r.queue)
 		if r.queue != "" && !slices.Contains(r.queues, r.queue) {
 			r.queues = append(r.queues, r.queue)
 		}

@@ -63,7 +63,7 @@ type deployEnv struct {
 	prepareErr   error                            // PrepareDeploy
 	supersedeErr error                            // SupersedeOlderDeploys
 	workerQueues []string                         // PrepareDeploy, call by call: the task queue it returns
-	lostQueues   map[string]bool                  // RunDeployStep and CleanupDeployWorkspace on these: no worker picks them up
+	lostQueues   map[string]int                   // RunDeployStep on these: how many calls no worker picks up (ScheduleToStart)
 	release      chan struct{}                    // closed when the test ends
 
 	mu        sync.Mutex
@@ -112,7 +112,14 @@ func newDeployEnv(t *testing.T) *deployEnv {
 	e.OnActivity(dep.RunDeployStep, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
 		queue := activity.GetInfo(ctx).TaskQueue
 		e.record(func() { e.stepQueues = append(e.stepQueues, in.Step+"@"+queue) })
-		if e.lostQueues[queue] {
+		lost := false
+		e.record(func() {
+			if e.lostQueues[queue] > 0 {
+				lost = true
+				e.lostQueues[queue]--
+			}
+		})
+		if lost {
 			return activities.StepResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
 		}
 		e.record(func() { e.steps = append(e.steps, in.Step) })
@@ -438,7 +445,7 @@ func TestBlueprintDeployPinsItsStepsToTheCheckoutWorker(t *testing.T) {
 func TestBlueprintDeployStartsOverWhenItsWorkerIsLost(t *testing.T) {
 	e := newDeployEnv(t)
 	e.workerQueues = []string{"worker-a", "worker-b"}
-	e.lostQueues = map[string]bool{"worker-a": true}
+	e.lostQueues = map[string]int{"worker-a": 100}
 	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	require.True(t, e.IsWorkflowCompleted())
 	require.NoError(t, e.GetWorkflowError())
@@ -456,7 +463,7 @@ func TestBlueprintDeployStartsOverWhenItsWorkerIsLost(t *testing.T) {
 func TestBlueprintDeployGivesUpAfterDeployCheckoutsLostWorkers(t *testing.T) {
 	e := newDeployEnv(t)
 	e.workerQueues = []string{"worker-a", "worker-b", "worker-c", "worker-d"}
-	e.lostQueues = map[string]bool{"worker-a": true, "worker-b": true, "worker-c": true, "worker-d": true}
+	e.lostQueues = map[string]int{"worker-a": 100, "worker-b": 100, "worker-c": 100, "worker-d": 100}
 	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
 	res := e.failedResult(t)
 	require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: contract.StepBuild, Reason: "build failed: the worker of the checkout was lost 3 times in a row (no step picked up within 1m0s)"}, res)
@@ -464,6 +471,19 @@ func TestBlueprintDeployGivesUpAfterDeployCheckoutsLostWorkers(t *testing.T) {
 	require.Empty(t, e.steps)
 	require.Empty(t, e.cleanupQueues, "every worker it checked out on is lost")
 	require.Equal(t, contract.StepBuild, e.failed(t).Step)
+}
+
+// A worker taken for lost that then checks the commit out again was only slow: the
+// deploy runs there, and removes its workspace there at the end.
+func TestBlueprintDeployBackOnAWorkerTakenForLost(t *testing.T) {
+	e := newDeployEnv(t)
+	e.workerQueues = []string{"worker-a", "worker-a"}
+	e.lostQueues = map[string]int{"worker-a": 1}
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	require.Equal(t, []string{"build@worker-a", "build@worker-a", "test@worker-a", "deploy@worker-a"}, e.stepQueues)
+	require.Equal(t, []string{"worker-a"}, e.cleanupQueues)
 }
 
 // A run begun before pinning lets any worker run each step, even when PrepareDeploy
