@@ -53,9 +53,10 @@ type pinWorker struct {
 	pinned worker.Worker
 }
 
-// deployConfig: a lost worker is noticed within about 2s (heartbeat) + 1s (retry
-// backoff) + 3s (WorkerLostAfter).
-var pinDeployConfig = workflows.DeployConfig{HeartbeatTimeout: 2 * time.Second, WorkerLostAfter: 3 * time.Second}
+// pinDeployConfig: a lost worker is noticed within about 2s (heartbeat) + 1s (retry
+// backoff) + 10s (WorkerLostAfter), which a live worker on a loaded machine never takes
+// to pick a step up.
+var pinDeployConfig = workflows.DeployConfig{HeartbeatTimeout: 2 * time.Second, WorkerLostAfter: 10 * time.Second}
 
 func newPinE2E(t *testing.T) *pinE2E {
 	t.Helper()
