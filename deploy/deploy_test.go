@@ -198,6 +198,19 @@ func TestComposeProfiles(t *testing.T) {
 			for _, w := range byBin[binWorker] {
 				require.Contains(t, targets, w.Name+":8081", "Prometheus scrapes %s", w.Name)
 			}
+			// Backup's write and prune run on any worker: all see one volume there.
+			backups := map[string]bool{}
+			for _, w := range byBin[binWorker] {
+				dir, src := env(w, "BACKUP_DIR"), ""
+				for _, v := range w.Volumes {
+					if v.Target == dir {
+						src = v.Source
+					}
+				}
+				require.NotEmpty(t, src, "%s: a volume at BACKUP_DIR %q", w.Name, dir)
+				backups[src] = true
+			}
+			require.Len(t, backups, 1, "the workers share one BACKUP_DIR volume: got %v", backups)
 		})
 	}
 

@@ -45,8 +45,15 @@ type Deploys struct {
 	// Temporal cancels the deploys that a newer push supersedes.
 	Temporal WorkflowCanceller
 	// WorkspaceRoot holds a directory per running deploy, removed when the deploy ends.
-	// The steps of one deploy must run on workers that share it.
+	// With TaskQueue set, it is this worker's alone; without, the steps of one deploy may
+	// run on any worker, which must then all share it.
 	WorkspaceRoot string
+	// TaskQueue is the task queue that this worker alone polls, with the activities of
+	// PinnedDeployActivities registered on it (WORKER_TASK_QUEUE). PrepareDeploy returns
+	// it, so that BlueprintDeploy runs the deploy's steps in the workspace it checked
+	// out. Optional: empty means the steps run on any worker of the workflow's task
+	// queue, and WorkspaceRoot must be shared storage.
+	TaskQueue string
 	// AllowedRepos are the repositories that may deploy (DEPLOY_ALLOWED_REPOS), as
 	// host/owner/repo or host/owner/*, matched against the clone URL, which must be an
 	// https:// or ssh:// (or git@host:owner/repo) URL of the event's repository. Any other
@@ -233,14 +240,35 @@ func (d *Deploys) DeploySupersededBy(ctx context.Context, t DeployTarget) (strin
 	return by.CommitSHA, nil
 }
 
+// PreparedDeploy is what PrepareDeploy returns: the commit's blueprint, and where its
+// checkout is.
+type PreparedDeploy struct {
+	Blueprint
+	// TaskQueue is the task queue of the worker that holds the checkout (Deploys.TaskQueue),
+	// on which the deploy's steps must run; "" when any worker will do.
+	TaskQueue string `json:"task_queue,omitempty"`
+}
+
 // PrepareDeploy checks out t's commit into the deploy's workspace and returns its
-// blueprint. A commit without a valid blueprint.yaml is a non-retryable
-// contract.ErrorTypeInvalidBlueprint error.
-func (d *Deploys) PrepareDeploy(ctx context.Context, t DeployTarget) (Blueprint, error) {
-	dir, err := d.srcDir(t)
+// blueprint and this worker's own task queue. A commit without a valid blueprint.yaml is
+// a non-retryable contract.ErrorTypeInvalidBlueprint error.
+//
+// On a worker with a task queue of its own, a failed checkout leaves no workspace: its
+// retry may run on another worker, and nothing else would remove it from this one.
+func (d *Deploys) PrepareDeploy(ctx context.Context, t DeployTarget) (PreparedDeploy, error) {
+	ws, err := d.workspace(t.DeployID)
 	if err != nil {
-		return Blueprint{}, err
+		return PreparedDeploy{}, err
 	}
+	dir := filepath.Join(ws, "src")
+	bp, err := d.prepare(ctx, t, dir)
+	if err != nil && d.TaskQueue != "" {
+		_ = removeAll(ws)
+	}
+	return PreparedDeploy{Blueprint: bp, TaskQueue: d.TaskQueue}, err
+}
+
+func (d *Deploys) prepare(ctx context.Context, t DeployTarget, dir string) (Blueprint, error) {
 	if err := d.checkout(ctx, t, t.CommitSHA, dir, false, activityHooks(ctx)); err != nil {
 		return Blueprint{}, cancelled(ctx, StepResult{Step: contract.StepCheckout}, err)
 	}
@@ -310,14 +338,19 @@ type RollbackResult struct {
 }
 
 // RollbackDeploy runs the deploy command of in.CommitSHA's own blueprint from a fresh
-// checkout of that commit, with BLUEPRINT_ROLLBACK_FROM set to the failed commit.
+// checkout of that commit, with BLUEPRINT_ROLLBACK_FROM set to the failed commit. It
+// needs nothing of the deploy's own checkout, so any worker may run it.
 func (d *Deploys) RollbackDeploy(ctx context.Context, in RollbackInput) (RollbackResult, error) {
 	ws, err := d.workspace(in.Target.DeployID)
 	if err != nil {
 		return RollbackResult{}, err
 	}
 	dir := filepath.Join(ws, "rollback", "src")
-	defer removeAll(filepath.Dir(dir)) //nolint:errcheck // CleanupDeployWorkspace removes it too
+	defer func() {
+		// CleanupDeployWorkspace removes it too, but it may run on another worker.
+		_ = removeAll(filepath.Dir(dir))
+		_ = os.Remove(ws) // only if empty: the deploy's own checkout may be here
+	}()
 	hooks := activityHooks(ctx)
 	if err := d.checkout(ctx, in.Target, in.CommitSHA, dir, true, hooks); err != nil {
 		return RollbackResult{}, cancelled(ctx, RollbackResult{Deploy: StepResult{Step: contract.StepRollback}}, err)

@@ -127,6 +127,9 @@ type Worker struct {
 	DeployWorkspaceRetention time.Duration
 	// DeployWorkspace is the root of BlueprintDeploy's per-deploy workspaces.
 	DeployWorkspace string
+	// WorkerTaskQueue is the task queue this worker alone polls, for the steps of the
+	// deploys it checked out (WORKER_TASK_QUEUE). Empty: <TaskQueue>-worker-<host>-<pid>.
+	WorkerTaskQueue string
 	// DeployHeartbeatTimeout: a deploy step whose worker went silent this long is retried.
 	DeployHeartbeatTimeout time.Duration
 	// DeployAllowedRepos are the repositories BlueprintDeploy may deploy
@@ -327,6 +330,7 @@ func NewWorkerFlags(fs *flag.FlagSet, env func(string) string) *WorkerFlags {
 	durationVar(fs, &c.ReminderAfter, "onboarding-reminder-after", "ONBOARDING_REMINDER_AFTER", env, 24*time.Hour, "send a reminder email when unverified this long", &errs)
 	durationVar(fs, &c.ExpireAfter, "onboarding-expire-after", "ONBOARDING_EXPIRE_AFTER", env, 72*time.Hour, "give up on an unverified signup after this long", &errs)
 	fs.StringVar(&c.DeployWorkspace, "deploy-workspace", or(env("DEPLOY_WORKSPACE"), filepath.Join(os.TempDir(), "flowbridge-deploys")), "root of BlueprintDeploy workspaces (DEPLOY_WORKSPACE)")
+	fs.StringVar(&c.WorkerTaskQueue, "worker-task-queue", env("WORKER_TASK_QUEUE"), "task queue of this worker alone, for the steps of the deploys it checked out; must differ from every other worker's; empty: <TEMPORAL_TASK_QUEUE>-worker-<host>-<pid> (WORKER_TASK_QUEUE)")
 	durationVar(fs, &c.DeployHeartbeatTimeout, "deploy-heartbeat-timeout", "DEPLOY_HEARTBEAT_TIMEOUT", env, 10*time.Second, "retry a deploy step whose worker went silent this long", &errs)
 	fs.StringVar(&c.ScheduleDailyReport, "schedule-daily-report", or(env("SCHEDULE_DAILY_REPORT"), "0 6 * * *"), "cron (UTC) of the daily-report schedule (SCHEDULE_DAILY_REPORT)")
 	fs.StringVar(&c.ScheduleCleanup, "schedule-cleanup", or(env("SCHEDULE_CLEANUP"), "0 * * * *"), "cron (UTC) of the cleanup schedule (SCHEDULE_CLEANUP)")
@@ -389,6 +393,9 @@ func (w *WorkerFlags) Load() (Worker, error) {
 	}
 	if c.DeployWorkspace == "" {
 		errs = append(errs, invalid("DEPLOY_WORKSPACE", "must not be empty"))
+	}
+	if c.WorkerTaskQueue != "" && c.WorkerTaskQueue == c.TaskQueue {
+		errs = append(errs, invalid("WORKER_TASK_QUEUE", "must differ from TEMPORAL_TASK_QUEUE: it is this worker's alone"))
 	}
 	if c.DeployHeartbeatTimeout < time.Second {
 		errs = append(errs, invalid("DEPLOY_HEARTBEAT_TIMEOUT", "must be at least 1s"))

@@ -183,6 +183,7 @@ func TestLoadWorkerSources(t *testing.T) {
 		{name: "flag -onboarding-reminder-after", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "1h"}, args: []string{"-onboarding-reminder-after=2h"}, get: func(c config.Worker) any { return c.ReminderAfter }, want: 2 * time.Hour},
 		{name: "flag -onboarding-expire-after", env: map[string]string{"ONBOARDING_EXPIRE_AFTER": "96h"}, args: []string{"-onboarding-expire-after=100h"}, get: func(c config.Worker) any { return c.ExpireAfter }, want: 100 * time.Hour},
 		{name: "flag -temporal-namespace", env: map[string]string{"TEMPORAL_NAMESPACE": "env"}, args: []string{"-temporal-namespace=flag"}, get: func(c config.Worker) any { return c.Temporal.Client.Namespace }, want: "flag"},
+		{name: "env WORKER_TASK_QUEUE", env: map[string]string{"WORKER_TASK_QUEUE": "flowbridge-worker-0"}, get: func(c config.Worker) any { return c.WorkerTaskQueue }, want: "flowbridge-worker-0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,6 +271,7 @@ func TestLoadWorkerInvalid(t *testing.T) {
 		{name: "bad reminder duration", env: map[string]string{"ONBOARDING_REMINDER_AFTER": "a day"}, wantErr: []string{"ONBOARDING_REMINDER_AFTER", `"a day" is not a duration`}},
 		{name: "bad expire duration", env: map[string]string{"ONBOARDING_EXPIRE_AFTER": "3d"}, wantErr: []string{"ONBOARDING_EXPIRE_AFTER", `"3d" is not a duration`}},
 		{name: "SMTP_ADDR without port", env: map[string]string{"SMTP_ADDR": "mailpit"}, wantErr: []string{"SMTP_ADDR", "is not host:port"}},
+		{name: "worker's own queue is the shared one", env: map[string]string{"WORKER_TASK_QUEUE": "flowbridge"}, wantErr: []string{"WORKER_TASK_QUEUE", "must differ from TEMPORAL_TASK_QUEUE"}},
 		{
 			name:    "every problem is reported",
 			env:     map[string]string{"STRIPE_API_KEY": "", "SMTP_ADDR": "mailpit", "LOG_FORMAT": "text"},

@@ -31,6 +31,24 @@ func Register(r worker.Registry, acts *activities.Activities, deploys *activitie
 	}
 }
 
+// RegisterPinned registers, with r (the worker of the task queue this worker alone
+// polls, Deploys.TaskQueue), the deploy activities that BlueprintDeploy sends to the
+// worker that checked a deploy out: they work in its workspace.
+func RegisterPinned(r worker.ActivityRegistry, deploys *activities.Deploys) {
+	for _, a := range pinnedActivityTable(deploys) {
+		r.RegisterActivityWithOptions(a.fn, activity.RegisterOptions{Name: a.name})
+	}
+}
+
+// pinnedActivityTable lists the activities of RegisterPinned, under the names of
+// activityTable.
+func pinnedActivityTable(deploys *activities.Deploys) []namedActivity {
+	return []namedActivity{
+		{"RunDeployStep", deploys.RunDeployStep},
+		{"CleanupDeployWorkspace", deploys.CleanupDeployWorkspace},
+	}
+}
+
 // namedActivity is one activity as the worker registers it. name is the activity type on
 // the wire: the method's own name, which is what a workflow calling the method through a
 // nil receiver (`var a *activities.Activities`) asks for, and what recorded histories and

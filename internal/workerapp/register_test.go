@@ -91,6 +91,27 @@ func TestRegisterNamesEveryActivityExplicitly(t *testing.T) {
 	}
 }
 
+// The worker's own task queue carries the deploy activities that work in a checkout,
+// under the names the shared queue gives them: BlueprintDeploy calls them by the same
+// method through a nil receiver, only with another task queue.
+func TestRegisterPinnedNamesTheCheckoutActivities(t *testing.T) {
+	r := &recordingRegistry{activities: map[string]any{}}
+	RegisterPinned(r, &activities.Deploys{})
+	got := slices.Sorted(maps.Keys(r.activities))
+	want := []string{"CleanupDeployWorkspace", "RunDeployStep"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pinned activities: got %v, want %v", got, want)
+	}
+	for name, fn := range r.activities {
+		if got := methodName(fn); got != name {
+			t.Errorf("activity %q: method name got %v, want %v", name, got, name)
+		}
+	}
+	if len(r.workflows) != 0 {
+		t.Errorf("pinned workflows: got %v, want none", r.workflows)
+	}
+}
+
 // methodName is the name the SDK gives a method value: its function name after the
 // receiver, without the "-fm" suffix of a method value.
 func methodName(fn any) string {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -123,8 +125,10 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	if err := acts.Validate(); err != nil {
 		return err
 	}
+	ownQueue := workerTaskQueue(cfg)
 	deploys, err := activities.NewDeploys(activities.Deploys{
-		Store: st, Publisher: acts.Publisher, Temporal: tc, WorkspaceRoot: cfg.DeployWorkspace, AllowedRepos: cfg.DeployAllowedRepos, Log: log,
+		Store: st, Publisher: acts.Publisher, Temporal: tc, WorkspaceRoot: cfg.DeployWorkspace, TaskQueue: ownQueue,
+		AllowedRepos: cfg.DeployAllowedRepos, Log: log,
 	})
 	if err != nil {
 		return err
@@ -133,6 +137,10 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	// its supervisor restarts it rather than leave a worker that polls nothing.
 	ctx, fatal := context.WithCancelCause(ctx)
 	defer fatal(nil)
+	// The steps of a deploy run on the worker that checked it out, through the task
+	// queue that this worker alone polls.
+	pinned := newTemporalWorkerOn(tc, ownQueue, cfg, web, fatal)
+	RegisterPinned(pinned, deploys)
 	w := newTemporalWorker(tc, cfg, web, fatal)
 	Register(w, acts, deploys, Workflows{
 		Onboarding: workflows.OnboardingConfig{ReminderAfter: cfg.ReminderAfter, ExpireAfter: cfg.ExpireAfter},
@@ -148,7 +156,22 @@ func runWorker(ctx context.Context, cfg config.Worker, log zerolog.Logger, maile
 	if err := ensureSchedules(ctx, tc, cfg, specs, log); err != nil {
 		return err
 	}
-	return runUntilDone(ctx, w, cfg, log, web)
+	warnIfLocal(log, "BACKUP_DIR", cfg.BackupDir, "docs/CONTRACT.md, BACKUP_DIR")
+	log.Info().Str("worker_task_queue", ownQueue).Str("workspace_root", deploys.WorkspaceRoot).Msg("Deploy steps run on the worker that checked the deploy out, through its own task queue")
+	return runUntilDone(ctx, cfg, log, web, w, pinned)
+}
+
+// workerTaskQueue is the task queue of this worker alone: WORKER_TASK_QUEUE, or
+// <TEMPORAL_TASK_QUEUE>-worker-<host>-<pid>, unique among the running workers.
+func workerTaskQueue(cfg config.Worker) string {
+	if cfg.WorkerTaskQueue != "" {
+		return cfg.WorkerTaskQueue
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return fmt.Sprintf("%s-worker-%s-%d", cfg.TaskQueue, host, os.Getpid())
 }
 
 // workerClientOptions are the options of the worker's Temporal client: TemporalOptions,
@@ -172,8 +195,19 @@ func workerClientOptions(cfg config.Worker, log zerolog.Logger, web *workerHTTP,
 // newTemporalWorker returns the worker of cfg.TaskQueue with the options every flowbridge
 // worker runs with. fatal is called when it stops for good.
 func newTemporalWorker(tc client.Client, cfg config.Worker, web *workerHTTP, fatal func(error)) worker.Worker {
-	return worker.New(tc, cfg.TaskQueue, worker.Options{
-		Interceptors: []interceptor.WorkerInterceptor{web.Activities},
+	return newWorkerOn(tc, cfg.TaskQueue, cfg, web, fatal, false)
+}
+
+// newTemporalWorkerOn is newTemporalWorker for the task queue of this worker alone, on
+// which it runs activities only.
+func newTemporalWorkerOn(tc client.Client, queue string, cfg config.Worker, web *workerHTTP, fatal func(error)) worker.Worker {
+	return newWorkerOn(tc, queue, cfg, web, fatal, true)
+}
+
+func newWorkerOn(tc client.Client, queue string, cfg config.Worker, web *workerHTTP, fatal func(error), activitiesOnly bool) worker.Worker {
+	return worker.New(tc, queue, worker.Options{
+		DisableWorkflowWorker: activitiesOnly,
+		Interceptors:          []interceptor.WorkerInterceptor{web.Activities},
 		// Stop lets running activities finish, their context still live, for this long
 		// before it cancels them (the SDK's default, 0, cancels them at once).
 		WorkerStopTimeout: cfg.StopTimeout,
@@ -184,19 +218,29 @@ func newTemporalWorker(tc client.Client, cfg config.Worker, web *workerHTTP, fat
 	})
 }
 
-// runUntilDone starts w and runs it until ctx ends (SIGTERM); then it stops polling and
-// waits for the running activities to finish, for up to WORKER_STOP_TIMEOUT, before it
-// returns. It returns ctx's cause unless that is context.Canceled (our own shutdown).
-func runUntilDone(ctx context.Context, w worker.Worker, cfg config.Worker, log zerolog.Logger, web *workerHTTP) error {
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
+// runUntilDone starts the workers ws and runs them until ctx ends (SIGTERM); then they
+// stop polling, all at once, and wait for their running activities to finish, for up to
+// WORKER_STOP_TIMEOUT, before it returns. It returns ctx's cause unless that is
+// context.Canceled (our own shutdown).
+func runUntilDone(ctx context.Context, cfg config.Worker, log zerolog.Logger, web *workerHTTP, ws ...worker.Worker) error {
+	for i, w := range ws {
+		if err := w.Start(); err != nil {
+			for _, started := range ws[:i] {
+				started.Stop()
+			}
+			return fmt.Errorf("start worker on task queue %s: %w", cfg.TaskQueue, err)
+		}
 	}
 	web.Ready.Started()
 	log.Info().Str("task_queue", cfg.TaskQueue).Msg("Worker running")
 	<-ctx.Done()
 	log.Info().Dur("stop_timeout", cfg.StopTimeout).Msg("Worker stopping: polling no more; running activities may finish within WORKER_STOP_TIMEOUT")
 	web.Ready.Stopping()
-	w.Stop()
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		wg.Go(w.Stop)
+	}
+	wg.Wait()
 	log.Info().Msg("Worker stopped")
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err

@@ -75,7 +75,7 @@ func TestWorkerStopLetsRunningActivitiesFinish(t *testing.T) {
 		w.RegisterWorkflowWithOptions(slowWorkflow, workflow.RegisterOptions{Name: "Slow"})
 		w.RegisterActivity(acts.Slow)
 		done := make(chan error, 1)
-		go func() { done <- runUntilDone(ctx, w, cfg, log, web) }()
+		go func() { done <- runUntilDone(ctx, cfg, log, web, w) }()
 		return done
 	}
 	wait := func(what string, c <-chan struct{}) {

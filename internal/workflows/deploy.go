@@ -3,9 +3,11 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -19,14 +21,26 @@ type DeployConfig struct {
 	// without heartbeating before Temporal retries it on another worker. A cancelled step
 	// notices within about 80% of it. Optional: defaults to 10s.
 	HeartbeatTimeout time.Duration
+	// WorkerLostAfter is how long a step waits for the worker that checked the deploy out
+	// to pick it up: its ScheduleToStart timeout. Past it that worker is taken for lost
+	// and the deploy starts over from a fresh checkout on another worker, at most
+	// DeployCheckouts times in all. Optional: defaults to 1m.
+	WorkerLostAfter time.Duration
 }
 
 func (c DeployConfig) withDefaults() DeployConfig {
 	if c.HeartbeatTimeout <= 0 {
 		c.HeartbeatTimeout = 10 * time.Second
 	}
+	if c.WorkerLostAfter <= 0 {
+		c.WorkerLostAfter = time.Minute
+	}
 	return c
 }
+
+// DeployCheckouts is how often one deploy checks its commit out at most: a deploy whose
+// worker is lost starts over on another (see DeployConfig.WorkerLostAfter) twice.
+const DeployCheckouts = 3
 
 // Deploy carries the configuration of BlueprintDeploy; the worker registers its method.
 type Deploy struct {
@@ -64,15 +78,26 @@ const (
 // emitting deploy.started; earlier runs emitted it first.
 const ChangeCheckPushFirst = "check-push-before-deploy-started"
 
+// ChangePinStepsToWorker is the workflow.GetVersion change id that marks the runs of
+// BlueprintDeploy which run a deploy's steps on the worker that checked it out (the task
+// queue PrepareDeploy returns) and start over on another when that worker is lost;
+// earlier runs let any worker of the shared task queue run each step.
+const ChangePinStepsToWorker = "pin-deploy-steps-to-worker"
+
 // BlueprintDeploy deploys the pushed commit of a blueprint repository. A push whose
 // commit is already deployed, or older than the last deploy of its ref (a replayed
 // webhook or dead letter), ends at once as skipped, emitting nothing. Otherwise it
 // supersedes (cancels) the older deploys of the same ref still running, emits
 // deploy.started, checks the commit out and reads its blueprint.yaml, runs its build,
-// test and deploy commands, then polls its health URL. A deploy that is not healthy in time is rolled
-// back: the last good commit of the ref is deployed again. It ends with deploy.succeeded
+// test and deploy commands on the worker that checked it out, then polls its health URL.
+// A deploy that is not healthy in time is rolled back: the last good commit of the ref
+// is deployed again. It ends with deploy.succeeded
 // (recording the commit as the last good one) or deploy.failed saying which step failed,
 // why, and the tail of its output.
+//
+// That worker lost — a step it does not pick up within WorkerLostAfter — the deploy
+// starts over from a fresh checkout on another worker, at most DeployCheckouts times in
+// all; the health check and the rollback need no checkout and run on any worker.
 //
 // Cancelled — a newer push superseded it — it kills the running step, emits
 // deploy.failed "superseded by <sha>" and ends cancelled. A failed deploy ends the
@@ -91,10 +116,12 @@ func (d *Deploy) BlueprintDeploy(ctx workflow.Context, ev contract.Event) (Deplo
 	if err := workflow.SideEffect(ctx, func(workflow.Context) any { return d.Config.withDefaults() }).Get(&cfg); err != nil {
 		return DeployResult{}, err
 	}
+	cfg = cfg.withDefaults() // a run begun before a field existed recorded it zero
 	info := workflow.GetInfo(ctx)
 	r := &deployRun{
 		cfg:    cfg,
 		status: status,
+		lost:   map[string]bool{},
 		in:     in,
 		cause:  activities.Cause{EventID: ev.ID, CorrelationID: ev.CorrelationID},
 		target: activities.DeployTarget{
@@ -113,6 +140,13 @@ type deployRun struct {
 	cause     activities.Cause
 	target    activities.DeployTarget
 	healthURL string
+	// queue is the task queue of the worker that holds the current checkout; "" while
+	// there is none, or when any worker will do. queues are all the deploy checked out
+	// on, in order, lost those it gave up on, and restarts how often it started over.
+	queue    string
+	queues   []string
+	lost     map[string]bool
+	restarts int
 }
 
 func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
@@ -145,30 +179,35 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		return r.end(ctx, res, nil)
 	}
 
-	var bp activities.Blueprint
-	r.status.set(ctx, contract.StepCheckout, activityPrepareDeploy, "Checking out "+r.target.CommitSHA+" and reading its blueprint.yaml")
-	if err := workflow.ExecuteActivity(withSummary(r.long(ctx, 0), contract.StepCheckout), a.PrepareDeploy, r.target).Get(ctx, &bp); err != nil {
-		return r.stopped(ctx, contract.StepCheckout, err, nil)
+	// Deploys begun before pinning ran each step on any worker.
+	pin := workflow.GetVersion(ctx, ChangePinStepsToWorker, workflow.DefaultVersion, 1) == 1
+	var (
+		bp   activities.Blueprint
+		step string
+		res  activities.StepResult
+		err  error
+	)
+	for checkout := 1; ; checkout++ {
+		bp, step, res, err = r.build(ctx, pin)
+		if !pin || !workerLost(err) {
+			break
+		}
+		r.lost[r.queue] = true
+		if checkout == DeployCheckouts {
+			break
+		}
+		r.restarts++
+		log.Warn("The worker of the deploy's checkout is lost; starting over on another", "task_queue", r.queue, "step", step, "checkout", checkout)
 	}
-	r.healthURL = bp.Health.URL
-	steps := []struct {
-		name string
-		step activities.BlueprintStep
-	}{{contract.StepBuild, bp.Build}, {contract.StepTest, bp.Test}, {contract.StepDeploy, bp.Deploy}}
-	for _, s := range steps {
-		if s.step.Run == "" {
-			log.Info("Blueprint has no command for this step; skipped", "step", s.name)
-			continue
-		}
-		in := activities.DeployStepInput{Target: r.target, Step: s.name, Run: s.step.Run, Timeout: s.step.Timeout}
-		var res activities.StepResult
-		r.status.set(ctx, s.name, activityRunDeployStep, fmt.Sprintf("Running %s: `%s`", s.name, s.step.Run))
-		if err := workflow.ExecuteActivity(withSummary(r.long(ctx, s.step.Timeout), s.name), a.RunDeployStep, in).Get(ctx, &res); err != nil {
-			return r.stopped(ctx, s.name, err, nil)
-		}
-		if !res.OK {
-			return r.end(ctx, DeployResult{Status: DeployFailed, Step: s.name, Reason: s.name + " failed: " + res.Reason}, res.Tail)
-		}
+	if pin && workerLost(err) {
+		reason := fmt.Sprintf("%s failed: the worker of the checkout was lost %d times in a row (no step picked up within %s)", step, DeployCheckouts, r.cfg.WorkerLostAfter)
+		return r.end(ctx, DeployResult{Status: DeployFailed, Step: step, Reason: reason}, nil)
+	}
+	if err != nil {
+		return r.stopped(ctx, step, err, nil)
+	}
+	if step != "" {
+		return r.end(ctx, DeployResult{Status: DeployFailed, Step: step, Reason: step + " failed: " + res.Reason}, res.Tail)
 	}
 
 	r.status.set(ctx, contract.StepHealth, activityCheckHealth, "Waiting for "+bp.Health.URL+" to answer healthy")
@@ -180,6 +219,73 @@ func (r *deployRun) run(ctx workflow.Context) (DeployResult, error) {
 		return r.rollback(ctx, health)
 	}
 	return r.end(ctx, DeployResult{Status: DeploySucceeded}, nil)
+}
+
+// build checks the commit out and runs its blueprint's build, test and deploy commands;
+// pinned, on the worker that checked it out. It returns the step whose command failed,
+// with its result, or the step an error stopped, with the error; no step when all went
+// well.
+func (r *deployRun) build(ctx workflow.Context, pin bool) (bp activities.Blueprint, step string, res activities.StepResult, err error) {
+	var a *activities.Deploys
+	var prep activities.PreparedDeploy
+	detail := "Checking out " + r.target.CommitSHA + " and reading its blueprint.yaml"
+	if r.restarts > 0 {
+		detail = fmt.Sprintf("The worker of the checkout is lost (%d of %d); checking out %s again on another", r.restarts, DeployCheckouts, r.target.CommitSHA)
+	}
+	r.status.set(ctx, contract.StepCheckout, activityPrepareDeploy, detail)
+	if err := workflow.ExecuteActivity(withSummary(r.long(ctx, 0), contract.StepCheckout), a.PrepareDeploy, r.target).Get(ctx, &prep); err != nil {
+		return bp, contract.StepCheckout, res, err
+	}
+	bp = prep.Blueprint
+	r.healthURL = bp.Health.URL
+	if pin {
+		// A worker taken for lost that checks the commit out again is back (it was only
+		// slow): its workspace is removed at the end after all.
+		r.queue = prep.TaskQueue
+		delete(r.lost, r.queue)
+		if r.queue != "" && !slices.Contains(r.queues, r.queue) {
+			r.queues = append(r.queues, r.queue)
+		}
+	}
+	steps := []struct {
+		name string
+		step activities.BlueprintStep
+	}{{contract.StepBuild, bp.Build}, {contract.StepTest, bp.Test}, {contract.StepDeploy, bp.Deploy}}
+	for _, s := range steps {
+		if s.step.Run == "" {
+			workflow.GetLogger(ctx).Info("Blueprint has no command for this step; skipped", "step", s.name)
+			continue
+		}
+		in := activities.DeployStepInput{Target: r.target, Step: s.name, Run: s.step.Run, Timeout: s.step.Timeout}
+		r.status.set(ctx, s.name, activityRunDeployStep, fmt.Sprintf("Running %s: `%s`", s.name, s.step.Run))
+		if err := workflow.ExecuteActivity(withSummary(r.onCheckoutWorker(r.long(ctx, s.step.Timeout)), s.name), a.RunDeployStep, in).Get(ctx, &res); err != nil {
+			return bp, s.name, activities.StepResult{}, err
+		}
+		if !res.OK {
+			return bp, s.name, res, nil
+		}
+	}
+	return bp, "", res, nil
+}
+
+// onCheckoutWorker is ctx with its activities sent to the worker that holds the
+// checkout, if the deploy is pinned to one: they must start within WorkerLostAfter, or
+// fail with a ScheduleToStart timeout (workerLost), which no retry would cure.
+func (r *deployRun) onCheckoutWorker(ctx workflow.Context) workflow.Context {
+	if r.queue == "" {
+		return ctx
+	}
+	opts := workflow.GetActivityOptions(ctx)
+	opts.TaskQueue = r.queue
+	opts.ScheduleToStartTimeout = r.cfg.WorkerLostAfter
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
+// workerLost reports whether err says that an activity's worker never picked it up: the
+// worker it was pinned to is gone.
+func workerLost(err error) bool {
+	var timeout *temporal.TimeoutError
+	return errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START
 }
 
 func (r *deployRun) emitStarted(ctx workflow.Context) error {
@@ -347,14 +453,28 @@ func (r *deployRun) end(ctx workflow.Context, res DeployResult, tail []string) (
 	return res, nil
 }
 
-// cleanup removes the deploy's workspace, however the deploy ended.
+// cleanup removes the deploy's workspace, however the deploy ended: on every worker it
+// checked out on but those it gave up on as lost (a stale workspace left there is the
+// Cleanup workflow's), or, never pinned, on any worker.
 func (r *deployRun) cleanup(ctx workflow.Context) {
 	var a *activities.Deploys
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	opts := workflow.ActivityOptions{StartToCloseTimeout: 5 * time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}}
 	opts.Summary = "remove workspace"
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), a.CleanupDeployWorkspace, r.target).Get(dctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("Deploy workspace not removed", "err", err)
+	if len(r.queues) == 0 {
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), a.CleanupDeployWorkspace, r.target).Get(dctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("Deploy workspace not removed", "err", err)
+		}
+		return
+	}
+	for _, q := range r.queues {
+		if r.lost[q] {
+			continue
+		}
+		opts.TaskQueue, opts.ScheduleToStartTimeout = q, r.cfg.WorkerLostAfter
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, opts), a.CleanupDeployWorkspace, r.target).Get(dctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("Deploy workspace not removed", "task_queue", q, "err", err)
+		}
 	}
 }
 

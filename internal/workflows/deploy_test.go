@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -60,6 +62,8 @@ type deployEnv struct {
 	blockStep    string                           // RunDeployStep: cancel the workflow in this step
 	prepareErr   error                            // PrepareDeploy
 	supersedeErr error                            // SupersedeOlderDeploys
+	workerQueues []string                         // PrepareDeploy, call by call: the task queue it returns
+	lostQueues   map[string]int                   // RunDeployStep on these: how many calls no worker picks up (ScheduleToStart)
 	release      chan struct{}                    // closed when the test ends
 
 	mu        sync.Mutex
@@ -69,6 +73,9 @@ type deployEnv struct {
 	rollbacks []string
 	finished  []activities.FinishDeployInput
 	cleanups  int
+	// the task queue of each RunDeployStep ("step@queue") and CleanupDeployWorkspace
+	stepQueues    []string
+	cleanupQueues []string
 }
 
 func newDeployEnv(t *testing.T) *deployEnv {
@@ -90,13 +97,31 @@ func newDeployEnv(t *testing.T) *deployEnv {
 		require.NotEmpty(t, tg.DeployID)
 		return activities.SupersedeResult{SupersededBy: e.supersededBy, Skipped: e.skipped}, e.supersedeErr
 	})
-	e.OnActivity(dep.PrepareDeploy, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
+	e.OnActivity(dep.PrepareDeploy, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) (activities.PreparedDeploy, error) {
 		if e.prepareErr != nil {
-			return activities.Blueprint{}, e.prepareErr
+			return activities.PreparedDeploy{}, e.prepareErr
 		}
-		return testBlueprint, nil
+		var queue string
+		e.record(func() {
+			if len(e.workerQueues) > 0 {
+				queue, e.workerQueues = e.workerQueues[0], e.workerQueues[1:]
+			}
+		})
+		return activities.PreparedDeploy{Blueprint: testBlueprint, TaskQueue: queue}, nil
 	})
 	e.OnActivity(dep.RunDeployStep, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
+		queue := activity.GetInfo(ctx).TaskQueue
+		e.record(func() { e.stepQueues = append(e.stepQueues, in.Step+"@"+queue) })
+		lost := false
+		e.record(func() {
+			if e.lostQueues[queue] > 0 {
+				lost = true
+				e.lostQueues[queue]--
+			}
+		})
+		if lost {
+			return activities.StepResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
+		}
 		e.record(func() { e.steps = append(e.steps, in.Step) })
 		if in.Step == e.blockStep {
 			e.CancelWorkflow() // as a newer push would
@@ -141,8 +166,11 @@ func newDeployEnv(t *testing.T) *deployEnv {
 		e.record(func() { e.finished = append(e.finished, in) })
 		return nil
 	})
-	e.OnActivity(dep.CleanupDeployWorkspace, mock.Anything, mock.Anything).Return(func(context.Context, activities.DeployTarget) error {
-		e.record(func() { e.cleanups++ })
+	e.OnActivity(dep.CleanupDeployWorkspace, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.DeployTarget) error {
+		e.record(func() {
+			e.cleanups++
+			e.cleanupQueues = append(e.cleanupQueues, activity.GetInfo(ctx).TaskQueue)
+		})
 		return nil
 	})
 	return e
@@ -395,4 +423,79 @@ func TestBlueprintDeployRejectsBadInput(t *testing.T) {
 	require.True(t, e.IsWorkflowCompleted())
 	require.ErrorContains(t, e.GetWorkflowError(), "data must carry repository, clone_url, ref and commit_sha")
 	require.Empty(t, e.emitted)
+}
+
+// The steps run on the task queue of the worker that checked the commit out, which
+// PrepareDeploy returns; the health check runs on the workflow's own; the workspace is
+// removed on the checkout's worker.
+func TestBlueprintDeployPinsItsStepsToTheCheckoutWorker(t *testing.T) {
+	e := newDeployEnv(t)
+	e.workerQueues = []string{"flowbridge-worker-a"}
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	require.Equal(t, []string{"build@flowbridge-worker-a", "test@flowbridge-worker-a", "deploy@flowbridge-worker-a"}, e.stepQueues)
+	require.Equal(t, []string{"flowbridge-worker-a"}, e.cleanupQueues)
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeploySucceeded}, e.emittedTypes())
+}
+
+// A checkout worker that never picks a step up (its ScheduleToStart timeout) is lost:
+// the deploy checks the commit out again, on whichever worker PrepareDeploy lands, and
+// runs every step there; the lost worker's workspace is left to the Cleanup workflow.
+func TestBlueprintDeployStartsOverWhenItsWorkerIsLost(t *testing.T) {
+	e := newDeployEnv(t)
+	e.workerQueues = []string{"worker-a", "worker-b"}
+	e.lostQueues = map[string]int{"worker-a": 100}
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	var res workflows.DeployResult
+	require.NoError(t, e.GetWorkflowResult(&res))
+	require.Equal(t, workflows.DeploySucceeded, res.Status)
+	require.Equal(t, []string{"build@worker-a", "build@worker-b", "test@worker-b", "deploy@worker-b"}, e.stepQueues)
+	require.Equal(t, []string{"build", "test", "deploy"}, e.steps)
+	require.Equal(t, []string{"worker-b"}, e.cleanupQueues)
+	require.Equal(t, []string{contract.TypeDeployStarted, contract.TypeDeploySucceeded}, e.emittedTypes(), "one deploy, however often it checked out")
+}
+
+// Workers lost DeployCheckouts times in a row fail the deploy, saying so, rather than
+// starting over for ever.
+func TestBlueprintDeployGivesUpAfterDeployCheckoutsLostWorkers(t *testing.T) {
+	e := newDeployEnv(t)
+	e.workerQueues = []string{"worker-a", "worker-b", "worker-c", "worker-d"}
+	e.lostQueues = map[string]int{"worker-a": 100, "worker-b": 100, "worker-c": 100, "worker-d": 100}
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	res := e.failedResult(t)
+	require.Equal(t, workflows.DeployResult{Status: workflows.DeployFailed, Step: contract.StepBuild, Reason: "build failed: the worker of the checkout was lost 3 times in a row (no step picked up within 1m0s)"}, res)
+	require.Equal(t, []string{"build@worker-a", "build@worker-b", "build@worker-c"}, e.stepQueues)
+	require.Empty(t, e.steps)
+	require.Empty(t, e.cleanupQueues, "every worker it checked out on is lost")
+	require.Equal(t, contract.StepBuild, e.failed(t).Step)
+}
+
+// A worker taken for lost that then checks the commit out again was only slow: the
+// deploy runs there, and removes its workspace there at the end.
+func TestBlueprintDeployBackOnAWorkerTakenForLost(t *testing.T) {
+	e := newDeployEnv(t)
+	e.workerQueues = []string{"worker-a", "worker-a"}
+	e.lostQueues = map[string]int{"worker-a": 1}
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	require.Equal(t, []string{"build@worker-a", "build@worker-a", "test@worker-a", "deploy@worker-a"}, e.stepQueues)
+	require.Equal(t, []string{"worker-a"}, e.cleanupQueues)
+}
+
+// A run begun before pinning lets any worker run each step, even when PrepareDeploy
+// names its worker's queue, and never starts over.
+func TestBlueprintDeployUnpinnedInAnOlderRun(t *testing.T) {
+	e := newDeployEnv(t)
+	e.OnGetVersion(workflows.ChangePinStepsToWorker, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	e.workerQueues = []string{"worker-a"}
+	e.ExecuteWorkflow(contract.BlueprintDeployWorkflow, blueprintPushed(t))
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	q := "default-test-taskqueue"
+	require.Equal(t, []string{"build@" + q, "test@" + q, "deploy@" + q}, e.stepQueues)
+	require.Equal(t, []string{q}, e.cleanupQueues)
 }

@@ -24,6 +24,10 @@ func TestReplayRecordedHistories(t *testing.T) {
 	}{
 		{"onboarding completed", "onboarding_complete.json", registerOnboarding},
 		{"onboarding expired (2s reminder, 4s expiry)", "onboarding_expired.json", registerOnboarding},
+		// Recorded before deploys pinned their steps to the checkout's worker
+		// (ChangePinStepsToWorker).
+		{"deploy succeeded, steps on any worker", "deploy_succeeded.json", registerDeploy},
+		{"deploy unhealthy and rolled back, steps on any worker", "deploy_rolled_back.json", registerDeploy},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,4 +41,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 func registerOnboarding(r worker.WorkflowReplayer) {
 	o := &workflows.Onboarding{}
 	r.RegisterWorkflowWithOptions(o.UserOnboarding, workflow.RegisterOptions{Name: contract.UserOnboardingWorkflow})
+}
+
+func registerDeploy(r worker.WorkflowReplayer) {
+	d := &workflows.Deploy{}
+	r.RegisterWorkflowWithOptions(d.BlueprintDeploy, workflow.RegisterOptions{Name: contract.BlueprintDeployWorkflow})
 }

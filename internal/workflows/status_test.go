@@ -157,8 +157,8 @@ func (*stubDeploys) SupersedeOlderDeploys(context.Context, activities.DeployTarg
 	return activities.SupersedeResult{}, nil
 }
 func (*stubDeploys) EmitDeployEvent(context.Context, activities.DeployEventInput) error { return nil }
-func (*stubDeploys) PrepareDeploy(context.Context, activities.DeployTarget) (activities.Blueprint, error) {
-	return testBlueprint, nil
+func (*stubDeploys) PrepareDeploy(context.Context, activities.DeployTarget) (activities.PreparedDeploy, error) {
+	return activities.PreparedDeploy{Blueprint: testBlueprint}, nil
 }
 func (d *stubDeploys) RunDeployStep(ctx context.Context, in activities.DeployStepInput) (activities.StepResult, error) {
 	if in.Step == d.hold {
