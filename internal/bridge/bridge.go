@@ -138,11 +138,12 @@ type Bridge struct {
 	limits   *limits
 	held     *held
 	lim      *limiter
-	inflight atomic.Int64 // Temporal calls in flight
-	waiting  *waitingRoom // nil without EVENTS_WAITING
-	windows  windows      // the debounce and batch streams the routes use
-	tracing  *tracing     // nil without Config.TracerProvider
-	attrs    defaultAttrs // whether starts carry flowbridge's search attributes
+	inflight atomic.Int64         // Temporal calls in flight
+	waiting  *waitingRoom         // nil without EVENTS_WAITING
+	pins     map[string]*pinState // pinned consumers (partitioned mode) by name; set before the pulls start
+	windows  windows              // the debounce and batch streams the routes use
+	tracing  *tracing             // nil without Config.TracerProvider
+	attrs    defaultAttrs         // whether starts carry flowbridge's search attributes
 	log      zerolog.Logger
 	// taken and settled count messages handed to the bridge and acked or NAKed by it.
 	taken, settled atomic.Int64
@@ -240,6 +241,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 	// pull must admit the largest message, or delivery stalls: 8 MiB, or twice the
 	// server's max_payload when that is larger.
 	maxBytes := max(8<<20, 2*b.maxPayload())
+	// One bridge at a time pulls each pinned consumer; the partitions are spread over the
+	// bridges that pull them (balance).
+	if len(parts) > 0 && pinned(parts[0]) {
+		b.pins = map[string]*pinState{consumerName(cons): {}}
+		for _, c := range parts {
+			b.pins[consumerName(c)] = &pinState{}
+		}
+		bg.Add(1)
+		go func() { defer bg.Done(); b.balance(workCtx, parts, balanceEvery) }()
+	}
 	var pulling sync.WaitGroup
 	pulling.Add(1)
 	go func() { defer pulling.Done(); b.pull(ctx, cons, s, false, prepare, maxBytes) }()
@@ -299,12 +310,15 @@ const pullWait = time.Second
 func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, low bool, prepare func(jetstream.Msg) item, maxBytes int) {
 	byCount := replicated(cons)
 	var opts []jetstream.FetchOpt
-	isPinned, pin := pinned(cons), ""
-	if isPinned {
+	ps := b.pins[consumerName(cons)] // nil: not pinned
+	if ps != nil {
 		opts = append(opts, jetstream.FetchPriorityGroup(events.PartitionGroup))
 	}
 	failures := 0
 	for ctx.Err() == nil {
+		if ps != nil {
+			ps.waitPause(ctx) // it gave this consumer to another bridge a moment ago
+		}
 		n := s.waitRoom(ctx, low)
 		if n == 0 {
 			return
@@ -312,11 +326,8 @@ func (b *Bridge) pull(ctx context.Context, cons jetstream.Consumer, s *sched, lo
 		batch, err := fetch(cons, min(n, maxPullBatch), maxBytes, b.maxPayload(), byCount, opts...)
 		if err == nil {
 			for msg := range batch.Messages() {
-				if isPinned {
-					if p := msg.Headers().Get(headerPinID); p != pin {
-						pin = p
-						b.log.Info().Str("consumer", consumerName(cons)).Msg("This bridge holds the consumer now")
-					}
+				if ps != nil && ps.saw(msg.Headers().Get(headerPinID)) {
+					b.log.Info().Str("consumer", consumerName(cons)).Msg("This bridge holds the consumer now")
 				}
 				b.taken.Add(1)
 				hold := b.held.add(msg)

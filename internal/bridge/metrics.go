@@ -23,16 +23,17 @@ const (
 // Metrics are the bridge's Prometheus metrics. They are a prometheus.Collector: register
 // them with the process's registry (metrics.Register).
 type Metrics struct {
-	events    *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
-	endToEnd  *prometheus.HistogramVec
-	dlFailed  *prometheus.CounterVec
-	dlTrimmed *prometheus.CounterVec
-	extended  prometheus.Counter
-	forwards  *prometheus.CounterVec
-	exhausted *prometheus.CounterVec
-	parked    prometheus.Counter
-	woken     prometheus.Counter
+	events         *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	endToEnd       *prometheus.HistogramVec
+	dlFailed       *prometheus.CounterVec
+	dlTrimmed      *prometheus.CounterVec
+	extended       prometheus.Counter
+	forwards       *prometheus.CounterVec
+	partitionsHeld prometheus.Gauge
+	exhausted      *prometheus.CounterVec
+	parked         prometheus.Counter
+	woken          prometheus.Counter
 	// Windows (windows.go): events held, and the calls that delivered them.
 	windowEvents     *prometheus.CounterVec
 	windowDeliveries *prometheus.CounterVec
@@ -107,6 +108,10 @@ func newMetrics() *Metrics {
 			Name: "flowbridge_bridge_partition_forwards_total",
 			Help: "Partitioned mode (EVENTS_PARTITIONS): events copied from EVENTS to their partition (result ok), or not copied this time and retried (result failed).",
 		}, []string{"result"}),
+		partitionsHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flowbridge_bridge_partitions_held",
+			Help: "Partitioned mode on a server with priority groups: the partitions this bridge holds (is pinned to), looked at every 5s. Summed over the bridges it is EVENTS_PARTITIONS.",
+		}),
 		exhausted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowbridge_bridge_retries_exhausted_total",
 			Help: "Events dead-lettered because a transient failure outlasted their route's max_retry_age or max_attempts (else BRIDGE_MAX_RETRY_AGE, BRIDGE_MAX_ATTEMPTS), by event type and route.",
@@ -165,7 +170,7 @@ func newMetrics() *Metrics {
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.events, m.latency, m.endToEnd, m.dlFailed, m.dlTrimmed, m.extended, m.forwards, m.exhausted, m.parked, m.woken,
+		m.events, m.latency, m.endToEnd, m.dlFailed, m.dlTrimmed, m.extended, m.forwards, m.partitionsHeld, m.exhausted, m.parked, m.woken,
 		m.windowEvents, m.windowDeliveries, m.batchSize,
 		m.limit, m.inflight, m.throttled, m.pending, m.ackPending, m.dlqDepth,
 	}

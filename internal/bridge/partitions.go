@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -145,4 +146,111 @@ func (b *Bridge) openPartitions(ctx context.Context) ([]jetstream.Consumer, erro
 func pinned(c jetstream.Consumer) bool {
 	info := c.CachedInfo()
 	return info != nil && info.Config.PriorityPolicy == jetstream.PriorityPolicyPinned
+}
+
+// pinState is what a bridge knows of its pin on one pinned consumer.
+type pinState struct {
+	mu    sync.Mutex
+	pin   string    // the pin id of the last message it was delivered ("" before one)
+	pause time.Time // no pulls before this: it gave the consumer to another bridge
+}
+
+// saw records the pin id of a delivered message; true when it is a new one (this bridge
+// has just been given the consumer).
+func (ps *pinState) saw(pin string) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if pin == "" || pin == ps.pin {
+		return false
+	}
+	ps.pin = pin
+	return true
+}
+
+func (ps *pinState) holds(pinnedID string) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return pinnedID != "" && pinnedID == ps.pin
+}
+
+// waitPause waits out a pause set by balance, or until ctx ends.
+func (ps *pinState) waitPause(ctx context.Context) {
+	ps.mu.Lock()
+	d := time.Until(ps.pause)
+	ps.mu.Unlock()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (ps *pinState) pauseFor(d time.Duration) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.pause = time.Now().Add(d)
+}
+
+const (
+	// balanceEvery is how often a bridge in partitioned mode looks at how the partitions
+	// are spread over the bridges.
+	balanceEvery = 5 * time.Second
+	// unpinPause is how long a bridge does not pull a partition it gave away, so that a
+	// pull of another bridge, not its own, takes the pin.
+	unpinPause = 3 * pullWait
+)
+
+// balance spreads the partitions over the bridges that pull them. The first bridge to
+// pull takes every partition's pin; every balanceEvery each bridge counts the bridges
+// pulling (the pulls waiting on a partition's consumer: each bridge keeps one there) and
+// the partitions it holds (the consumer's pinned client is the pin of its last delivery),
+// and unpins those beyond its share, ceil(P / bridges), pausing its own pulls of them so
+// that another bridge's pull is pinned. Order does not rest on it: a partition's consumer
+// hands out its next event only after the one before was acked, whoever holds it.
+func (b *Bridge) balance(ctx context.Context, parts []jetstream.Consumer, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		bridges, held := 1, []int(nil)
+		for p, c := range parts {
+			info, err := c.Info(ctx)
+			if err != nil {
+				continue
+			}
+			bridges = max(bridges, info.NumWaiting)
+			for _, g := range info.PriorityGroups {
+				if g.Group == events.PartitionGroup && b.pins[info.Name].holds(g.PinnedClientID) {
+					held = append(held, p)
+				}
+			}
+		}
+		b.metrics.partitionsHeld.Set(float64(len(held)))
+		share := (len(parts) + bridges - 1) / bridges
+		if len(held) <= share {
+			continue
+		}
+		stream, err := b.js.Stream(ctx, events.PartitionStream)
+		if err != nil {
+			continue
+		}
+		for _, p := range held[share:] {
+			name := events.PartitionConsumer(p)
+			b.pins[name].pauseFor(unpinPause)
+			if err := stream.UnpinConsumer(ctx, name, events.PartitionGroup); err != nil {
+				b.log.Debug().Err(err).Str("consumer", name).Msg("Could not give a partition to another bridge")
+				continue
+			}
+			b.log.Info().Str("consumer", name).Int("held", len(held)).Int("share", share).Int("bridges", bridges).
+				Msg("Gave a partition to another bridge (this one held more than its share)")
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,10 +22,12 @@ import (
 )
 
 // Partitioned mode (EVENTS_PARTITIONS): three bridge processes on one stream, 50
-// workflows × 40 signals published in order; one bridge is killed (SIGKILL) a third of the
-// way through. Every workflow takes its 40 signals in the order they were published, each
-// once in Temporal's history, and nothing is dead-lettered. (Without partitions two
-// replicas may signal one workflow at once, and order across replicas is not promised.)
+// workflows × 40 signals published in order. The partitions spread over the three; the
+// bridge holding the most consumers is killed (SIGKILL) a third of the way through or
+// later, and the two others take its partitions over. Every workflow takes its 40 signals
+// in the order they were published, each once in Temporal's history, and nothing is
+// dead-lettered. (Without partitions two replicas may signal one workflow at once, and
+// order across replicas is not promised: this test fails then.)
 func TestPartitionedOrderAcrossReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the bridge binary")
@@ -90,11 +93,23 @@ routes:
 		}
 	})
 
+	// The first bridge to pull takes every partition; within seconds it gives the others
+	// their share (balance).
 	total := uint64(len(publish))
-	testenv.Eventually(t, 3*time.Minute, func() bool { return h.partitionsAcked() >= total/3 },
-		"the bridges routed %d of %d events", h.partitionsAcked(), total)
+	holders := func() (n int) {
+		for _, l := range logs {
+			b, err := os.ReadFile(l)
+			require.NoError(t, err)
+			if holdsPartition.Match(b) {
+				n++
+			}
+		}
+		return n
+	}
+	testenv.Eventually(t, 3*time.Minute, func() bool { return h.partitionsAcked() >= total/3 && holders() == len(logs) },
+		"the bridges routed %d of %d events; %d of %d bridges hold partitions", h.partitionsAcked(), total, holders(), len(logs))
 	// Kill the bridge that took the most consumers (pinned ones, on this server): the
-	// others must take its partitions over, in order.
+	// two others must take its partitions over, in order.
 	victim, most := 0, -1
 	for i, l := range logs {
 		b, err := os.ReadFile(l)
@@ -105,6 +120,12 @@ routes:
 	}
 	require.Positive(t, most, "a bridge says which pinned consumers it holds")
 	require.NoError(t, bridges[victim].Signal(syscall.SIGKILL))
+	logSizeAtKill := make([]int, len(logs))
+	for i, l := range logs {
+		b, err := os.ReadFile(l)
+		require.NoError(t, err)
+		logSizeAtKill[i] = len(b)
+	}
 	t.Logf("killed bridge-%d, which had taken %d consumers, after %d of %d events were routed", victim, most, h.partitionsAcked(), total)
 	wg.Wait()
 
@@ -116,7 +137,20 @@ routes:
 		require.Equal(t, notesEach, signalsInHistory(t, h.temporal, id, "note"), "%s: one signal per note event in Temporal's history", id)
 	}
 	require.Empty(t, h.dlq(), "nothing dead-lettered")
+
+	for i, l := range logs {
+		if i == victim {
+			continue
+		}
+		b, err := os.ReadFile(l)
+		require.NoError(t, err)
+		took := holdsPartition.FindAllString(string(b[logSizeAtKill[i]:]), -1)
+		require.NotEmpty(t, took, "bridge-%d took partitions after the kill", i)
+	}
 }
+
+// holdsPartition matches a bridge's log line saying it was given a partition.
+var holdsPartition = regexp.MustCompile(`"consumer":"bridge-partition-\d+"[^\n]*"message":"This bridge holds the consumer now"`)
 
 // partitionsAcked sums the events the partitions' consumers have acked (their ack floor:
 // a partition's events are acked one at a time, in order).
