@@ -353,11 +353,15 @@ func consumerFields(stream string) []field[jetstream.ConsumerConfig] {
 	}
 }
 
+// createConsumerFields lists what a consumer is created with; priority_policy only when
+// it has one (partitioned mode).
 func createConsumerFields(c jetstream.ConsumerConfig) []Field {
-	fields := consumerFields("")
-	out := make([]Field, len(fields))
-	for i, f := range fields {
-		out[i] = Field{Name: f.name, To: f.text(c)}
+	var out []Field
+	for _, f := range consumerFields("") {
+		if f.name == "priority_policy" && c.PriorityPolicy == jetstream.PriorityPolicyNone {
+			continue
+		}
+		out = append(out, Field{Name: f.name, To: f.text(c)})
 	}
 	return out
 }
