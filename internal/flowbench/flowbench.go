@@ -155,7 +155,11 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	say := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, format+"\n", args...) }
 	res = &Results{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), LoadAvg: loadAvg()}
 
-	if cfg.WorkDir == "" {
+	if cfg.WorkDir != "" {
+		if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+			return nil, err
+		}
+	} else {
 		if cfg.WorkDir, err = os.MkdirTemp("", "flowbench-"); err != nil {
 			return nil, err
 		}
