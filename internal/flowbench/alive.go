@@ -197,13 +197,23 @@ func runAlive(ctx context.Context, cfg Config, res *Results, say func(string, ..
 	defer func() { say("==> stopping the worker"); w.stop(30 * time.Second) }()
 
 	a := &aliveRun{cfg: cfg, say: say, tc: tc, js: js, b: b, w: w, dbURL: dbURL, timeout: cfg.DrainTimeout}
-	rss := sampleRSS(b.pid(), w.pid())
+	pids := []int{b.pid(), w.pid()}
+	if temporal != nil {
+		pids = append(pids, temporal.pid()) // for the progress lines
+	}
+	rss := sampleRSS(pids...)
 	defer rss.stop()
 	phase := func(name string, events int, elapsed time.Duration) alivePhase {
+		cpu := rss.cpuSince()
 		peak := rss.take()
 		p := alivePhase{name: name, events: events, elapsed: elapsed, bridgeRSS: peak[0], workerRSS: peak[1]}
 		r.phases = append(r.phases, p)
-		say("  %d in %.1fs: %.0f/s; peak RSS bridge %.1f MiB, worker %.1f MiB", events, elapsed.Seconds(), p.rate(), mib(p.bridgeRSS), mib(p.workerRSS))
+		line := fmt.Sprintf("  %d in %.1fs: %.0f/s; peak RSS bridge %.1f MiB, worker %.1f MiB; CPU bridge %.1fs, worker %.1fs",
+			events, elapsed.Seconds(), p.rate(), mib(p.bridgeRSS), mib(p.workerRSS), cpu[0].Seconds(), cpu[1].Seconds())
+		if len(peak) > 2 {
+			line += fmt.Sprintf("; Temporal %.1fs, peak RSS %.1f MiB", cpu[2].Seconds(), mib(peak[2]))
+		}
+		say("%s", line)
 		return p
 	}
 
@@ -641,19 +651,36 @@ func waitListening(p *process, addr string, within time.Duration) error {
 }
 
 // rssSampler reads the VmRSS of a few processes every 200ms and keeps each one's highest
-// since the last take.
+// since the last take; take also says how much CPU each used since the last take.
 type rssSampler struct {
 	pids []int
 	mu   sync.Mutex
 	peak []int64
+	cpu  []time.Duration // at the last take
 	stop func()
 }
 
 func sampleRSS(pids ...int) *rssSampler {
-	s := &rssSampler{pids: pids, peak: make([]int64, len(pids))}
+	s := &rssSampler{pids: pids, peak: make([]int64, len(pids)), cpu: make([]time.Duration, len(pids))}
 	s.read()
+	for i, pid := range pids {
+		s.cpu[i], _ = procCPU(pid)
+	}
 	s.stop = ticker(200*time.Millisecond, s.read)
 	return s
+}
+
+// cpuSince returns each process's CPU time since the last take.
+func (s *rssSampler) cpuSince() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]time.Duration, len(s.pids))
+	for i, pid := range s.pids {
+		if c, err := procCPU(pid); err == nil {
+			out[i] = c - s.cpu[i]
+		}
+	}
+	return out
 }
 
 func (s *rssSampler) read() {
@@ -673,6 +700,9 @@ func (s *rssSampler) take() []int64 {
 	defer s.mu.Unlock()
 	out := slices.Clone(s.peak)
 	clear(s.peak)
+	for i, pid := range s.pids {
+		s.cpu[i], _ = procCPU(pid)
+	}
 	return out
 }
 
