@@ -1,6 +1,7 @@
 // Command flowbench measures the built bridge against direct Temporal SDK starts on one
 // fresh Temporal dev server it starts itself, and prints a results table with issue 9's
-// targets (`make bench` runs it). Progress goes to stderr, the table to stdout.
+// targets; then issue 13's ten thousand alive, with the built worker, on another fresh
+// server (`make bench` runs it). Progress goes to stderr, the tables to stdout.
 package main
 
 import (

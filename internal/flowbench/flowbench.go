@@ -2,8 +2,9 @@
 // Temporal dev server, in one run, and holds the results against issue 9's targets:
 // direct starts over a concurrency sweep, the bridge draining a prefilled backlog (rate,
 // CPU per event, peak RSS), publish → started latency at half the bridged rate, and the
-// Stripe webhook's ingress rate with the consumer paused. `make bench` runs it through
-// cmd/flowbench; the numbers are ratios within one run, not absolutes.
+// Stripe webhook's ingress rate with the consumer paused; then, on servers of its own,
+// issue 13's ten thousand alive (alive.go). `make bench` runs it through cmd/flowbench;
+// the numbers are ratios within one run, not absolutes.
 package flowbench
 
 import (
