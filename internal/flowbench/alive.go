@@ -80,6 +80,17 @@ type alivePhase struct {
 	bridgeRSS int64 // the highest VmRSS sampled (every 200ms) during the step
 	workerRSS int64
 	load      string // the 1-minute load average at its end: others' work skews the rates
+	// cpu is the CPU time the bridge, the worker and (when the run started it) the dev
+	// server used during the step.
+	cpu []time.Duration
+}
+
+// cpuPer is process i's CPU per event of the step, in milliseconds; -1 when unknown.
+func (p alivePhase) cpuPer(i int) float64 {
+	if i >= len(p.cpu) || p.events == 0 {
+		return -1
+	}
+	return ms(p.cpu[i]) / float64(p.events)
 }
 
 func (p alivePhase) rate() float64 { return float64(p.events) / p.elapsed.Seconds() }
@@ -208,7 +219,7 @@ func runAlive(ctx context.Context, cfg Config, res *Results, say func(string, ..
 	phase := func(name string, events int, elapsed time.Duration) alivePhase {
 		cpu := rss.cpuSince()
 		peak := rss.take()
-		p := alivePhase{name: name, events: events, elapsed: elapsed, bridgeRSS: peak[0], workerRSS: peak[1], load: strings.Fields(loadAvg())[0]}
+		p := alivePhase{name: name, events: events, elapsed: elapsed, bridgeRSS: peak[0], workerRSS: peak[1], load: strings.Fields(loadAvg())[0], cpu: cpu}
 		r.phases = append(r.phases, p)
 		line := fmt.Sprintf("  %d in %.1fs: %.0f/s; peak RSS bridge %.1f MiB, worker %.1f MiB; CPU bridge %.1fs, worker %.1fs",
 			events, elapsed.Seconds(), p.rate(), mib(p.bridgeRSS), mib(p.workerRSS), cpu[0].Seconds(), cpu[1].Seconds())
@@ -710,14 +721,30 @@ func (s *rssSampler) take() []int64 {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
+// burst is phase i, or a zero phase when the run did not get that far.
+func (a *aliveResult) burst(i int) alivePhase {
+	if i < len(a.phases) {
+		return a.phases[i]
+	}
+	return alivePhase{}
+}
+
 // table writes the measure as two Markdown tables: the phases, then the verdicts.
 func (a *aliveResult) table(w io.Writer) {
 	fmt.Fprintf(w, "Ten thousand alive (issue 13): %d onboarding workflows, bursts of %d other starts; Temporal %s; the worker's email to %s, Stripe at %s\n\n",
 		a.n, a.pings, a.temporal, a.mail, a.stripe)
-	fmt.Fprintln(w, "| phase | events | seconds | rate | bridge peak RSS | worker peak RSS | load at its end |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	cpuHead := "CPU per event: bridge / worker"
+	if a.temporalHWM > 0 {
+		cpuHead += " / dev server"
+	}
+	fmt.Fprintf(w, "| phase | events | seconds | rate | bridge peak RSS | worker peak RSS | %s | load at its end |\n", cpuHead)
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, p := range a.phases {
-		fmt.Fprintf(w, "| %s | %d | %.1f | %.0f/s | %.1f MiB | %.1f MiB | %s |\n", p.name, p.events, p.elapsed.Seconds(), p.rate(), mib(p.bridgeRSS), mib(p.workerRSS), p.load)
+		cpu := fmt.Sprintf("%.2f / %.2f", p.cpuPer(0), p.cpuPer(1))
+		if len(p.cpu) > 2 {
+			cpu += fmt.Sprintf(" / %.2f", p.cpuPer(2))
+		}
+		fmt.Fprintf(w, "| %s | %d | %.1f | %.0f/s | %.1f MiB | %.1f MiB | %s ms | %s |\n", p.name, p.events, p.elapsed.Seconds(), p.rate(), mib(p.bridgeRSS), mib(p.workerRSS), cpu, p.load)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| measure | result | target (issue 13) | verdict |")
@@ -728,6 +755,10 @@ func (a *aliveResult) table(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| second stream with %d waiting ÷ nothing waiting (the baseline) | %.2f× (%.0f/s vs %.0f/s; against the burst after they completed, %.0f/s: %.2f×) | ≥ %.1f× | %s |\n",
 		a.n, a.ratio(), a.with, a.baseline, a.after, afterRatio, targetAliveRatio, verdict(a.ratio() >= targetAliveRatio))
+	if base, with := a.burst(0), a.burst(2); base.cpuPer(2) > 0 && with.cpuPer(2) > 0 {
+		fmt.Fprintf(w, "| the dev server's CPU per start of the second stream, %d waiting ÷ nothing waiting | %.2f× (%.2f ms vs %.2f ms; the bridge's: %.2f×) | | |\n",
+			a.n, with.cpuPer(2)/base.cpuPer(2), with.cpuPer(2), base.cpuPer(2), with.cpuPer(0)/base.cpuPer(0))
+	}
 	fmt.Fprintf(w, "| workflows waiting after phase 1 (each described) | %d of %d | all | %s |\n", a.confirmed, a.n, verdict(a.confirmed == int64(a.n)))
 	fmt.Fprintf(w, "| workflows completed after phase 3 | %d of %d | all | %s |\n", a.completed, a.n, verdict(a.completed == int64(a.n)))
 	hwm := fmt.Sprintf("bridge %.1f MiB, worker %.1f MiB", mib(a.bridgeHWM), mib(a.workerHWM))
