@@ -33,12 +33,17 @@ if [[ ${1:-} == bench ]]; then
 	go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-1s}" ./...
 	# Then flowbench (cmd/flowbench): the built bridge against direct starts on a fresh
 	# Temporal dev server of its own (127.0.0.1:7253), so stop what the Go benchmarks
-	# used first. BENCH_FLAGS passes flags, e.g. BENCH_FLAGS=-quick or -backlog 50000.
+	# used first. BENCH_FLAGS passes flags, e.g. BENCH_FLAGS=-quick, -backlog 50000 or
+	# -alive-only.
+	# Its ten-thousand-alive measure runs the built worker too, against a mailpit and a
+	# stripe-mock of its own (and a fresh dev server again).
 	stop_started
-	say "building bin/bridge for flowbench"
+	say "building bin/bridge and bin/worker for flowbench"
 	go build -o "$BIN/bridge" ./cmd/bridge
-	say "flowbench ${BENCH_FLAGS:-} (about 5 minutes on 2 cores; progress below, the table at the end)"
-	go run ./cmd/flowbench -temporal-bin "$BIN/temporal" -bridge-bin "$BIN/bridge" ${BENCH_FLAGS:-}
+	go build -o "$BIN/worker" ./cmd/worker
+	say "flowbench ${BENCH_FLAGS:-} (about 20 minutes on 2 cores, 2 with -quick; progress below, the tables at the end)"
+	go run ./cmd/flowbench -temporal-bin "$BIN/temporal" -bridge-bin "$BIN/bridge" -worker-bin "$BIN/worker" \
+		-mailpit-bin "$BIN/mailpit" -stripe-mock-bin "$BIN/stripe-mock" ${BENCH_FLAGS:-}
 	exit
 fi
 say "go test -race ./... ${GOTEST_FLAGS:-}"

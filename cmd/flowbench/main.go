@@ -1,6 +1,7 @@
 // Command flowbench measures the built bridge against direct Temporal SDK starts on one
 // fresh Temporal dev server it starts itself, and prints a results table with issue 9's
-// targets (`make bench` runs it). Progress goes to stderr, the table to stdout.
+// targets; then issue 13's ten thousand alive, with the built worker, on another fresh
+// server (`make bench` runs it). Progress goes to stderr, the tables to stdout.
 package main
 
 import (
@@ -30,7 +31,7 @@ func run(ctx context.Context, args []string) error {
 	d := flowbench.Defaults()
 	cfg := d
 	fs := flag.NewFlagSet("flowbench", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "a smoke run of a few seconds: small backlog, 1 s per measure")
+	quick := fs.Bool("quick", false, "a smoke run of a minute or two: small backlog, 1 s per measure, a few hundred alive")
 	levels := fs.String("levels", "1,8,32,128", "direct-start concurrency sweep")
 	fs.StringVar(&cfg.TemporalAddress, "temporal-address", "", "use this running Temporal instead of starting a fresh dev server")
 	fs.StringVar(&cfg.TemporalBin, "temporal-bin", d.TemporalBin, "the Temporal CLI that starts the dev server")
@@ -46,6 +47,14 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&cfg.IngressConns, "ingress-conns", d.IngressConns, "connections posting webhooks")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", d.DrainTimeout, "give up when the bridge has not drained within this")
 	fs.IntVar(&cfg.EarlySignals, "early-signals", d.EarlySignals, "email.verified published before their user.signedup (-1: skip the measure)")
+	alive := fs.Int("alive", d.Alive, "ten thousand alive: onboarding workflows started and left waiting for email.verified, run by the worker (0: skip the measure)")
+	fs.IntVar(&cfg.AlivePings, "alive-pings", d.AlivePings, "events of each burst of the second stream of starts in the ten-thousand-alive measure")
+	fs.BoolVar(&cfg.AliveOnly, "alive-only", false, "take only the ten-thousand-alive measure")
+	fs.StringVar(&cfg.WorkerBin, "worker-bin", d.WorkerBin, "the built worker binary (ten thousand alive)")
+	fs.StringVar(&cfg.MailpitBin, "mailpit-bin", d.MailpitBin, "the mailpit the worker's email goes to, started on a free port (ten thousand alive)")
+	fs.StringVar(&cfg.StripeMockBin, "stripe-mock-bin", d.StripeMockBin, "the stripe-mock the worker calls, started on a free port (ten thousand alive)")
+	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", "", "use this running SMTP server (plain text) instead of starting mailpit")
+	fs.StringVar(&cfg.StripeAPIBase, "stripe-api-base", "", "use this running Stripe API (stripe-mock) instead of starting one")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write the bridge's CPU profile over the backlog drain (its first minute at most) to this file")
 	fs.StringVar(&cfg.WorkDir, "workdir", "", "directory for logs and NATS storage (default: a temporary one, removed after a successful run)")
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +95,19 @@ func run(ctx context.Context, args []string) error {
 		}
 		if !set["ingress-time"] {
 			cfg.IngressTime = q.IngressTime
+		}
+		if !set["alive"] {
+			*alive = q.Alive
+		}
+		if !set["alive-pings"] {
+			cfg.AlivePings = q.AlivePings
+		}
+	}
+	cfg.Alive = *alive
+	if cfg.Alive <= 0 {
+		cfg.Alive = -1 // skipped (0 is the default in Config)
+		if cfg.AliveOnly {
+			return fmt.Errorf("-alive-only with -alive %d: nothing to measure", *alive)
 		}
 	}
 	cfg.Progress = os.Stderr

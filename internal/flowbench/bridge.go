@@ -31,7 +31,9 @@ type bridgeProc struct {
 // stripeSecret signs the benchmark's webhooks; it protects nothing.
 const stripeSecret = "whsec_flowbench"
 
-func startBridge(ctx context.Context, cfg Config, natsURL, databaseURL string) (*bridgeProc, error) {
+// startBridge runs cfg.BridgeBin with its logs in cfg.WorkDir/bridge.log; extraEnv adds
+// settings (NAME=value) to the few the benchmark sets.
+func startBridge(ctx context.Context, cfg Config, natsURL, databaseURL string, extraEnv ...string) (*bridgeProc, error) {
 	httpAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -56,6 +58,7 @@ func startBridge(ctx context.Context, cfg Config, natsURL, databaseURL string) (
 		"STRIPE_API_KEY=sk_test_flowbench", // required with the secret; customer.* never asks Stripe
 		"STRIPE_API_BASE=http://127.0.0.1:1",
 	}
+	env = append(env, extraEnv...)
 	logPath := filepath.Join(cfg.WorkDir, "bridge.log")
 	p, err := startProcess("bridge", logPath, env, cfg.BridgeBin)
 	if err != nil {

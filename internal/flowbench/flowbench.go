@@ -2,8 +2,9 @@
 // Temporal dev server, in one run, and holds the results against issue 9's targets:
 // direct starts over a concurrency sweep, the bridge draining a prefilled backlog (rate,
 // CPU per event, peak RSS), publish → started latency at half the bridged rate, and the
-// Stripe webhook's ingress rate with the consumer paused. `make bench` runs it through
-// cmd/flowbench; the numbers are ratios within one run, not absolutes.
+// Stripe webhook's ingress rate with the consumer paused; then, on servers of its own,
+// issue 13's ten thousand alive (alive.go). `make bench` runs it through cmd/flowbench;
+// the numbers are ratios within one run, not absolutes.
 package flowbench
 
 import (
@@ -54,6 +55,22 @@ type Config struct {
 	// EarlySignals is how many email.verified are published before their user.signedup
 	// (issue 9: 10,000); -1 skips the measure.
 	EarlySignals int
+	// Alive is how many onboarding workflows the ten-thousand-alive measure (issue 13)
+	// keeps waiting for their email.verified, run by a real worker (WorkerBin); -1 skips
+	// it. AlivePings is the size of each burst of the second stream of starts it routes.
+	Alive      int
+	AlivePings int
+	// AliveOnly skips issue 9's measures: only the ten-thousand-alive measure runs.
+	AliveOnly bool
+	// WorkerBin is the built worker binary, for the ten-thousand-alive measure.
+	WorkerBin string
+	// SMTPAddr and StripeAPIBase are the mail server and Stripe API the worker uses. Empty,
+	// the measure starts a mailpit (MailpitBin) and a stripe-mock (StripeMockBin) of its
+	// own on free ports, and stops them at the end.
+	SMTPAddr      string
+	StripeAPIBase string
+	MailpitBin    string
+	StripeMockBin string
 	// WorkDir holds the logs (temporal.log, bridge.log) and NATS's storage; a temporary
 	// directory, removed after a run that succeeded, when empty.
 	WorkDir string
@@ -71,12 +88,14 @@ func Defaults() Config {
 		BridgeBin: "bin/bridge", DatabaseURL: "postgres://postgres@127.0.0.1:5432/flowbridge?sslmode=disable",
 		Backlog: 20000, Levels: []int{1, 8, 32, 128}, DirectTime: 15 * time.Second, LatencyTime: 20 * time.Second,
 		IngressTime: 10 * time.Second, IngressConns: 16, DrainTimeout: 30 * time.Minute, EarlySignals: 10000,
+		Alive: 10000, AlivePings: 4000, WorkerBin: "bin/worker", MailpitBin: "bin/mailpit", StripeMockBin: "bin/stripe-mock",
 	}
 }
 
 // Quick shrinks c to a smoke run.
 func Quick(c Config) Config {
 	c.Backlog, c.DirectTime, c.LatencyTime, c.IngressTime, c.EarlySignals = 300, time.Second, 2*time.Second, time.Second, 200
+	c.Alive, c.AlivePings = 300, 200
 	return c
 }
 
@@ -107,6 +126,7 @@ type Results struct {
 	IngressConn int
 	StoredByIng uint64 // messages the stream gained during the ingress measure
 	Early       earlyResult
+	Alive       *aliveResult // nil when the measure was skipped
 }
 
 // Level is one concurrency level of the direct sweep.
@@ -136,7 +156,11 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	say := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, format+"\n", args...) }
 	res = &Results{Started: time.Now().UTC(), CPUs: runtime.NumCPU(), LoadAvg: loadAvg()}
 
-	if cfg.WorkDir == "" {
+	if cfg.WorkDir != "" {
+		if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+			return nil, err
+		}
+	} else {
 		if cfg.WorkDir, err = os.MkdirTemp("", "flowbench-"); err != nil {
 			return nil, err
 		}
@@ -148,10 +172,25 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 			}
 		}()
 	}
+	if !cfg.AliveOnly {
+		if err := runMain(ctx, cfg, res, say); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Alive > 0 {
+		if err := runAlive(ctx, cfg, res, say); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// runMain takes issue 9's measures, each step on the one server it starts (or is given).
+func runMain(ctx context.Context, cfg Config, res *Results, say func(string, ...any)) error {
 	run := randHex(3)
 	routes, err := routing.Default()
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	// Temporal: fresh, unless the caller named one.
@@ -162,13 +201,13 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 		say("==> starting a fresh Temporal dev server on %s (log: %s/temporal.log)", cfg.TemporalAddress, cfg.WorkDir)
 		tp, err := startTemporal(cfg.TemporalBin, cfg.TemporalAddress, cfg.WorkDir)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer func() { say("==> stopping the Temporal dev server"); tp.stop(15 * time.Second) }()
 	}
 	tc, err := dialTemporal(ctx, cfg.TemporalAddress, cfg.Namespace, 90*time.Second)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tc.Close()
 
@@ -178,15 +217,15 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 		say("==> direct SDK starts, %d concurrent, for %v", c, cfg.DirectTime)
 		cpu0, err := procCPU(os.Getpid())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rate, n, err := st.sweep(ctx, tc, fmt.Sprintf("d%d-%s-", c, run), c, cfg.DirectTime, say)
 		if err != nil {
-			return nil, fmt.Errorf("direct starts at %d concurrent: %w", c, err)
+			return fmt.Errorf("direct starts at %d concurrent: %w", c, err)
 		}
 		cpu1, err := procCPU(os.Getpid())
 		if err != nil {
-			return nil, err
+			return err
 		}
 		l := Level{Concurrency: c, Starts: n, Rate: rate}
 		if n > 0 {
@@ -200,28 +239,28 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	say("==> NATS (in-process, JetStream in %s), %d user.signedup events before the bridge starts", cfg.WorkDir, cfg.Backlog)
 	srv, err := startNATS(cfg.WorkDir + "/nats")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer srv.Shutdown()
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := events.EnsureStreams(ctx, js, 10*time.Minute); err != nil {
-		return nil, err
+		return err
 	}
 	backlogPrefix := "b-" + run + "-"
 	if err := publishBacklog(ctx, js, backlogPrefix, cfg.Backlog, say); err != nil {
-		return nil, err
+		return err
 	}
 	dbURL, dropSchema, err := freshSchema(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer dropSchema()
 
@@ -229,16 +268,16 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	launched := time.Now()
 	b, err := startBridge(ctx, cfg, srv.ClientURL(), dbURL)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { say("==> stopping the bridge"); b.stop(15 * time.Second) }()
 	m0, err := b.metrics(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cpu0, err := procCPU(b.pid())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.CPUProfile != "" {
 		stopProfile := b.profile(ctx, cfg.CPUProfile, say)
@@ -246,15 +285,15 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 	}
 	got, err := waitDrained(ctx, b, js, 0, int64(cfg.Backlog), cfg.DrainTimeout, say)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	drained := time.Now()
 	cpu1, err := procCPU(b.pid())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if res.Drain.peakRSS, err = procHWM(b.pid()); err != nil {
-		return nil, err
+		return err
 	}
 	res.Drain.events = got
 	res.Drain.elapsed = drained.Sub(launched)
@@ -267,48 +306,48 @@ func Run(ctx context.Context, cfg Config) (res *Results, err error) {
 		ms(res.Drain.cpuPerEv), float64(res.Drain.peakRSS)/(1<<20))
 	say("==> counting the backlog's workflows in Temporal")
 	if res.Verified, err = countWorkflows(ctx, tc, cfg.Namespace, "onboarding-"+backlogPrefix, int64(cfg.Backlog), time.Minute); err != nil {
-		return nil, err
+		return err
 	}
 	if res.Verified != int64(cfg.Backlog) {
-		return nil, fmt.Errorf("Temporal counts %d workflows of the backlog, want %d", res.Verified, cfg.Backlog)
+		return fmt.Errorf("Temporal counts %d workflows of the backlog, want %d", res.Verified, cfg.Backlog)
 	}
 
 	// 3. Latency at half the bridged ceiling.
 	res.LatencyRate = res.Drain.rate / 2
 	if err := latency(ctx, cfg, res, st, tc, js, b, run, say); err != nil {
-		return nil, err
+		return err
 	}
 
 	// 4. Early signals: parked, then woken by their starts.
 	if cfg.EarlySignals > 0 {
 		if err := earlySignals(ctx, cfg, res, tc, js, b, run, say); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
 	// 5. Ingress with the consumer paused: the events only go to the stream.
 	say("==> Stripe webhooks (customer.created), %d connections, for %v, consumer paused", cfg.IngressConns, cfg.IngressTime)
 	if _, err := js.PauseConsumer(ctx, events.Stream, events.BridgeConsumer, time.Now().Add(24*time.Hour)); err != nil {
-		return nil, fmt.Errorf("pause the bridge's consumer: %w", err)
+		return fmt.Errorf("pause the bridge's consumer: %w", err)
 	}
 	s0, err := streamMsgs(ctx, js)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.IngressConn = cfg.IngressConns
 	if res.Ingress, err = stripeWebhooks(ctx, b.httpAddr, "i"+run, cfg.IngressConns, cfg.IngressTime, say); err != nil {
-		return nil, err
+		return err
 	}
 	s1, err := streamMsgs(ctx, js)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res.StoredByIng = s1 - s0
 	if res.Ingress.accepted == 0 {
-		return nil, fmt.Errorf("no Stripe webhook was answered 202 (%d refused, first: %s)", res.Ingress.refused, res.Ingress.firstBad)
+		return fmt.Errorf("no Stripe webhook was answered 202 (%d refused, first: %s)", res.Ingress.refused, res.Ingress.firstBad)
 	}
 	say("  %.0f/s answered 202 (%d refused)", res.Ingress.rate, res.Ingress.refused)
-	return res, nil
+	return nil
 }
 
 // latencySlice is how long each side runs before the other takes over: the two sides
@@ -390,7 +429,18 @@ func streamMsgs(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 
 // Table writes the results as a Markdown table, each target with "meets" or "MISSES".
 func (r *Results) Table(w io.Writer) {
-	fmt.Fprintf(w, "flowbench %s: %d CPUs, load average at start %s; Temporal %s\n\n", r.Started.Format(time.RFC3339), r.CPUs, r.LoadAvg, r.Temporal)
+	fmt.Fprintf(w, "flowbench %s: %d CPUs, load average at start %s\n\n", r.Started.Format(time.RFC3339), r.CPUs, r.LoadAvg)
+	if len(r.Direct) > 0 {
+		r.mainTable(w)
+	}
+	if r.Alive != nil {
+		r.Alive.table(w)
+	}
+}
+
+// mainTable writes issue 9's measures.
+func (r *Results) mainTable(w io.Writer) {
+	fmt.Fprintf(w, "Temporal %s\n\n", r.Temporal)
 	fmt.Fprintln(w, "| measure | result | target (issue 9) | verdict |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- |")
 	row := func(measure, result, target, verdict string) {
@@ -425,6 +475,7 @@ func (r *Results) Table(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Order: direct sweep, bridge drain, latency (direct and bridged alternating every 2 s), early signals, ingress — all on the one server, which holds every workflow started before each step. Latency is to the start time Temporal records; direct also shows the time to its answer.")
+	fmt.Fprintln(w)
 }
 
 func verdict(ok bool) string {
@@ -496,6 +547,21 @@ func fill(c *Config, d Config) {
 	}
 	if c.EarlySignals == 0 {
 		c.EarlySignals = d.EarlySignals
+	}
+	if c.Alive == 0 {
+		c.Alive = d.Alive
+	}
+	if c.AlivePings <= 0 {
+		c.AlivePings = d.AlivePings
+	}
+	if c.WorkerBin == "" {
+		c.WorkerBin = d.WorkerBin
+	}
+	if c.MailpitBin == "" {
+		c.MailpitBin = d.MailpitBin
+	}
+	if c.StripeMockBin == "" {
+		c.StripeMockBin = d.StripeMockBin
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard

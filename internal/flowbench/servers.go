@@ -100,18 +100,24 @@ func procCPU(pid int) (time.Duration, error) {
 }
 
 // procHWM is the process's peak resident set size (VmHWM) in bytes.
-func procHWM(pid int) (int64, error) {
+func procHWM(pid int) (int64, error) { return procStatus(pid, "VmHWM") }
+
+// procRSS is the process's resident set size now (VmRSS) in bytes.
+func procRSS(pid int) (int64, error) { return procStatus(pid, "VmRSS") }
+
+// procStatus reads a "kB" field of /proc/<pid>/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
+	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
 }
 
 // freeAddr is a free TCP port on 127.0.0.1.
