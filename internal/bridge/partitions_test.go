@@ -24,7 +24,7 @@ import (
 // Partitioned mode (EVENTS_PARTITIONS): three bridge processes on one stream, 50
 // workflows × 40 signals published in order. The partitions spread over the three; the
 // bridge holding the most consumers is killed (SIGKILL) a third of the way through or
-// later, and the two others take its partitions over. Every workflow takes its 40 signals
+// later, and the others take its partitions over. Every workflow takes its 40 signals
 // in the order they were published, each once in Temporal's history, and nothing is
 // dead-lettered. (Without partitions two replicas may signal one workflow at once, and
 // order across replicas is not promised: this test fails then.)
@@ -138,15 +138,19 @@ routes:
 	}
 	require.Empty(t, h.dlq(), "nothing dead-lettered")
 
+	// The killed bridge's partitions went to the others (which of them, and how many each,
+	// depends on who pulled first and on the balancing; a loaded machine may finish the
+	// rest before the second survivor gets its share).
+	tookOver := 0
 	for i, l := range logs {
 		if i == victim {
 			continue
 		}
 		b, err := os.ReadFile(l)
 		require.NoError(t, err)
-		took := holdsPartition.FindAllString(string(b[logSizeAtKill[i]:]), -1)
-		require.NotEmpty(t, took, "bridge-%d took partitions after the kill", i)
+		tookOver += len(holdsPartition.FindAllString(string(b[logSizeAtKill[i]:]), -1))
 	}
+	require.Positive(t, tookOver, "the other bridges took the killed one's partitions over")
 }
 
 // holdsPartition matches a bridge's log line saying it was given a partition.
