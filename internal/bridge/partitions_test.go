@@ -85,11 +85,16 @@ routes:
 		}
 	}
 	// Published in order by one publisher while the bridges route (its async window keeps
-	// stream order: one connection, one stream).
+	// stream order: one connection, one stream), a round of notes every 400 ms: the
+	// events keep coming for about 16 s however fast the machine, so the bridges have
+	// the time to spread the partitions (every 5 s) before one is killed.
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for _, ev := range publish {
+		for i, ev := range publish {
 			h.publishBinary(ev)
+			if i >= workflows && (i-workflows)%workflows == workflows-1 {
+				time.Sleep(400 * time.Millisecond)
+			}
 		}
 	})
 
