@@ -100,13 +100,7 @@ func refused(err error) bool {
 // newDeadLetter is the whole dead letter of it: the original headers but NATS's own,
 // plus the Flowbridge-* headers, with no body yet.
 func newDeadLetter(it item, meta *jetstream.MsgMetadata, cause error) *nats.Msg {
-	dl := nats.NewMsg(events.DLQSubject(eventTypeOf(it)))
-	for k, vs := range it.msg.Headers() {
-		if isNATSHeader(k) {
-			continue
-		}
-		dl.Header[k] = append([]string(nil), vs...)
-	}
+	dl := headersOf(it.msg, events.DLQSubject(eventTypeOf(it)))
 	dl.Header.Set(events.HeaderError, oneLine(cause.Error()))
 	_, seq := it.origin(meta)
 	if it.parked != nil && it.parked.seq != 0 { // back from EVENTS_WAITING: its place on EVENTS
@@ -131,6 +125,19 @@ func newDeadLetter(it item, meta *jetstream.MsgMetadata, cause error) *nats.Msg 
 	dl.Header.Set(events.HeaderMsgID, id)
 	dl.Header.Set(jetstream.ExpectedStreamHeader, events.DLQStream) // counted in its size
 	return dl
+}
+
+// headersOf is a message on subject with msg's headers but NATS's own (isNATSHeader: they
+// held for the original's stream, not for the copy's) and no body: the caller adds the
+// body and its own Flowbridge-* and Nats-Msg-Id headers.
+func headersOf(msg jetstream.Msg, subject string) *nats.Msg {
+	m := nats.NewMsg(subject)
+	for k, vs := range msg.Headers() {
+		if !isNATSHeader(k) {
+			m.Header[k] = append([]string(nil), vs...)
+		}
+	}
+	return m
 }
 
 // isNATSHeader is true for the headers NATS itself interprets (Nats-Msg-Id,

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowbridge/flowbridge/internal/events"
@@ -75,12 +74,7 @@ func (b *Bridge) forward(ctx context.Context, it item) {
 	}
 	defer b.settled.Add(1)
 	p := events.PartitionOf(it.key, b.cfg.Partitions)
-	m := nats.NewMsg(events.PartitionSubject(p))
-	for k, vs := range it.msg.Headers() {
-		if !isNATSHeader(k) {
-			m.Header[k] = append([]string(nil), vs...)
-		}
-	}
+	m := headersOf(it.msg, events.PartitionSubject(p))
 	m.Header.Set(headerOriginalSubject, it.msg.Subject())
 	m.Header.Set(headerWaitingSince, meta.Timestamp.UTC().Format(time.RFC3339Nano))
 	m.Header.Set(events.HeaderStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))

@@ -78,12 +78,7 @@ func WaitingSubject(workflowID string) string {
 // park copies it to EVENTS_WAITING for decision d (which found no workflow) and the
 // decisions after it. On success the caller acks the original.
 func (b *Bridge) park(ctx context.Context, it item, meta *jetstream.MsgMetadata, d routing.Decision) error {
-	m := nats.NewMsg(WaitingSubject(d.WorkflowID))
-	for k, vs := range it.msg.Headers() {
-		if !isNATSHeader(k) {
-			m.Header[k] = append([]string(nil), vs...)
-		}
-	}
+	m := headersOf(it.msg, WaitingSubject(d.WorkflowID))
 	m.Header.Set(headerWaitingRoute, d.Route)
 	subject, seq := it.origin(meta)
 	m.Header.Set(headerWaitingSince, it.storedAt(meta).UTC().Format(time.RFC3339Nano))

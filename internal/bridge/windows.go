@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flowbridge/flowbridge/internal/events"
@@ -106,12 +105,7 @@ func (b *Bridge) hold(ctx context.Context, it item, meta *jetstream.MsgMetadata,
 	if d.Window.Kind == routing.Batch {
 		stream, subject = events.BatchStream, events.BatchPrefix+d.Window.Hash
 	}
-	m := nats.NewMsg(subject)
-	for k, vs := range it.msg.Headers() {
-		if !isNATSHeader(k) {
-			m.Header[k] = append([]string(nil), vs...)
-		}
-	}
+	m := headersOf(it.msg, subject)
 	m.Header.Set(headerWindowRoute, d.Route)
 	m.Header.Set(headerWaitingSince, it.storedAt(meta).UTC().Format(time.RFC3339Nano))
 	origSubject, origSeq := it.origin(meta)
