@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -149,23 +148,11 @@ func runAlive(ctx context.Context, cfg Config, res *Results, say func(string, ..
 	pingQueue := cfg.TaskQueue + "-unpolled"
 	cfg.TaskQueue += "-alive"
 
-	srv, err := startNATS(filepath.Join(dir, "nats"))
+	srv, js, closeNATS, err := startEventsNATS(ctx, filepath.Join(dir, "nats"))
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	if err := events.EnsureStreams(ctx, js, 10*time.Minute); err != nil {
-		return err
-	}
+	defer closeNATS()
 	dbURL, dropSchema, err := freshSchema(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err

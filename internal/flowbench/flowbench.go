@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/sdk/client"
 
@@ -237,23 +236,11 @@ func runMain(ctx context.Context, cfg Config, res *Results, say func(string, ...
 
 	// 2. NATS with the backlog, then the bridge.
 	say("==> NATS (in-process, JetStream in %s), %d user.signedup events before the bridge starts", cfg.WorkDir, cfg.Backlog)
-	srv, err := startNATS(cfg.WorkDir + "/nats")
+	srv, js, closeNATS, err := startEventsNATS(ctx, cfg.WorkDir+"/nats")
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	if err := events.EnsureStreams(ctx, js, 10*time.Minute); err != nil {
-		return err
-	}
+	defer closeNATS()
 	backlogPrefix := "b-" + run + "-"
 	if err := publishBacklog(ctx, js, backlogPrefix, cfg.Backlog, say); err != nil {
 		return err

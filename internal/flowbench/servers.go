@@ -17,10 +17,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/log"
 
+	"github.com/flowbridge/flowbridge/internal/events"
 	"github.com/flowbridge/flowbridge/internal/store"
 )
 
@@ -188,6 +191,29 @@ func startNATS(dir string) (*server.Server, error) {
 		return nil, errors.New("in-process NATS server did not start in 10s")
 	}
 	return srv, nil
+}
+
+// startEventsNATS starts an in-process NATS (startNATS) storing in dir, connects to it and
+// creates flowbridge's streams; closeNATS closes the connection and stops the server.
+func startEventsNATS(ctx context.Context, dir string) (srv *server.Server, js jetstream.JetStream, closeNATS func(), err error) {
+	srv, err = startNATS(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		srv.Shutdown()
+		return nil, nil, nil, err
+	}
+	closeNATS = func() { nc.Close(); srv.Shutdown() }
+	if js, err = jetstream.New(nc); err == nil {
+		err = events.EnsureStreams(ctx, js, 10*time.Minute)
+	}
+	if err != nil {
+		closeNATS()
+		return nil, nil, nil, err
+	}
+	return srv, js, closeNATS, nil
 }
 
 // freshSchema confines base to a new schema (search_path), migrated as `worker migrate`
